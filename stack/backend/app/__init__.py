@@ -1,0 +1,1 @@
+"""Reference backend of the runbook's stack: health, metrics, documents, uploads, chat."""

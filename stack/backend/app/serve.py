@@ -1,0 +1,48 @@
+"""Container entry point: one supervisor process that owns the shared pieces, then workers.
+
+The supervisor (PID 1 of the container, so SIGKILL of the main process takes the whole
+backend down and exercises the restart policy) clears the multiprocess metrics directory,
+serves the aggregated metrics on METRICS_PORT, owns the Chroma store, and runs uvicorn with
+WEB_CONCURRENCY workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+
+import uvicorn
+
+
+def main() -> None:
+    metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", "/tmp/prometheus_multiproc")
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    os.makedirs(metrics_dir, exist_ok=True)
+
+    from app.logging_setup import configure_logging
+    from app.metrics import serve_metrics
+    from app.settings import settings
+    from app.vector_store import serve_vector_store
+
+    configure_logging()
+    log = logging.getLogger("app.serve")
+    serve_vector_store(settings.vector_db_dir, settings.vector_socket)
+    serve_metrics(settings.metrics_port)
+    log.info(
+        "starting environment=%s workers=%d metrics_port=%d log_file=%s",
+        settings.environment, settings.workers, settings.metrics_port, settings.log_file,
+    )
+    uvicorn.run(
+        "app.main:app",
+        host="0.0.0.0",
+        port=8000,
+        workers=settings.workers,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()
