@@ -1,0 +1,257 @@
+"""The pytest plugin: options, control markers, the target and evidence fixtures, redaction
+of every report, and the JSON/JUnit/HTML reports under reports/<run>/."""
+
+from __future__ import annotations
+
+import html
+import json
+import signal
+import time
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stackprobe import catalogue
+from stackprobe.errors import StackprobeUsageError
+from stackprobe.evidence import CheckResult, Evidence
+from stackprobe.redact import REDACTOR
+from stackprobe.settings import RunSettings, resolve
+from stackprobe.targets.base import Target
+
+SETTINGS = pytest.StashKey[RunSettings]()
+TARGET = pytest.StashKey[Target]()
+RESULTS = pytest.StashKey[list[CheckResult]]()
+STARTED = pytest.StashKey[float]()
+RUN_DIR = pytest.StashKey[Path]()
+EVIDENCE = pytest.StashKey[Evidence]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("stackprobe", "stackprobe: operational verification of a compose stack")
+    group.addoption("--target", dest="stackprobe_target", choices=["ephemeral", "live"], default=None,
+                    help="ephemeral: a throwaway copy of the stack; live: a running project "
+                         "[STACKPROBE_TARGET, default ephemeral]")
+    group.addoption("--profile", dest="stackprobe_profile", metavar="PATH", default=None,
+                    help="target profile (TOML) [STACKPROBE_PROFILE, default: the reference stack]")
+    group.addoption("--compose-file", dest="stackprobe_compose_files", metavar="PATH",
+                    action="append", default=None,
+                    help="compose file, repeatable like compose's -f [STACKPROBE_COMPOSE_FILE]")
+    group.addoption("--env-file", dest="stackprobe_env_file", metavar="PATH", default=None,
+                    help="env file (ephemeral default: generated from the template with random "
+                         "secrets) [STACKPROBE_ENV_FILE]")
+    group.addoption("--project-name", dest="stackprobe_project_name", metavar="NAME", default=None,
+                    help="compose project (live: the running one to attach to) [STACKPROBE_PROJECT_NAME]")
+    group.addoption("--allow-destructive", dest="stackprobe_allow_destructive", action="store_true",
+                    default=False, help="allow destructive tests on a live target "
+                                        "[STACKPROBE_ALLOW_DESTRUCTIVE]")
+    group.addoption("--list-controls", dest="stackprobe_list_controls", action="store_true",
+                    default=False, help="print the control catalogue and exit")
+    group.addoption("--report-dir", dest="stackprobe_report_dir", metavar="DIR", default=None,
+                    help="where reports/<run>/ go; 'none' writes none [STACKPROBE_REPORT_DIR, "
+                         "default reports]")
+
+
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    if config.option.stackprobe_list_controls:
+        print(catalogue.render_table())
+        return 0
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        settings = resolve(config.option, Path.cwd())
+    except StackprobeUsageError as error:
+        raise pytest.UsageError(str(error)) from None
+    config.stash[SETTINGS] = settings
+    config.stash[RESULTS] = []
+    config.stash[STARTED] = time.time()
+    if settings.report_dir is not None and not getattr(config, "workerinput", None):
+        run = time.strftime("%Y%m%d-%H%M%S") + f"-{settings.target}"
+        run_dir = settings.report_dir / run
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config.stash[RUN_DIR] = run_dir
+        if hasattr(config.option, "htmlpath") and not config.option.htmlpath:
+            config.option.htmlpath = str(run_dir / "report.html")
+            config.option.self_contained_html = True
+        if not config.option.xmlpath:
+            config.option.xmlpath = str(run_dir / "junit.xml")
+    _install_sigterm()
+
+
+def _install_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so teardowns (stack down, fault undo) still run."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        pass
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        markers = list(item.iter_markers("control"))
+        if not markers:
+            if "suites" in Path(str(item.path)).parts:
+                raise pytest.UsageError(
+                    f"{item.nodeid}: every check in suites/ needs @pytest.mark.control('ID')"
+                )
+            continue
+        for marker in markers:
+            if not marker.args or marker.args[0] not in catalogue.BY_ID:
+                shown = marker.args[0] if marker.args else "(none)"
+                raise pytest.UsageError(
+                    f"{item.nodeid}: unknown control {shown!r} (see pytest --list-controls)"
+                )
+
+
+def control_of(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("control")
+    return str(marker.args[0]) if marker and marker.args else None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    control_id = control_of(item)
+    if control_id:
+        control = catalogue.get(control_id)
+        item.user_properties.append(("control", control.id))
+        item.user_properties.append(("severity", control.severity))
+
+
+# --- fixtures ----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def stackprobe_settings(pytestconfig: pytest.Config) -> RunSettings:
+    return pytestconfig.stash[SETTINGS]
+
+
+@pytest.fixture(scope="session")
+def profile(stackprobe_settings: RunSettings) -> Any:
+    return stackprobe_settings.profile
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config, stackprobe_settings: RunSettings) -> Iterator[Target]:
+    """The stack under test: started (ephemeral) or attached (live) once per session."""
+    from stackprobe.targets.ephemeral import EphemeralTarget, StackStartError
+    from stackprobe.targets.live import LiveTarget
+
+    s = stackprobe_settings
+    try:
+        if s.target == "live":
+            assert s.env_file is not None and s.project_name is not None
+            live = LiveTarget(s.profile, s.project_dir, s.compose_files, s.env_file, s.project_name)
+            live.attach()
+            pytestconfig.stash[TARGET] = live
+            yield live
+            live.close()
+            return
+        ephemeral = EphemeralTarget(s.profile, s.project_dir, s.compose_files, s.env_file,
+                                    s.project_name)
+    except StackprobeUsageError as error:
+        pytest.exit(str(error), returncode=pytest.ExitCode.USAGE_ERROR)
+    pytestconfig.stash[TARGET] = ephemeral
+    try:
+        ephemeral.start()
+    except StackprobeUsageError as error:
+        pytest.exit(str(error), returncode=pytest.ExitCode.USAGE_ERROR)
+    except StackStartError as error:
+        pytest.exit(f"stackprobe: {error}", returncode=pytest.ExitCode.INTERNAL_ERROR)
+    try:
+        yield ephemeral
+    finally:
+        ephemeral.stop()
+
+
+@pytest.fixture
+def evidence(request: pytest.FixtureRequest) -> Evidence:
+    """Record what the check saw; it lands in every report, redacted."""
+    recorded = Evidence()
+    request.node.stash[EVIDENCE] = recorded
+    return recorded
+
+
+# --- reports -----------------------------------------------------------------------------
+def _redact_report(report: pytest.TestReport) -> None:
+    if not REDACTOR:
+        return
+    if report.longrepr is not None:
+        text = str(report.longrepr)
+        cleaned = REDACTOR.redact(text)
+        if cleaned != text:
+            report.longrepr = cleaned
+    report.sections = [(title, REDACTOR.redact(body)) for title, body in report.sections]
+    report.user_properties = [(k, REDACTOR.redact_obj(v)) for k, v in report.user_properties]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    _redact_report(report)
+    control_id = control_of(item)
+    if control_id is None:
+        return
+    recorded = item.stash.get(EVIDENCE, None)
+    evidence = recorded.as_dict() if recorded else {}
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        status = {"passed": "passed", "failed": "failed", "skipped": "skipped"}[report.outcome]
+        if report.when == "setup" and report.outcome == "failed":
+            status = "error"
+        message = ""
+        if report.longrepr is not None and report.outcome != "passed":
+            crash = getattr(report.longrepr, "reprcrash", None)
+            message = crash.message if crash is not None else str(report.longrepr).strip().splitlines()[-1]
+            if report.outcome == "skipped" and isinstance(report.longrepr, tuple):
+                message = str(report.longrepr[2])
+        item.config.stash[RESULTS].append(CheckResult(
+            nodeid=item.nodeid, control=control_id, status=status, started=call.start,
+            duration_s=call.duration, message=REDACTOR.redact(message), evidence=evidence,
+            target=item.config.stash[SETTINGS].target,
+        ))
+        if evidence:
+            try:
+                from pytest_html import extras
+
+                body = html.escape(json.dumps(evidence, indent=2, ensure_ascii=False))
+                report.extras = [*getattr(report, "extras", []),
+                                 extras.html(f"<div><b>evidence</b><pre>{body}</pre></div>")]
+            except ImportError:
+                pass
+            report.user_properties.append(("evidence", json.dumps(evidence, ensure_ascii=False)[:5000]))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if RUN_DIR not in config.stash:
+        return
+    from stackprobe.results import write_results
+
+    write_results(config.stash[RUN_DIR], config.stash[SETTINGS], config.stash.get(TARGET, None),
+                  config.stash[RESULTS], config.stash[STARTED], time.time())
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    results = config.stash.get(RESULTS, [])
+    if not results:
+        return
+    from stackprobe.results import control_statuses
+
+    statuses = control_statuses(results)
+    counts: dict[str, int] = {}
+    for status in statuses.values():
+        counts[status] = counts.get(status, 0) + 1
+    terminalreporter.write_sep("-", "stackprobe controls")
+    terminalreporter.write_line(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    for control_id, status in statuses.items():
+        if status in {"failed", "error"}:
+            control = catalogue.get(control_id)
+            terminalreporter.write_line(f"  {status.upper():<6} {control_id} ({control.severity}) "
+                                        f"{control.title}")
+    if RUN_DIR in config.stash:
+        terminalreporter.write_line(f"reports: {config.stash[RUN_DIR]}")

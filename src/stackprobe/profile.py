@@ -1,0 +1,222 @@
+"""Target profiles (TOML): where things are and what the policy is.
+
+Every field has a default that fits the runbook's stack, so an empty profile describes the
+reference stack. Unknown keys and wrong types are errors naming the key and the file.
+The annotated reference of every field is profiles/production.example.toml.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stackprobe.errors import StackprobeUsageError
+
+
+@dataclass(frozen=True)
+class StackSection:
+    compose_files: list[str] = field(default_factory=lambda: ["docker-compose.yml"])
+    env_file: str = ".env"
+    env_template: str = ".env.example"
+    project_name: str = "ai_assistant"
+    project_dir: str = "."
+
+
+@dataclass(frozen=True)
+class ServicesSection:
+    database: str = "mysql"
+    cache: str = "redis"
+    backend: str = "backend"
+
+
+@dataclass(frozen=True)
+class HealthSection:
+    path: str = "/api/v1/system/health"
+    container_port: int = 8000
+    latency_budget_ms: int = 1000
+    required_fields: list[str] = field(default_factory=lambda: ["status", "timestamp", "services"])
+    healthy_value: str = "healthy"
+    dependencies: list[str] = field(default_factory=lambda: ["database", "redis", "vector_store"])
+    # health dependency name -> compose service that provides it (for outage checks)
+    dependency_services: dict[str, str] = field(
+        default_factory=lambda: {"database": "mysql", "redis": "redis"}
+    )
+    max_clock_skew_s: float = 30.0
+    reflect_within_s: float = 2.0
+    recover_within_s: float = 15.0
+
+
+@dataclass(frozen=True)
+class MetricsSection:
+    path: str = "/metrics"
+    container_port: int = 9090
+    required_families: dict[str, str] = field(
+        default_factory=lambda: {
+            "http_requests_total": "counter",
+            "http_request_duration_seconds": "histogram",
+            "llm_api_calls_total": "counter",
+            "vector_store_operations_total": "counter",
+        }
+    )
+    request_counter: str = "http_requests_total"
+    scrapes: int = 12
+    traffic_requests: int = 20
+    use_promtool: bool = True
+
+
+@dataclass(frozen=True)
+class CredentialsSection:
+    # names of environment variables holding credentials for protected endpoints;
+    # the values are never stored in a profile
+    bearer_token_env: str = ""
+    basic_user_env: str = ""
+    basic_password_env: str = ""
+
+
+@dataclass(frozen=True)
+class DatabaseSection:
+    container_port: int = 3306
+    user_env: str = "MYSQL_USER"
+    password_env: str = "MYSQL_PASSWORD"
+    database_env: str = "MYSQL_DATABASE"
+    root_password_env: str = "MYSQL_ROOT_PASSWORD"
+    # accepted server versions as prefixes of `SELECT VERSION()`
+    version_prefixes: list[str] = field(default_factory=lambda: ["8.0."])
+    charset: str = "utf8mb4"
+    migration_table: str = "alembic_version"
+    # run in the backend service to print the head revision(s)
+    migration_heads_command: list[str] = field(default_factory=lambda: ["alembic", "heads"])
+
+
+@dataclass(frozen=True)
+class RedisSection:
+    container_port: int = 6379
+    password_env: str = "REDIS_PASSWORD"
+    version_prefixes: list[str] = field(default_factory=lambda: ["7.0."])
+    # "aof", "rdb", "aof+rdb", "any" (at least one) or "none"
+    persistence: str = "aof"
+
+
+@dataclass(frozen=True)
+class VectorStoreSection:
+    query_path: str = "/api/v1/documents/search"
+    query_text: str = "stackprobe vector store probe"
+
+
+@dataclass(frozen=True)
+class ContainersSection:
+    healthcheck_max_interval_s: float = 60.0
+    healthcheck_max_timeout_s: float = 30.0
+    healthcheck_min_retries: int = 1
+    healthcheck_max_retries: int = 10
+    restart_policies: list[str] = field(
+        default_factory=lambda: ["always", "unless-stopped", "on-failure"]
+    )
+    # services that run to completion (migrations, one-shot jobs): no restart policy needed
+    one_shot_services: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SafetySection:
+    allow_destructive: bool = False
+    destructive_services: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Profile:
+    stack: StackSection = field(default_factory=StackSection)
+    services: ServicesSection = field(default_factory=ServicesSection)
+    health: HealthSection = field(default_factory=HealthSection)
+    metrics: MetricsSection = field(default_factory=MetricsSection)
+    credentials: CredentialsSection = field(default_factory=CredentialsSection)
+    database: DatabaseSection = field(default_factory=DatabaseSection)
+    redis: RedisSection = field(default_factory=RedisSection)
+    vector_store: VectorStoreSection = field(default_factory=VectorStoreSection)
+    containers: ContainersSection = field(default_factory=ContainersSection)
+    safety: SafetySection = field(default_factory=SafetySection)
+    # where the profile came from, for reports (not a TOML key)
+    source: str = field(default="(defaults)", compare=False)
+    sha256: str = field(default="", compare=False)
+
+
+def _type_ok(value: Any, expected: Any) -> bool:
+    origin = typing.get_origin(expected)
+    if expected is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is list:
+        (item,) = typing.get_args(expected)
+        return isinstance(value, list) and all(_type_ok(v, item) for v in value)
+    if origin is dict:
+        key, item = typing.get_args(expected)
+        return isinstance(value, dict) and all(
+            _type_ok(k, key) and _type_ok(v, item) for k, v in value.items()
+        )
+    if isinstance(expected, types.UnionType):
+        return any(_type_ok(value, arm) for arm in typing.get_args(expected))
+    return isinstance(value, expected)
+
+
+def _describe(expected: Any) -> str:
+    return getattr(expected, "__name__", None) or str(expected).replace("typing.", "")
+
+
+def _build(cls: type[Any], data: dict[str, Any], file: str, where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls) if f.name not in {"source", "sha256"}}
+    for key in data:
+        if key not in known:
+            import difflib
+
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" (did you mean {where}{close[0]!r}?)" if close else ""
+            raise StackprobeUsageError(
+                f"profile {file}: unknown key {where}{key!r}{hint}; valid keys: {', '.join(sorted(known))}"
+            )
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        expected = hints[key]
+        if dataclasses.is_dataclass(expected):
+            if not isinstance(value, dict):
+                raise StackprobeUsageError(
+                    f"profile {file}: [{where}{key}] must be a table, got {type(value).__name__}"
+                )
+            values[key] = _build(expected, value, file, f"{where}{key}.")  # type: ignore[arg-type]
+        elif not _type_ok(value, expected):
+            raise StackprobeUsageError(
+                f"profile {file}: key {where}{key} must be {_describe(expected)}, "
+                f"got {type(value).__name__} {value!r}"
+            )
+        else:
+            values[key] = float(value) if expected is float else value
+    return cls(**values)
+
+
+def load_profile(path: Path | None) -> Profile:
+    """Load and validate a profile; None gives the defaults (the reference stack)."""
+    if path is None:
+        return Profile()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise StackprobeUsageError(
+            f"profile {path} does not exist: pass --profile with an existing file "
+            "(see profiles/production.example.toml)"
+        ) from None
+    except OSError as error:
+        raise StackprobeUsageError(f"profile {path} cannot be read: {error.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise StackprobeUsageError(f"profile {path} is not valid TOML: {error}") from None
+    profile: Profile = _build(Profile, data, str(path), "")
+    return dataclasses.replace(
+        profile, source=str(path), sha256=hashlib.sha256(raw).hexdigest()
+    )

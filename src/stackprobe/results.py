@@ -1,0 +1,121 @@
+"""The JSON summary of a run: per control status, evidence and timings; per run environment."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from stackprobe import catalogue
+from stackprobe.evidence import CheckResult
+from stackprobe.redact import REDACTOR
+from stackprobe.settings import RunSettings
+from stackprobe.targets.base import Target
+
+_RANK = {"error": 5, "failed": 4, "aborted": 3, "passed": 2, "skipped": 1}
+
+
+def control_statuses(results: list[CheckResult]) -> dict[str, str]:
+    """A control fails if any of its checks fails; passes only if none failed and one passed."""
+    statuses: dict[str, str] = {}
+    for result in results:
+        current = statuses.get(result.control)
+        if current is None or _RANK[result.status] > _RANK[current]:
+            statuses[result.control] = result.status
+    return dict(sorted(statuses.items()))
+
+
+def _sha256_files(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.read_bytes() if path.is_file() else b"")
+    return digest.hexdigest()
+
+
+def _git_revision(directory: Path) -> str:
+    result = subprocess.run(["git", "-C", str(directory), "rev-parse", "HEAD"],
+                            capture_output=True, text=True)
+    return result.stdout.strip() or "unknown"
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("stackprobe", "pytest", "testcontainers", "docker", "pytest-html"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def _images(target: Target | None) -> dict[str, Any]:
+    if target is None:
+        return {}
+    images: dict[str, Any] = {}
+    try:
+        for service in target.services().values():
+            attrs = service.inspect()
+            image = target.docker.images.get(attrs["Image"])
+            images[service.name] = {
+                "image": attrs["Config"]["Image"],
+                "id": attrs["Image"],
+                "repo_digests": image.attrs.get("RepoDigests") or [],
+            }
+        images["_engine"] = target.docker.version().get("Version", "")
+    except Exception as error:  # the report is still written when the engine is gone
+        images["_error"] = f"{type(error).__name__}: {error}"
+    return images
+
+
+def build_summary(
+    settings: RunSettings, target: Target | None, results: list[CheckResult], started: float,
+    finished: float,
+) -> dict[str, Any]:
+    statuses = control_statuses(results)
+    controls = {}
+    for control_id, status in statuses.items():
+        control = catalogue.get(control_id)
+        checks = [r.to_json() for r in results if r.control == control_id]
+        controls[control_id] = {
+            "title": control.title, "suite": control.suite, "severity": control.severity,
+            "why": control.why, "fix": control.fix, "tags": list(control.tags),
+            "status": status, "duration_s": round(sum(c["duration_s"] for c in checks), 3),
+            "checks": checks,
+        }
+    return {
+        "run": {
+            "target": target.describe() if target else {"kind": settings.target},
+            "profile": {"source": settings.profile.source, "sha256": settings.profile.sha256},
+            "compose_files": [str(p) for p in settings.compose_files],
+            "compose_sha256": _sha256_files(settings.compose_files),
+            "images": _images(target),
+            "git_revision": _git_revision(settings.project_dir),
+            "versions": _versions(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished)),
+        },
+        "totals": {s: list(statuses.values()).count(s) for s in sorted(set(statuses.values()))},
+        "controls": controls,
+    }
+
+
+def write_results(
+    run_dir: Path, settings: RunSettings, target: Target | None, results: list[CheckResult],
+    started: float, finished: float,
+) -> Path:
+    summary = REDACTOR.redact_obj(build_summary(settings, target, results, started, finished))
+    path = run_dir / "results.json"
+    path.write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    latest = run_dir.parent / "latest"
+    try:
+        if latest.is_symlink() or latest.exists():
+            latest.unlink()
+        latest.symlink_to(run_dir.name)
+    except OSError:
+        pass
+    return path

@@ -1,0 +1,89 @@
+"""Run settings resolved from the command line, STACKPROBE_* variables and the profile.
+
+Precedence: command-line option > STACKPROBE_* environment variable > profile > default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stackprobe.errors import StackprobeUsageError
+from stackprobe.profile import Profile, load_profile
+
+TARGETS = ("ephemeral", "live")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    target: str
+    profile: Profile
+    project_dir: Path
+    compose_files: list[Path]
+    env_file: Path | None  # None on ephemeral: generate one from the template
+    project_name: str | None
+    allow_destructive: bool
+    report_dir: Path | None
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(f"STACKPROBE_{name}")
+    return value if value is not None and value != "" else None
+
+
+def _bool(value: str, name: str) -> bool:
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise StackprobeUsageError(f"STACKPROBE_{name}={value!r} is not a boolean: use 1/0, true/false")
+
+
+def resolve(option: Any, rootdir: Path) -> RunSettings:
+    """`option` is pytest's config.option namespace."""
+    target = option.stackprobe_target or _env("TARGET") or "ephemeral"
+    if target not in TARGETS:
+        raise StackprobeUsageError(f"--target {target!r} is not one of: {', '.join(TARGETS)}")
+
+    profile_arg = option.stackprobe_profile or _env("PROFILE")
+    profile = load_profile(Path(profile_arg) if profile_arg else None)
+    # relative paths in a profile are relative to its project_dir (itself relative to cwd)
+    project_dir = Path(profile.stack.project_dir)
+    if not project_dir.is_absolute():
+        project_dir = (Path.cwd() / project_dir).resolve()
+
+    compose_args: list[str] | None = option.stackprobe_compose_files or (
+        _env("COMPOSE_FILE").split(os.pathsep) if _env("COMPOSE_FILE") else None  # type: ignore[union-attr]
+    )
+    if compose_args:
+        compose_files = [Path(p).resolve() for p in compose_args]
+    else:
+        compose_files = [project_dir / p for p in profile.stack.compose_files]
+
+    env_arg = option.stackprobe_env_file or _env("ENV_FILE")
+    if env_arg:
+        env_file: Path | None = Path(env_arg).resolve()
+    elif target == "live":
+        env_file = project_dir / profile.stack.env_file
+    else:
+        env_file = None
+
+    project_name = option.stackprobe_project_name or _env("PROJECT_NAME")
+    if target == "live" and not project_name:
+        project_name = profile.stack.project_name
+
+    if option.stackprobe_allow_destructive:
+        allow = True
+    elif _env("ALLOW_DESTRUCTIVE") is not None:
+        allow = _bool(_env("ALLOW_DESTRUCTIVE") or "", "ALLOW_DESTRUCTIVE")
+    else:
+        allow = profile.safety.allow_destructive
+
+    report_arg = option.stackprobe_report_dir or _env("REPORT_DIR") or "reports"
+    report_dir = None if report_arg == "none" else (rootdir / report_arg).resolve()
+    return RunSettings(target, profile, project_dir, compose_files, env_file, project_name, allow,
+                       report_dir)

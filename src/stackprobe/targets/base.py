@@ -1,0 +1,265 @@
+"""The target interface shared by the ephemeral and the live implementation."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import httpx
+import pymysql
+import redis
+from docker.models.containers import Container
+
+from stackprobe.errors import StackprobeUsageError
+from stackprobe.profile import Profile
+from stackprobe.redact import REDACTOR
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    output: str
+
+
+class Service:
+    """One compose service's container, seen through the Docker API."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+
+    @property
+    def name(self) -> str:
+        return str(self.container.labels.get(SERVICE_LABEL, self.container.name))
+
+    @property
+    def container_name(self) -> str:
+        return str(self.container.name)
+
+    def inspect(self) -> dict[str, Any]:
+        self.container.reload()
+        return dict(self.container.attrs)
+
+    def state(self) -> dict[str, Any]:
+        return dict(self.inspect()["State"])
+
+    def exec(self, cmd: list[str], env: dict[str, str] | None = None, user: str = "") -> ExecResult:
+        """Run a command in the container; exit code returned, never raised (unlike compose exec)."""
+        code, output = self.container.exec_run(cmd, environment=env, user=user, demux=False)
+        text = output.decode("utf-8", "replace") if isinstance(output, bytes) else str(output)
+        return ExecResult(int(code if code is not None else -1), text)
+
+    def logs(self, tail: int | str = "all") -> str:
+        raw = self.container.logs(tail=tail, stdout=True, stderr=True)
+        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+    def read_file(self, path: str) -> bytes:
+        stream, _ = self.container.get_archive(path)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+            member = archive.next()
+            if member is None or not member.isfile():
+                raise FileNotFoundError(path)
+            handle = archive.extractfile(member)
+            assert handle is not None
+            return handle.read()
+
+    def published_port(self, container_port: int, protocol: str = "tcp") -> tuple[str, int]:
+        ports = self.inspect()["NetworkSettings"]["Ports"] or {}
+        bindings = ports.get(f"{container_port}/{protocol}") or []
+        for binding in bindings:
+            if binding.get("HostPort"):
+                host = binding.get("HostIp") or "127.0.0.1"
+                host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+                return host, int(binding["HostPort"])
+        raise StackprobeUsageError(
+            f"service {self.name}: port {container_port}/{protocol} is not published "
+            "(publish it on 127.0.0.1 in the compose file)"
+        )
+
+
+def docker_client() -> docker.DockerClient:
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+        return client
+    except Exception as error:  # docker raises several types for "no engine"
+        host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        raise StackprobeUsageError(
+            f"no Docker engine answers at {host} ({type(error).__name__}): start one "
+            "(tools/setup.sh does) or set DOCKER_HOST"
+        ) from None
+
+
+class Target:
+    """What every check uses. Subclasses decide how the stack comes to exist."""
+
+    kind = "abstract"
+
+    def __init__(
+        self,
+        profile: Profile,
+        project: str,
+        project_dir: Path,
+        compose_files: list[Path],
+        env_files: list[Path],
+        env: dict[str, str],
+    ) -> None:
+        self.profile = profile
+        self.project = project
+        self.project_dir = project_dir
+        self.compose_files = compose_files
+        self.env_files = env_files
+        self.env = env
+        self._docker: docker.DockerClient | None = None
+        self._http: httpx.Client | None = None
+
+    # --- description -------------------------------------------------------------------
+    @property
+    def env_file(self) -> Path | None:
+        return self.env_files[0] if self.env_files else None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "project": self.project,
+            "project_dir": str(self.project_dir),
+            "compose_files": [str(p) for p in self.compose_files],
+            "env_files": [str(p) for p in self.env_files],
+        }
+
+    # --- docker --------------------------------------------------------------------------
+    @property
+    def docker(self) -> docker.DockerClient:
+        if self._docker is None:
+            self._docker = docker_client()
+        return self._docker
+
+    def containers(self) -> list[Container]:
+        found = self.docker.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={self.project}"})
+        return [c for c in found if c.labels.get("com.docker.compose.oneoff") != "True"]
+
+    def services(self) -> dict[str, Service]:
+        return {s.name: s for s in (Service(c) for c in self.containers())}
+
+    def service(self, name: str) -> Service:
+        services = self.services()
+        if name not in services:
+            raise StackprobeUsageError(
+                f"service {name!r} is not part of project {self.project!r} "
+                f"(it runs: {', '.join(sorted(services)) or 'nothing'}); check [services] in the profile"
+            )
+        return services[name]
+
+    def compose_base(self) -> list[str]:
+        cmd = ["docker", "compose", "-p", self.project, "--project-directory", str(self.project_dir)]
+        for file in self.compose_files:
+            cmd += ["-f", str(file)]
+        for env_file in self.env_files:
+            cmd += ["--env-file", str(env_file)]
+        return cmd
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [*self.compose_base(), *args], capture_output=True, text=True, timeout=timeout,
+            cwd=self.project_dir,
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(
+                REDACTOR.redact(f"docker compose {' '.join(args)} failed ({result.returncode}): "
+                                f"{result.stderr.strip()[-2000:]}")
+            )
+        return result
+
+    def compose_config(self) -> dict[str, Any]:
+        return dict(json.loads(self.compose("config", "--format", "json").stdout))
+
+    # --- endpoints -----------------------------------------------------------------------
+    def _address(self, service: str, container_port: int) -> tuple[str, int]:
+        return self.service(service).published_port(container_port)
+
+    @property
+    def backend_url(self) -> str:
+        host, port = self._address(self.profile.services.backend, self.profile.health.container_port)
+        return f"http://{host}:{port}"
+
+    @property
+    def health_url(self) -> str:
+        return self.backend_url + self.profile.health.path
+
+    @property
+    def metrics_url(self) -> str:
+        host, port = self._address(self.profile.services.backend, self.profile.metrics.container_port)
+        return f"http://{host}:{port}{self.profile.metrics.path}"
+
+    def http(self) -> httpx.Client:
+        if self._http is None:
+            creds = self.profile.credentials
+            headers = {}
+            auth: httpx.BasicAuth | None = None
+            if creds.bearer_token_env and os.environ.get(creds.bearer_token_env):
+                token = os.environ[creds.bearer_token_env]
+                REDACTOR.add(token, creds.bearer_token_env)
+                headers["Authorization"] = f"Bearer {token}"
+            if creds.basic_user_env and creds.basic_password_env:
+                password = os.environ.get(creds.basic_password_env, "")
+                REDACTOR.add(password, creds.basic_password_env)
+                auth = httpx.BasicAuth(os.environ.get(creds.basic_user_env, ""), password)
+            self._http = httpx.Client(timeout=10.0, headers=headers, auth=auth)
+        return self._http
+
+    def mysql(
+        self, user: str | None = None, password: str | None = None, database: str | None = None,
+        timeout: int = 10,
+    ) -> pymysql.connections.Connection[Any]:
+        cfg = self.profile.database
+        host, port = self._address(self.profile.services.database, cfg.container_port)
+        user = user if user is not None else self.env.get(cfg.user_env, "")
+        try:
+            return pymysql.connect(
+                host=host, port=port, user=user,
+                password=password if password is not None else self.env.get(cfg.password_env, ""),
+                database=database if database is not None else self.env.get(cfg.database_env) or None,
+                connect_timeout=timeout, read_timeout=60, write_timeout=60, charset="utf8mb4",
+            )
+        except pymysql.err.OperationalError as error:
+            code = error.args[0] if error.args else 0
+            if code == 1045:
+                raise StackprobeUsageError(
+                    f"MySQL at {host}:{port} refused user {user!r} (access denied): check "
+                    f"{cfg.user_env}/{cfg.password_env} in {self.env_file}"
+                ) from None
+            raise
+
+    def mysql_root(self, database: str | None = None) -> pymysql.connections.Connection[Any]:
+        cfg = self.profile.database
+        return self.mysql("root", self.env.get(cfg.root_password_env, ""), database or "")
+
+    def redis(self) -> redis.Redis:
+        cfg = self.profile.redis
+        host, port = self._address(self.profile.services.cache, cfg.container_port)
+        return redis.Redis(
+            host=host, port=port, password=self.env.get(cfg.password_env) or None,
+            socket_timeout=5, socket_connect_timeout=5, decode_responses=True,
+        )
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def learn_secrets(self) -> None:
+        """Teach the redactor every secret of the env files and the containers' environments."""
+        REDACTOR.add_environment(self.env, "env file")
+        for service in self.services().values():
+            env = service.inspect().get("Config", {}).get("Env") or []
+            REDACTOR.add_environment(env, f"{service.name} environment")
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None

@@ -1,0 +1,108 @@
+"""A throwaway copy of the stack: unique project, random secrets, random loopback ports."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+from testcontainers.compose import DockerCompose
+
+from stackprobe.errors import StackprobeUsageError
+from stackprobe.profile import Profile
+from stackprobe.redact import REDACTOR
+from stackprobe.targets.base import PROJECT_LABEL, Target
+from stackprobe.targets.envfiles import generated_from_template, read_env, write_env
+from stackprobe.targets.leftovers import PREFIX, remove_leftovers
+
+STATE_DIR = Path(".stackprobe") / "runs"
+
+
+class StackStartError(Exception):
+    """The stack did not come up; the message carries the failing services' logs."""
+
+
+class EphemeralTarget(Target):
+    kind = "ephemeral"
+
+    def __init__(
+        self,
+        profile: Profile,
+        project_dir: Path,
+        compose_files: list[Path],
+        env_file: Path | None,
+        project: str | None = None,
+    ) -> None:
+        project = project or f"{PREFIX}{os.getpid()}x{secrets.token_hex(3)}"
+        state = (project_dir / STATE_DIR / project).resolve()
+        template = project_dir / profile.stack.env_template
+        values = read_env(env_file) if env_file else generated_from_template(template)
+        # Overlay: unique names and random loopback ports, so copies never collide.
+        overlay = {
+            "COMPOSE_PROJECT_NAME": project,
+            **{f"{s.upper()}_CONTAINER_NAME": f"{project}-{s}" for s in ("mysql", "redis", "backend")},
+            **{k: "0" for k in ("BACKEND_PORT", "METRICS_PORT", "MYSQL_PORT", "REDIS_PORT")},
+            **{k: "127.0.0.1" for k in ("BACKEND_BIND", "MYSQL_BIND", "REDIS_BIND")},
+        }
+        generated = state / ".env"
+        overlay_file = state / "overlay.env"
+        env_files = [env_file] if env_file else [generated]
+        if not env_file:
+            write_env(generated, values)
+        write_env(overlay_file, overlay)
+        super().__init__(profile, project, project_dir, compose_files, [*env_files, overlay_file],
+                         {**values, **overlay})
+        self.state_dir = state
+        self._compose: DockerCompose | None = None
+
+    def start(self) -> None:
+        _ = self.docker  # fail fast, with one line, when there is no engine
+        for file in self.compose_files:
+            if not file.is_file():
+                raise StackprobeUsageError(
+                    f"compose file {file} does not exist: check --compose-file / [stack] compose_files"
+                )
+        for name in remove_leftovers(self.docker):
+            print(f"stackprobe: removed leftovers of killed run {name}")
+        REDACTOR.add_environment(self.env, "env file")
+        os.environ["COMPOSE_PROJECT_NAME"] = self.project
+        self._compose = DockerCompose(
+            context=str(self.project_dir),
+            compose_file_name=[str(f) for f in self.compose_files],
+            env_file=[str(f) for f in self.env_files],
+            wait=True,
+        )
+        try:
+            self._compose.start()  # not __enter__: it would remove the containers and their logs
+        except subprocess.CalledProcessError as error:
+            report = self._failure_report(error)
+            self.stop()
+            raise StackStartError(REDACTOR.redact(report)) from None
+        self.learn_secrets()
+
+    def _failure_report(self, error: subprocess.CalledProcessError) -> str:
+        stderr = (error.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+        lines = [f"the stack did not become healthy: {' '.join(stderr[-3:])}"]
+        for service in self.services().values():
+            state = service.state()
+            health = (state.get("Health") or {}).get("Status", "none")
+            if state.get("Status") != "running" or health not in {"healthy", "none"}:
+                lines.append(f"--- {service.name}: status={state.get('Status')} health={health}; last log lines:")
+                lines += service.logs(tail=30).rstrip().splitlines()
+        return "\n".join(lines)
+
+    def stop(self) -> None:
+        """down -v: containers, networks and volumes of this project only."""
+        self.close()
+        subprocess.run(
+            ["docker", "compose", "-p", self.project, "down", "-v", "--remove-orphans", "-t", "5"],
+            capture_output=True, timeout=180,
+        )
+        leftover = self.docker.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={self.project}"})
+        for container in leftover:
+            container.remove(force=True, v=True)
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+        if os.environ.get("COMPOSE_PROJECT_NAME") == self.project:
+            del os.environ["COMPOSE_PROJECT_NAME"]

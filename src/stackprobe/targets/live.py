@@ -1,0 +1,38 @@
+"""A running deployment on this host: attach by project name; never start, stop or recreate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stackprobe.errors import StackprobeUsageError
+from stackprobe.profile import Profile
+from stackprobe.targets.base import Target
+from stackprobe.targets.envfiles import read_env
+
+# compose verbs that change state: a live target refuses them
+_MUTATING = {"up", "down", "start", "stop", "restart", "rm", "kill", "pause", "unpause", "create",
+             "run", "build", "pull", "push", "scale", "exec"}
+
+
+class LiveTarget(Target):
+    kind = "live"
+
+    def __init__(
+        self, profile: Profile, project_dir: Path, compose_files: list[Path], env_file: Path,
+        project: str,
+    ) -> None:
+        super().__init__(profile, project, project_dir, compose_files, [env_file], read_env(env_file))
+
+    def attach(self) -> None:
+        running = [c for c in self.containers() if c.status == "running"]
+        if not running:
+            raise StackprobeUsageError(
+                f"live project {self.project!r} is not running on this host: start it "
+                "(stack/scripts/deploy.sh start) or pass --project-name of a running project"
+            )
+        self.learn_secrets()
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 600):  # type: ignore[no-untyped-def]
+        if args and args[0] in _MUTATING:
+            raise PermissionError(f"live target: refusing `docker compose {args[0]}` (read-only)")
+        return super().compose(*args, check=check, timeout=timeout)
