@@ -121,6 +121,8 @@ class Target:
         self.env = env
         self._docker: docker.DockerClient | None = None
         self._http: httpx.Client | None = None
+        # restart counts when the run began: CTR-01 proves none restarted during the run
+        self.initial_restarts: dict[str, int] = {}
 
     # --- description -------------------------------------------------------------------
     @property
@@ -256,8 +258,9 @@ class Target:
         """Teach the redactor every secret of the env files and the containers' environments."""
         REDACTOR.add_environment(self.env, "env file")
         for service in self.services().values():
-            env = service.inspect().get("Config", {}).get("Env") or []
-            REDACTOR.add_environment(env, f"{service.name} environment")
+            attrs = service.inspect()
+            REDACTOR.add_environment(attrs.get("Config", {}).get("Env") or [], f"{service.name} environment")
+            self.initial_restarts[service.name] = int(attrs.get("RestartCount", 0))
 
     def close(self) -> None:
         if self._http is not None:

@@ -1,0 +1,125 @@
+"""DB-01..03, RDS-01, VEC-01: the data stores are the documented ones, set up safely."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from stackprobe.evidence import Evidence
+from stackprobe.targets import Target
+
+
+def _backend_env(target: Target) -> dict[str, str]:
+    backend = target.service(target.profile.services.backend)
+    env = backend.inspect()["Config"].get("Env") or []
+    return dict(line.split("=", 1) for line in env if "=" in line)
+
+
+@pytest.mark.control("DB-01")
+@pytest.mark.nightly
+def test_mysql_reachable_version_charset(target: Target, evidence: Evidence) -> None:
+    cfg = target.profile.database
+    with target.mysql() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT VERSION(), @@character_set_server, @@collation_server, "
+                       "@@character_set_database, DATABASE()")
+        version, charset, collation, db_charset, database = cursor.fetchone()
+    evidence.record("server", {"version": version, "character_set_server": charset,
+                               "collation_server": collation, "database": database,
+                               "character_set_database": db_charset})
+    assert any(version.startswith(p) for p in cfg.version_prefixes), (
+        f"server version {version} is not one of {cfg.version_prefixes}")
+    wrong = {k: v for k, v in {"character_set_server": charset, "character_set_database": db_charset}.items()
+             if v != cfg.charset}
+    assert not wrong, f"expected {cfg.charset}, saw {wrong}"
+
+
+@pytest.mark.control("DB-02")
+@pytest.mark.nightly
+def test_app_user_not_root_no_global_privileges(target: Target, evidence: Evidence) -> None:
+    cfg = target.profile.database
+    env = _backend_env(target)
+    user, password = env.get(cfg.user_env, ""), env.get(cfg.password_env, "")
+    evidence.record("backend_connects_as", user)
+    assert user and user != "root", f"the backend connects to MySQL as {user or '(no user)'!r}"
+    with target.mysql(user=user, password=password) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT CURRENT_USER()")
+        current = cursor.fetchone()[0]
+        cursor.execute("SHOW GRANTS")
+        grants = [row[0] for row in cursor.fetchall()]
+    evidence.record("current_user", current)
+    evidence.record("grants", [re.sub(r"IDENTIFIED BY PASSWORD '[^']*'", "IDENTIFIED BY PASSWORD '…'", g)
+                               for g in grants])
+    global_grants = [g for g in grants if " ON *.* " in g and not g.startswith("GRANT USAGE ON *.*")]
+    assert not current.startswith("root@"), f"the app user resolves to {current}"
+    assert not global_grants, f"the app user has global privileges: {global_grants}"
+
+
+@pytest.mark.control("DB-03")
+@pytest.mark.nightly
+def test_schema_at_migration_head(target: Target, evidence: Evidence) -> None:
+    cfg = target.profile.database
+    backend = target.service(target.profile.services.backend)
+    heads_run = backend.exec(cfg.migration_heads_command)
+    heads = set(re.findall(r"^(\S+) \(head\)", heads_run.output, re.M))
+    evidence.record("heads_command", {"cmd": cfg.migration_heads_command, "exit": heads_run.exit_code,
+                                      "output": heads_run.output[-2000:]})
+    assert heads_run.exit_code == 0 and heads, f"could not read the migration heads: {heads_run.output[-300:]}"
+    with target.mysql() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
+                       "AND table_name = %s", (cfg.migration_table,))
+        present = cursor.fetchone()[0]
+        current = set()
+        if present:
+            cursor.execute(f"SELECT version_num FROM `{cfg.migration_table}`")
+            current = {row[0] for row in cursor.fetchall()}
+    evidence.record("schema", {"current": sorted(current), "heads": sorted(heads)})
+    assert current == heads, f"schema at {sorted(current) or 'no revision'}, migration head is {sorted(heads)}"
+
+
+@pytest.mark.control("RDS-01")
+@pytest.mark.nightly
+def test_redis_reachable_version_persistence(target: Target, evidence: Evidence) -> None:
+    cfg = target.profile.redis
+    client = target.redis()
+    assert client.ping()
+    server, persistence = client.info("server"), client.info("persistence")
+    try:
+        save = str(client.config_get("save").get("save", ""))
+    except Exception:  # CONFIG may be renamed away in production
+        save = "(CONFIG unavailable)"
+    aof = bool(persistence.get("aof_enabled"))
+    rdb = bool(save.strip()) and save != "(CONFIG unavailable)"
+    evidence.record("redis", {"version": server.get("redis_version"), "aof_enabled": aof, "save": save})
+    version = str(server.get("redis_version"))
+    assert any(version.startswith(p) for p in cfg.version_prefixes), (
+        f"Redis {version} is not one of {cfg.version_prefixes}")
+    required = {"aof": aof, "rdb": rdb, "aof+rdb": aof and rdb, "any": aof or rdb, "none": True}
+    assert cfg.persistence in required, f"profile redis.persistence {cfg.persistence!r} is not valid"
+    assert required[cfg.persistence], (
+        f"persistence required: {cfg.persistence}; saw appendonly={'yes' if aof else 'no'}, save={save!r}")
+
+
+@pytest.mark.control("VEC-01")
+@pytest.mark.nightly
+def test_vector_store_answers_query(target: Target, evidence: Evidence) -> None:
+    cfg = target.profile.vector_store
+    client = target.http()
+    marker = None
+    if target.kind == "ephemeral":
+        # a throwaway stack may be written to: prove the query finds what was just stored
+        marker = f"stackprobe canary {uuid.uuid4().hex}"
+        created = client.post(target.backend_url + "/api/v1/documents",
+                               json={"title": "stackprobe canary", "content": marker})
+        assert created.status_code == 201, f"document write failed: {created.status_code} {created.text[:200]}"
+        evidence.record("canary_document", created.json().get("id"))
+    response = client.post(target.backend_url + cfg.query_path,
+                           json={"query": marker or cfg.query_text, "k": 3})
+    evidence.record("query", {"status": response.status_code, "body": response.text[:2000]})
+    assert response.status_code == 200, f"vector query answered {response.status_code}: {response.text[:200]}"
+    body = response.json()
+    assert isinstance(body.get("ids"), list), f"vector query answer has no ids list: {body}"
+    if marker:
+        expected = str(created.json()["id"])
+        assert body["ids"][:1] == [expected], f"stored document {expected} not the best match: {body['ids']}"
