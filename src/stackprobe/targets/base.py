@@ -86,6 +86,18 @@ class Service:
         )
 
 
+def load_image_overrides(project_dir: Path) -> None:
+    """Use the stand-in images tools/setup.sh chose (.stackprobe/images.env) unless the
+    environment already names images: compose interpolates MYSQL_IMAGE etc. from there."""
+    from dotenv import dotenv_values
+
+    chosen = project_dir / ".stackprobe" / "images.env"
+    if chosen.is_file():
+        for key, value in dotenv_values(chosen).items():
+            if value:
+                os.environ.setdefault(key, value)
+
+
 def docker_client() -> docker.DockerClient:
     try:
         client = docker.from_env(timeout=30)
@@ -119,6 +131,7 @@ class Target:
         self.compose_files = compose_files
         self.env_files = env_files
         self.env = env
+        load_image_overrides(project_dir)
         self._docker: docker.DockerClient | None = None
         self._http: httpx.Client | None = None
         # restart counts when the run began: CTR-01 proves none restarted during the run

@@ -1,0 +1,29 @@
+# The README's two commands. Each runs the idempotent set-up first (tools/setup.sh) and,
+# afterwards, stops a Docker engine only if the set-up started it (tools/teardown.sh).
+PY := .venv/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: setup gate test test-fast lint clean-stacks
+
+setup:
+	@tools/setup.sh
+
+# The main job: the gate against a throwaway copy of the reference stack; reports in reports/.
+gate: setup
+	@$(PY) -m pytest suites --target ephemeral --profile profiles/reference.toml $(PYTEST_ARGS); \
+	  status=$$?; tools/teardown.sh; exit $$status
+
+# The project's own tests: unit, plugin (pytester), the stack, the defects matrix.
+test: setup
+	@$(PY) -m pytest tests $(PYTEST_ARGS); status=$$?; tools/teardown.sh; exit $$status
+
+# Fast tier, no Docker engine needed: about a minute.
+test-fast:
+	$(PY) -m pytest tests -m "not needs_docker" $(PYTEST_ARGS)
+
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/mypy
+
+clean-stacks:
+	-docker ps -aq --filter name='^spx' | xargs -r docker rm -f -v
