@@ -1,0 +1,3 @@
+"""The project's own tests. pytester runs the plugin in throwaway pytest sessions."""
+
+pytest_plugins = ["pytester"]
