@@ -26,6 +26,11 @@ class StackSection:
     env_template: str = ".env.example"
     project_name: str = "ai_assistant"
     project_dir: str = "."
+    # compose arguments an ephemeral copy runs once it is up, as the runbook's deployment
+    # does (step 5: migrate); empty for none
+    migrate_command: list[str] = field(
+        default_factory=lambda: ["run", "--rm", "-T", "backend", "alembic", "upgrade", "head"]
+    )
 
 
 @dataclass(frozen=True)

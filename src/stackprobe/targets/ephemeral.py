@@ -80,6 +80,13 @@ class EphemeralTarget(Target):
             report = self._failure_report(error)
             self.stop()
             raise StackStartError(REDACTOR.redact(report)) from None
+        if self.profile.stack.migrate_command:
+            migrate = self.compose(*self.profile.stack.migrate_command, check=False)
+            if migrate.returncode != 0:
+                self.stop()
+                raise StackStartError(REDACTOR.redact(
+                    f"migration `docker compose {' '.join(self.profile.stack.migrate_command)}` "
+                    f"failed ({migrate.returncode}): {migrate.stderr.strip()[-1500:]}"))
         self.learn_secrets()
 
     def _failure_report(self, error: subprocess.CalledProcessError) -> str:

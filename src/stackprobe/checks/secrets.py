@@ -1,0 +1,212 @@
+"""Secret strength: SEC-01 SECRET_KEY, SEC-02 passwords (and reuse), SEC-03 BCRYPT_ROUNDS.
+
+Findings name secrets by key, length and character-class counts, never by value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import secrets
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from stackprobe.checks.entropy import class_counts, estimate_entropy_bits
+from stackprobe.checks.findings import Finding
+
+# The seed runbook's own example values: copied into real .env files all the time.
+SEED_DEFAULTS = frozenset({
+    "your-secret-key-change-in-production-min-32-chars",
+    "change-this-secret-key-in-production",
+    "rootpassword",
+    "your-secure-root-password",
+    "your-secure-password",
+    "your-dashscope-api-key",
+})
+# The head of every leaked-password list, plus the service names people use as passwords.
+COMMON_PASSWORDS = frozenset({
+    "password", "password1", "password123", "passw0rd", "p@ssw0rd", "p@ssword", "123456",
+    "12345678", "123456789", "1234567890", "12345", "111111", "123123", "000000", "qwerty",
+    "qwerty123", "abc123", "letmein", "welcome", "iloveyou", "monkey", "dragon", "football",
+    "admin", "admin123", "administrator", "root", "toor", "secret", "changeme", "default",
+    "guest", "master", "test", "mysql", "redis", "correct horse battery staple",
+})
+# Text that marks a value as "fill me in", wherever it appears (case-insensitive).
+PLACEHOLDER_PATTERNS = (
+    r"change[-_ .]?(?:me|this|it)", r"your[-_ .]", r"example", r"x{3,}", r"placeholder",
+    r"replace[-_ .]?me", r"dummy", r"insecure", r"^<.*>$", r"^\$\{.*\}$",
+    r"^(?:test|demo|sample|todo|tbd|fixme)",
+)
+SECRET_NAME = r"PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|PRIVATE_KEY"
+
+
+@dataclass(frozen=True)
+class SecretPolicy:
+    """What a strong secret is. Defaults fit the reference stack.
+
+    - SECRET_KEY signs sessions and tokens offline, where an attacker can guess at GPU
+      speed: at least 32 characters and 128 estimated bits (a random 24-byte base64 or
+      32-byte hex key clears it easily; 16 bytes of hex sits right at it).
+    - Passwords are guessed online against MySQL/Redis, but also offline from leaked
+      hashes: at least 16 characters and 80 estimated bits (16 random URL-safe characters
+      give about 95).
+    - Two character classes at least: hex keys from `openssl rand -hex` are excellent and
+      have only two; the entropy estimate does the real work, classes only catch
+      all-digit or all-lowercase values.
+    - bcrypt cost 12 (OWASP's floor for bcrypt; 10, the library default, is too cheap).
+    """
+
+    secret_key: str = "SECRET_KEY"
+    password_keys: tuple[str, ...] = ("MYSQL_ROOT_PASSWORD", "MYSQL_PASSWORD", "REDIS_PASSWORD")
+    # Other secrets (API keys): checked for placeholders and reuse, not for strength,
+    # since their format is the issuer's.
+    other_secret_keys: tuple[str, ...] = ("DASHSCOPE_API_KEY",)
+    secret_key_min_length: int = 32
+    secret_key_min_entropy_bits: float = 128.0
+    password_min_length: int = 16
+    password_min_entropy_bits: float = 80.0
+    min_char_classes: int = 2
+    known_defaults: frozenset[str] = SEED_DEFAULTS | COMMON_PASSWORDS
+    placeholder_patterns: tuple[str, ...] = PLACEHOLDER_PATTERNS
+    # Names treated as secrets wherever they appear (compose fallbacks, exposure checks).
+    secret_name_pattern: str = SECRET_NAME
+    bcrypt_key: str = "BCRYPT_ROUNDS"
+    min_bcrypt_rounds: int = 12
+
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        return (self.secret_key, *self.password_keys, *self.other_secret_keys)
+
+    def is_secret_name(self, name: str) -> bool:
+        return name in self.secret_keys or bool(re.search(self.secret_name_pattern, name, re.I))
+
+    def with_defaults(self, values: Iterable[str | None]) -> SecretPolicy:
+        """This policy, also rejecting `values` (e.g. every value of .env.example)."""
+        extra = {value for value in values if value}
+        return dataclasses.replace(self, known_defaults=self.known_defaults | extra)
+
+    def is_known_default(self, value: str) -> bool:
+        folded = value.strip().casefold()
+        return any(folded == known.casefold() for known in self.known_defaults)
+
+    def looks_like_placeholder(self, value: str) -> bool:
+        return any(re.search(p, value, re.I) for p in self.placeholder_patterns)
+
+
+def describe_classes(value: str) -> str:
+    counts = class_counts(value)
+    plural = "class" if len(counts) == 1 else "classes"
+    return f"{len(counts)} character {plural} ({', '.join(f'{n} {c}' for c, n in counts.items())})"
+
+
+def weaknesses(value: str, min_length: int, min_bits: float, policy: SecretPolicy) -> list[str]:
+    """Why `value` is not a strong secret; each reason is safe to print."""
+    if not value:
+        return [f"is empty or missing; policy needs at least {min_length} random characters"]
+    if policy.is_known_default(value):
+        return ["is a known default or common password"]
+    reasons = []
+    if policy.looks_like_placeholder(value):
+        reasons.append("looks like a placeholder")
+    if len(value) < min_length:
+        reasons.append(f"{len(value)} characters, policy needs at least {min_length}")
+    bits = estimate_entropy_bits(value)
+    if bits < min_bits:
+        reasons.append(f"about {bits:.0f} bits of estimated entropy, policy needs {min_bits:.0f}")
+    if len(class_counts(value)) < policy.min_char_classes:
+        reasons.append(f"{describe_classes(value)}, policy needs {policy.min_char_classes}")
+    return reasons
+
+
+def _value(values: Mapping[str, str | None], key: str) -> str:
+    return values.get(key) or ""
+
+
+def check_secret_key(values: Mapping[str, str | None], policy: SecretPolicy) -> list[Finding]:
+    """SEC-01: SECRET_KEY long, high-entropy, not a placeholder or known default."""
+    key = policy.secret_key
+    reasons = weaknesses(
+        _value(values, key), policy.secret_key_min_length, policy.secret_key_min_entropy_bits,
+        policy,
+    )
+    return [Finding("SEC-01", key, f"{key}: {'; '.join(reasons)}")] if reasons else []
+
+
+def check_passwords(values: Mapping[str, str | None], policy: SecretPolicy) -> list[Finding]:
+    """SEC-02: passwords strong and not defaults; no secret reused between services."""
+    found = []
+    for key in policy.password_keys:
+        reasons = weaknesses(
+            _value(values, key), policy.password_min_length, policy.password_min_entropy_bits,
+            policy,
+        )
+        if reasons:
+            found.append(Finding("SEC-02", key, f"{key}: {'; '.join(reasons)}"))
+    for key in policy.other_secret_keys:
+        value = _value(values, key)
+        if value and (policy.is_known_default(value) or policy.looks_like_placeholder(value)):
+            found.append(Finding("SEC-02", key, f"{key}: is a placeholder or known default"))
+    holders: dict[str, list[str]] = {}
+    for key in policy.secret_keys:
+        if value := _value(values, key):
+            holders.setdefault(value, []).append(key)
+    for keys in holders.values():
+        if len(keys) > 1:
+            found.append(Finding("SEC-02", "+".join(keys), (
+                f"{' and '.join(keys)} have the same value; each service needs its own "
+                "secret, so one leak does not open the others"
+            )))
+    return found
+
+
+def check_bcrypt_rounds(values: Mapping[str, str | None], policy: SecretPolicy) -> list[Finding]:
+    """SEC-03: BCRYPT_ROUNDS an integer, at least the policy's minimum, at most bcrypt's 31.
+
+    Empty or missing means the compose default (12) applies; ENV-01 reports the gap.
+    """
+    key = policy.bcrypt_key
+    raw = _value(values, key).strip()
+    if not raw:
+        return []
+    try:
+        rounds = int(raw)
+    except ValueError:
+        return [Finding("SEC-03", key, (
+            f"{key} is {raw!r}; expected an integer of at least {policy.min_bcrypt_rounds}"
+        ))]
+    if rounds < policy.min_bcrypt_rounds:
+        return [Finding("SEC-03", key, (
+            f"{key} is {rounds}; policy needs at least {policy.min_bcrypt_rounds} "
+            f"(each step doubles an attacker's cost)"
+        ))]
+    if rounds > 31:
+        return [Finding("SEC-03", key, f"{key} is {rounds}; bcrypt accepts at most 31")]
+    return []
+
+
+# URL-safe: survives env files, shells, URLs and YAML without quoting.
+_ALPHABET = string.ascii_letters + string.digits + "-_"
+_BITS_PER_CHAR = 5.0
+
+
+def generate_secret(length: int = 48) -> str:
+    """A random URL-safe secret that passes SEC-01/SEC-02 under the default policy.
+
+    Drawn with `secrets` and redrawn until it has lower case, upper case and digits, no
+    placeholder-looking text and at least 5 estimated bits per character (so 16
+    characters clear the password bar and 32 the SECRET_KEY bar).
+    """
+    if length < 16:
+        raise ValueError(f"a secret needs at least 16 characters, got {length}")
+    policy = SecretPolicy()
+    while True:
+        candidate = "".join(secrets.choice(_ALPHABET) for _ in range(length))
+        if (
+            {"lower", "upper", "digit"} <= set(class_counts(candidate))
+            and not policy.looks_like_placeholder(candidate)
+            and not policy.is_known_default(candidate)
+            # (the estimate reads at most 256 characters)
+            and estimate_entropy_bits(candidate) >= _BITS_PER_CHAR * min(length, 256)
+        ):
+            return candidate
