@@ -124,6 +124,20 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         item.user_properties.append(("severity", control.severity))
 
 
+def _usage_exit(error: StackprobeUsageError) -> None:
+    pytest.exit(REDACTOR.redact(str(error)), returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Bad input met inside a check (wrong credentials, unknown service) ends the run with
+    one line and the usage-error exit code instead of failing every check with a trace."""
+    try:
+        return (yield)
+    except StackprobeUsageError as error:
+        _usage_exit(error)
+
+
 # --- fixtures ----------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def stackprobe_settings(pytestconfig: pytest.Config) -> RunSettings:

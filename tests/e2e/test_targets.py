@@ -1,0 +1,187 @@
+"""The smoke suite end to end: ephemeral, live (deploy.sh), leftovers, redaction, bad input.
+
+Tests run in order: a killed ephemeral run leaves containers, the next ephemeral run (the
+smoke gate) removes them first; then one live stack started with deploy.sh serves the live
+smoke run and the secret-leak check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PY = sys.executable
+SMOKE_CONTROLS = {"HLT-01", "HLT-02", "HLT-03", "HLT-04", "MET-01", "MET-02", "MET-03", "CTR-01",
+                  "CTR-02", "CTR-03", "DB-01", "DB-02", "DB-03", "RDS-01", "VEC-01"}
+
+pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
+
+
+def run_pytest(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None,
+               timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PY, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def results_of(report_dir: Path) -> dict[str, str]:
+    (run,) = [p for p in report_dir.iterdir() if p.is_dir() and not p.is_symlink()]
+    summary = json.loads((run / "results.json").read_text())
+    return {cid: c["status"] for cid, c in summary["controls"].items()}
+
+
+def project_containers(prefix: str) -> list[str]:
+    client = docker.from_env()
+    return [c.name for c in client.containers.list(all=True, filters={"label": "com.docker.compose.project"})
+            if c.labels["com.docker.compose.project"].startswith(prefix)]
+
+
+@pytest.fixture(scope="module")
+def killed_run(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An ephemeral run killed with SIGKILL while its stack is up."""
+    work = tmp_path_factory.mktemp("killed")
+    (work / "test_wait.py").write_text(
+        "import time\n\ndef test_wait(target):\n    print('UP', target.project, flush=True)\n"
+        "    time.sleep(600)\n")
+    process = subprocess.Popen(
+        [PY, "-m", "pytest", "-s", "-p", "no:cacheprovider", "--report-dir=none",
+         f"--rootdir={work}", str(work / "test_wait.py")],
+        cwd=REPO, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    project = ""
+    deadline = time.monotonic() + 300
+    for line in process.stdout:
+        if "UP " in line:
+            project = line.split("UP ", 1)[1].split()[0]
+            break
+        if time.monotonic() > deadline:
+            break
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert project, "the run to be killed never got its stack up"
+    assert project_containers(project), "SIGKILL should have left the containers behind"
+    return project
+
+
+def test_ephemeral_smoke_passes_and_removes_leftovers(killed_run: str, tmp_path: Path) -> None:
+    result = run_pytest("suites/smoke", "--target", "ephemeral", "--profile", "profiles/reference.toml",
+                        f"--report-dir={tmp_path}")
+    assert f"removed leftovers of killed run {killed_run}" in result.stdout, result.stdout[-3000:]
+    assert not project_containers(killed_run)
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert results_of(tmp_path) == dict.fromkeys(SMOKE_CONTROLS, "passed")
+    assert not [n for n in project_containers("spx") if n.split("-")[0] != killed_run]
+
+
+@pytest.fixture(scope="module")
+def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, str]]:
+    """A copy of the reference stack started the runbook's way (deploy.sh), with a canary secret."""
+    work = tmp_path_factory.mktemp("live")
+    project = f"splive{secrets.token_hex(3)}"
+    canary = f"CANARY{secrets.token_hex(16)}"
+    values = {
+        "COMPOSE_PROJECT_NAME": project, "MYSQL_ROOT_PASSWORD": secrets.token_urlsafe(24),
+        "MYSQL_DATABASE": "ai_assistant", "MYSQL_USER": "ai_user", "MYSQL_PASSWORD": secrets.token_urlsafe(24),
+        "REDIS_PASSWORD": secrets.token_urlsafe(24), "SECRET_KEY": canary, "BCRYPT_ROUNDS": "12",
+        "DASHSCOPE_API_KEY": secrets.token_urlsafe(24), "ENVIRONMENT": "production", "DEBUG": "False",
+        "LOG_LEVEL": "INFO", "LOG_FILE": "/app/logs/app.log", "LOG_MAX_BYTES": "10485760",
+        "LOG_BACKUP_COUNT": "10", "BACKEND_PORT": "0", "METRICS_PORT": "0", "MYSQL_PORT": "0",
+        "REDIS_PORT": "0", "MYSQL_CONTAINER_NAME": f"{project}-mysql",
+        "REDIS_CONTAINER_NAME": f"{project}-redis", "BACKEND_CONTAINER_NAME": f"{project}-backend",
+    }
+    env_file = work / ".env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    env_file.chmod(0o600)
+    deploy = [str(REPO / "stack/scripts/deploy.sh")]
+    env = {**os.environ, "STACK_ENV_FILE": str(env_file), "CONFIRM": ""}
+    try:
+        for command in ("init", "start"):
+            done = subprocess.run([*deploy, command], env=env, capture_output=True, text=True, timeout=600)
+            assert done.returncode == 0, f"deploy.sh {command}: {done.stdout[-2000:]} {done.stderr[-2000:]}"
+        yield project, env_file, canary
+    finally:
+        subprocess.run(["docker", "compose", "-p", project, "down", "-v", "--remove-orphans", "-t", "5"],
+                       capture_output=True, timeout=300)
+
+
+def test_live_smoke_passes(live_stack: tuple[str, Path, str], tmp_path: Path) -> None:
+    project, env_file, _ = live_stack
+    result = run_pytest("suites/smoke", "--target", "live", "--profile", "profiles/reference.toml",
+                        "--project-name", project, "--env-file", str(env_file), "--allow-destructive",
+                        f"--report-dir={tmp_path}")
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert results_of(tmp_path) == dict.fromkeys(SMOKE_CONTROLS, "passed")
+    assert project_containers(project), "a live run must leave the stack running"
+
+
+LEAKY_CHECKS = '''
+import logging, pytest
+
+@pytest.mark.control("SEC-01")
+def test_prints_secret(target, evidence):
+    value = target.env["SECRET_KEY"]
+    print("stdout:", value)
+    logging.getLogger("leak").error("log: %s", value)
+    evidence.record("secret", value)
+    assert value == "something else", f"message: {value}"
+
+@pytest.mark.control("SEC-02")
+def test_raises_with_secret(target):
+    raise RuntimeError("traceback: " + target.env["SECRET_KEY"])
+'''
+
+
+def test_canary_secret_never_reaches_any_output(live_stack: tuple[str, Path, str], tmp_path: Path) -> None:
+    project, env_file, canary = live_stack
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    (checks / "test_leaky.py").write_text(LEAKY_CHECKS)
+    reports = tmp_path / "reports"
+    result = run_pytest(str(checks / "test_leaky.py"), "--target", "live", "--project-name", project,
+                        "--env-file", str(env_file), f"--report-dir={reports}", "-rA", "-vv", "--showlocals",
+                        f"--rootdir={checks}")
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "«redacted:SECRET_KEY»" in result.stdout
+    assert canary not in result.stdout + result.stderr
+    written = [p for p in reports.rglob("*") if p.is_file()]
+    assert {p.name for p in written} >= {"report.html", "junit.xml", "results.json"}
+    for path in written:
+        assert canary not in path.read_text(errors="replace"), f"canary secret leaked into {path}"
+
+
+def test_bad_input_gives_one_line_usage_error(live_stack: tuple[str, Path, str], tmp_path: Path) -> None:
+    project, env_file, _ = live_stack
+    cases = {
+        "no engine": (["--target", "ephemeral"], {"DOCKER_HOST": "unix:///nonexistent.sock"},
+                      "no Docker engine answers at unix:///nonexistent.sock"),
+        "missing compose file": (["--target", "ephemeral", "--compose-file", "nope.yml"], {},
+                                 "compose file"),
+        "live project not running": (["--target", "live", "--project-name", "not_running_xyz",
+                                      "--env-file", str(env_file)], {}, "is not running on this host"),
+    }
+    bad_env = tmp_path / "bad.env"
+    bad_env.write_text(env_file.read_text().replace("MYSQL_USER=ai_user", "MYSQL_USER=nobody"))
+    cases["wrong database credentials"] = (
+        ["--target", "live", "--project-name", project, "--env-file", str(bad_env),
+         "suites/smoke/test_datastores.py::test_mysql_reachable_version_charset"],
+        {}, "refused user 'nobody' (access denied)")
+    before = set(project_containers(""))
+    for name, (args, env, expected) in cases.items():
+        paths = [] if any(a.startswith("suites/") for a in args) else ["suites/smoke/test_health.py"]
+        result = run_pytest(*paths, *args, "--report-dir=none", env=env)
+        output = result.stdout + result.stderr
+        assert result.returncode == pytest.ExitCode.USAGE_ERROR, f"{name}: {output[-2000:]}"
+        assert expected in output, f"{name}: {output[-2000:]}"
+        assert "Traceback" not in output, f"{name}: {output[-2000:]}"
+    assert set(project_containers("")) == before, "bad input must start nothing"
