@@ -66,7 +66,7 @@ def _where(env: EnvFile, key: str) -> str:
 def check_template_keys(env: EnvFile, template: EnvFile, policy: EnvPolicy) -> list[Finding]:
     """ENV-01: every key of the template present and non-empty."""
     found = []
-    for key in template.keys():
+    for key in template.values:
         if key in policy.optional_keys:
             continue
         if key not in env.values:
@@ -99,9 +99,9 @@ def check_unknown_keys(
     `compose_variables` (the variables the compose files interpolate) are allowed too:
     a key the stack reads is not unknown even when the template leaves it to its default.
     """
-    known = set(template.keys()) | set(policy.extra_keys) | set(compose_variables)
+    known = set(template.values) | set(policy.extra_keys) | set(compose_variables)
     found = []
-    for key in env.keys():
+    for key in env.values:
         if key not in known:
             hint = _suggestion(key, known, policy.suggestion_cutoff)
             found.append(Finding("ENV-02", key, (

@@ -75,7 +75,8 @@ def compose_env_values(path: Path) -> dict[str, str]:
         rendered = json.loads(out)["services"]["probe"].get("environment") or {}
     except (ValueError, KeyError, TypeError):
         raise ConfigInputError(
-            f"docker compose printed no JSON model for env file {path}: check `docker compose version`"
+            f"docker compose printed no JSON model for env file {path}: "
+            "check `docker compose version`"
         ) from None
     values = {str(key): _decode(value) for key, value in rendered.items() if value is not None}
     return {key: value for key, value in values.items() if value != unset}
@@ -102,7 +103,9 @@ class ParserDifference:
 def _hint(raw: str) -> str:
     """Why the parsers disagree on a statement, judged from its text (never quoted)."""
     if "\r" in raw:
-        return "carriage return: python-dotenv reads universal newlines, compose keeps \\r in quotes"
+        return (
+            "carriage return: python-dotenv reads universal newlines, compose keeps \\r in quotes"
+        )
     if "$" in raw:
         return (
             "`$`: compose expands $VAR and ${VAR-default} and reads $$ and \\$ as $; "
@@ -160,6 +163,6 @@ def environment_overrides(env: EnvFile, environ: Mapping[str, str] | None = None
     environ = os.environ if environ is None else environ
     return [
         f"{key}: set in the environment running compose, which overrides the env file"
-        for key in env.keys()
+        for key in env.values
         if key in environ
     ]

@@ -94,7 +94,9 @@ def read_text(path: Path, *, keep_newlines: bool = False) -> str:
             "or pass the right path"
         ) from None
     except IsADirectoryError:
-        raise ConfigInputError(f"env file {path} is a directory: pass the env file itself") from None
+        raise ConfigInputError(
+            f"env file {path} is a directory: pass the env file itself"
+        ) from None
     except PermissionError:
         raise ConfigInputError(
             f"env file {path} is not readable (permission denied): check its owner and mode"

@@ -21,7 +21,8 @@ class Finding:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.control} {self.subject}: {self.message}"
+        # Every message names its subject already.
+        return f"{self.control} {self.message}"
 
 
 class ConfigInputError(StackprobeUsageError):

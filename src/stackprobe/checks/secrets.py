@@ -105,7 +105,7 @@ def weaknesses(value: str, min_length: int, min_bits: float, policy: SecretPolic
     if not value:
         return [f"is empty or missing; policy needs at least {min_length} random characters"]
     if policy.is_known_default(value):
-        return ["is a known default or common password"]
+        return ["is a known default, template placeholder or common password"]
     reasons = []
     if policy.looks_like_placeholder(value):
         reasons.append("looks like a placeholder")
