@@ -4,6 +4,7 @@ of every report, and the JSON/JUnit/HTML reports under reports/<run>/."""
 from __future__ import annotations
 
 import html
+from contextlib import nullcontext as _nullcontext
 import json
 import signal
 import time
@@ -171,15 +172,27 @@ def target(pytestconfig: pytest.Config, stackprobe_settings: RunSettings) -> Ite
         pytest.exit(str(error), returncode=pytest.ExitCode.USAGE_ERROR)
     pytestconfig.stash[TARGET] = ephemeral
     try:
-        ephemeral.start()
+        removed = ephemeral.start()
     except StackprobeUsageError as error:
         pytest.exit(str(error), returncode=pytest.ExitCode.USAGE_ERROR)
     except StackStartError as error:
         pytest.exit(f"stackprobe: {error}", returncode=pytest.ExitCode.INTERNAL_ERROR)
+    _announce(pytestconfig, [f"stackprobe: removed leftovers of killed run {n}" for n in removed])
     try:
         yield ephemeral
     finally:
         ephemeral.stop()
+
+
+def _announce(config: pytest.Config, lines: list[str]) -> None:
+    """Write to the terminal now, past output capturing (fixtures run captured)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or not lines:
+        return
+    with capture.global_and_fixture_disabled() if capture else _nullcontext():
+        for line in lines:
+            reporter.write_line(line)
 
 
 @pytest.fixture

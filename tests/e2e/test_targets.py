@@ -75,6 +75,7 @@ def killed_run(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def test_ephemeral_smoke_passes_and_removes_leftovers(killed_run: str, tmp_path: Path) -> None:
+    assert project_containers(killed_run), "leftovers vanished before the next run"
     result = run_pytest("suites/smoke", "--target", "ephemeral", "--profile", "profiles/reference.toml",
                         f"--report-dir={tmp_path}")
     assert f"removed leftovers of killed run {killed_run}" in result.stdout, result.stdout[-3000:]

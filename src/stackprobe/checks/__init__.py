@@ -41,6 +41,7 @@ from stackprobe.checks.envfile import (
     format_env_file,
     format_env_value,
     is_portable,
+    parse_env_text,
     parser_differences,
     read_env_file,
 )
@@ -107,6 +108,7 @@ __all__ = [
     "is_noop",
     "is_portable",
     "parse_duration",
+    "parse_env_text",
     "parser_differences",
     "read_env_file",
     "render_compose",

@@ -26,7 +26,8 @@ def minimal_environment(extra: Mapping[str, str] | None = None) -> dict[str, str
 
 
 # Compose quotes the offending env-file line in its parse errors: that text may be a secret.
-_ENV_LINE_ERROR = re.compile(r"^(failed to read .*?: line \d+: [^\"']*?)\s*[\"'].*$")
+# (`failed to read FILE: line N: REASON "LINE"`); the caller names the file already.
+_ENV_LINE_ERROR = re.compile(r"^failed to read .*?: (line \d+: [^\"']*?)\s*([\"'].*)?$")
 
 
 def first_error_line(stderr: str, secrets: Iterable[str] = ()) -> str:

@@ -1,10 +1,13 @@
-"""Writing env files that python-dotenv and docker compose read back identically.
+"""Writing env files that docker compose reads back exactly, and python-dotenv too where it can.
 
-The two parsers agree on unquoted words, on double quotes with `\\`, `\\"` and `\\n`-style
-escapes, and on single quotes without backslashes. They cannot agree on a value with a
-`$` that also needs escaping: compose interpolates `$` in double quotes (and turns `\\$`
-and `$$` into `$`), python-dotenv keeps `\\$` and `$$` as written and expands `${...}`
-even in single quotes. Such values are written the way python-dotenv reads them back.
+Both parsers agree on unquoted words and on double quotes with `\\\\`, `\\"`, `\\n`, `\\r`,
+`\\t` escapes, as long as the value has no `$`. A `$` needs care: compose interpolates it
+in double quotes (`\\$` keeps it literal there, but python-dotenv keeps the backslash);
+only single quotes stop compose, and there both read `\\'` as a quote but differ on `\\\\`,
+python-dotenv reads a bare carriage return as a newline and expands `${NAME}` even in
+single quotes. A value with `$` that single quotes cannot carry goes in double quotes with
+`\\$`: compose reads it exactly (and never rejects the file), python-dotenv does not, and
+compare_parsers reports that key.
 """
 
 from __future__ import annotations
@@ -14,33 +17,34 @@ from collections.abc import Mapping
 
 # Characters both parsers take literally in an unquoted value.
 _PLAIN = re.compile(r"[A-Za-z0-9_.,:/@%+=~-]+")
-_DOUBLE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_DOUBLE_ESCAPES = {
+    "\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "$": "\\$",
+}
+# What python-dotenv expands (its own pattern), whatever the quotes.
+_DOTENV_VARIABLE = re.compile(r"\$\{[^}:]*(?::-[^}]*)?\}")
 KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def is_portable(value: str) -> bool:
-    """Whether some quoting makes both parsers read exactly `value`."""
+    """Whether both parsers read exactly `value` back from format_env_value(value)."""
     if "$" not in value:
         return True
-    return "'" not in value and "\\" not in value and "${" not in value
-
-
-def _double_quoted(value: str) -> str:
-    return '"' + "".join(_DOUBLE_ESCAPES.get(char, char) for char in value) + '"'
-
-
-def _single_quoted(value: str) -> str:
-    # python-dotenv decodes \\ and \' inside single quotes.
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return not (
+        "\\\\" in value
+        or "\\'" in value
+        or value.endswith("\\")
+        or "\r" in value
+        or _DOTENV_VARIABLE.search(value)
+    )
 
 
 def format_env_value(value: str) -> str:
     """The right-hand side of `KEY=...` for `value`."""
     if value == "" or _PLAIN.fullmatch(value):
         return value
-    if "$" not in value:
-        return _double_quoted(value)
-    return _single_quoted(value)
+    if "$" in value and is_portable(value):
+        return "'" + value.replace("'", "\\'") + "'"
+    return '"' + "".join(_DOUBLE_ESCAPES.get(char, char) for char in value) + '"'
 
 
 def format_env_file(values: Mapping[str, str], export: frozenset[str] = frozenset()) -> str:

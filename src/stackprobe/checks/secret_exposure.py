@@ -37,12 +37,12 @@ PASSWORD_ARGUMENTS = (
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def _argument_reasons(text: str) -> list[str]:
-    """Password arguments on a command line, naming the variable they expand if any."""
+def _argument_reasons(text: str, policy: SecretPolicy) -> list[str]:
+    """Password arguments on a command line, naming the secret variable they expand if any."""
     reasons = []
     for pattern, what in PASSWORD_ARGUMENTS:
         for match in pattern.finditer(text):
-            names = _VARIABLE.findall(match.group("arg"))
+            names = [n for n in _VARIABLE.findall(match.group("arg")) if policy.is_secret_name(n)]
             source = f" expanding ${names[0]}" if names else ""
             reasons.append(f"passes {what}{source}")
     return reasons
@@ -72,13 +72,15 @@ def secret_values(
 ) -> dict[str, str]:
     """value -> key name, for every secret of the env file and the services' environments."""
     found: dict[str, str] = {}
-    sources: list[Mapping[str, Any]] = [env]
-    sources += [spec.get("environment") or {} for spec in services(model).values()]
-    for source in sources:
+    # The rendered model writes a literal `$` as `$$`; the env file's values are literal.
+    sources: list[tuple[Mapping[str, Any], bool]] = [(env, False)]
+    sources += [(spec.get("environment") or {}, True) for spec in services(model).values()]
+    for source, rendered in sources:
         for key, value in source.items():
-            if policy.is_secret_name(str(key)) and value and len(str(value)) >= MIN_SECRET_LENGTH:
-                # The rendered model writes a literal `$` as `$$`.
-                found.setdefault(str(value).replace("$$", "$"), str(key))
+            text = str(value or "")
+            text = text.replace("$$", "$") if rendered else text
+            if policy.is_secret_name(str(key)) and len(text) >= MIN_SECRET_LENGTH:
+                found.setdefault(text, str(key))
     return found
 
 
@@ -94,7 +96,7 @@ def check_secrets_in_commands(
             reasons = [f"contains the value of {key}" for value, key in values.items()
                        if value in text]
             if is_command:
-                reasons += _argument_reasons(text)
+                reasons += _argument_reasons(text, policy)
             if reasons:
                 found.append(Finding("SEC-07", name, (
                     f"{name} {where}: {'; '.join(sorted(set(reasons)))}; anyone who can run "

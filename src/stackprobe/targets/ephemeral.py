@@ -57,15 +57,15 @@ class EphemeralTarget(Target):
         self.state_dir = state
         self._compose: DockerCompose | None = None
 
-    def start(self) -> None:
+    def start(self) -> list[str]:
+        """Bring the stack up; returns the leftover projects of killed runs it removed first."""
         _ = self.docker  # fail fast, with one line, when there is no engine
         for file in self.compose_files:
             if not file.is_file():
                 raise StackprobeUsageError(
                     f"compose file {file} does not exist: check --compose-file / [stack] compose_files"
                 )
-        for name in remove_leftovers(self.docker):
-            print(f"stackprobe: removed leftovers of killed run {name}")
+        removed = remove_leftovers(self.docker)
         REDACTOR.add_environment(self.env, "env file")
         os.environ["COMPOSE_PROJECT_NAME"] = self.project
         self._compose = DockerCompose(
@@ -88,6 +88,7 @@ class EphemeralTarget(Target):
                     f"migration `docker compose {' '.join(self.profile.stack.migrate_command)}` "
                     f"failed ({migrate.returncode}): {migrate.stderr.strip()[-1500:]}"))
         self.learn_secrets()
+        return removed
 
     def _failure_report(self, error: subprocess.CalledProcessError) -> str:
         stderr = (error.stderr or b"").decode("utf-8", "replace").strip().splitlines()
