@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,12 +119,18 @@ def _hint(raw: str) -> str:
 
 
 def parser_differences(
-    dotenv: Mapping[str, str | None], compose: Mapping[str, str], raw: Mapping[str, str]
+    dotenv: Mapping[str, str | None],
+    compose: Mapping[str, str],
+    raw: Mapping[str, str],
+    shadowed: Collection[str] = (),
 ) -> list[ParserDifference]:
-    """Compare two views of one file; `raw` maps keys to their statement text, for hints."""
+    """Compare two views of one file; `raw` maps keys to their statement text, for hints;
+    `shadowed` names the keys compose's own process environment sets."""
     found: list[ParserDifference] = []
     for key in sorted(set(dotenv) | set(compose)):
         hint = _hint(raw.get(key, ""))
+        if key in shadowed:
+            hint = "compose's own environment sets it, and that wins over the env file"
         mine, theirs = dotenv.get(key), compose.get(key)
         if not KEY.fullmatch(key):
             if mine is not None:
@@ -150,7 +156,9 @@ def _raw_statements(env: EnvFile) -> dict[str, str]:
 def compare_parsers(path: Path) -> list[str]:
     """One line per key whose value python-dotenv and compose disagree on (names only)."""
     env = read_env_file(path)
-    differences = parser_differences(env.values, compose_env_values(path), _raw_statements(env))
+    differences = parser_differences(
+        env.values, compose_env_values(path), _raw_statements(env), set(minimal_environment())
+    )
     return [difference.describe() for difference in differences]
 
 
