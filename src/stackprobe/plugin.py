@@ -4,11 +4,11 @@ of every report, and the JSON/JUnit/HTML reports under reports/<run>/."""
 from __future__ import annotations
 
 import html
-from contextlib import nullcontext as _nullcontext
 import json
 import signal
 import time
 from collections.abc import Generator, Iterator
+from contextlib import nullcontext as _nullcontext
 from pathlib import Path
 from typing import Any
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -51,7 +51,7 @@ def test_dependencies_healthy_and_timestamp_aware(target: Target, evidence: Evid
     assert not unhealthy, f"dependencies not {health.healthy_value!r}: {unhealthy}"
     stamp = datetime.fromisoformat(str(body.get("timestamp")))
     assert stamp.tzinfo is not None, f"timestamp {body.get('timestamp')!r} has no time zone"
-    skew = abs((datetime.now(timezone.utc) - stamp).total_seconds())
+    skew = abs((datetime.now(UTC) - stamp).total_seconds())
     evidence.record("clock_skew_s", round(skew, 3))
     assert skew <= health.max_clock_skew_s, (
         f"timestamp {stamp.isoformat()} is {skew:.0f} s from now (max {health.max_clock_skew_s:g} s)"

@@ -23,28 +23,19 @@ def read_env(path: Path) -> dict[str, str]:
     return {k: v or "" for k, v in values.items()}
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "") + "'" if value else ""
-
-
 def write_env(path: Path, values: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    from stackprobe.checks.envformat import format_env_file
+
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        for key, value in values.items():
-            handle.write(f"{key}={_quote(value)}\n")
+        handle.write(format_env_file(values))
     os.chmod(path, 0o600)
 
 
 def generated_from_template(template: Path) -> dict[str, str]:
     """The template's keys, every secret replaced with a strong random value."""
-    try:
-        from stackprobe.checks.secrets import generate_secret
-    except ImportError:  # TODO(config suite lands): drop this fallback
-        import secrets
-
-        def generate_secret() -> str:
-            return secrets.token_urlsafe(36)
+    from stackprobe.checks.secrets import generate_secret
 
     values = read_env(template)
     return {k: (generate_secret() if is_secret_name(k) else v) for k, v in values.items()}

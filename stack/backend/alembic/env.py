@@ -5,10 +5,9 @@ from __future__ import annotations
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import create_engine
-
 from app.db import Base
 from app.settings import settings
+from sqlalchemy import create_engine
 
 if context.config.config_file_name:
     fileConfig(context.config.config_file_name)

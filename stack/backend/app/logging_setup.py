@@ -22,7 +22,7 @@ LINE_FORMAT = "%(asctime)s %(levelname)s %(process)d %(name)s %(message)s"
 
 
 class IsoFormatter(logging.Formatter):
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         moment = datetime.fromtimestamp(record.created).astimezone()
         return moment.isoformat(timespec="milliseconds")
 

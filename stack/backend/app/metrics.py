@@ -8,8 +8,7 @@ worker served the requests.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client import multiprocess
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, start_http_server
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests served", ["method", "path", "status"]
