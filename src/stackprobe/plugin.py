@@ -3,6 +3,7 @@ of every report, and the JSON/JUnit/HTML reports under reports/<run>/."""
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import signal
@@ -89,10 +90,8 @@ def _install_sigterm() -> None:
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
-    try:
+    with contextlib.suppress(ValueError):  # not the main thread
         signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread
-        pass
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -246,7 +245,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 from pytest_html import extras
 
                 body = html.escape(json.dumps(evidence, indent=2, ensure_ascii=False))
-                report.extras = [*getattr(report, "extras", []),
+                report.extras = [*getattr(report, "extras", []),  # type: ignore[attr-defined]
                                  extras.html(f"<div><b>evidence</b><pre>{body}</pre></div>")]
             except ImportError:
                 pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import platform
@@ -46,10 +47,8 @@ def _git_revision(directory: Path) -> str:
 def _versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in ("stackprobe", "pytest", "testcontainers", "docker", "pytest-html"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            pass
     return versions
 
 

@@ -258,7 +258,7 @@ class Target:
         cfg = self.profile.database
         return self.mysql("root", self.env.get(cfg.root_password_env, ""), database or "")
 
-    def redis(self) -> redis.Redis:
+    def redis(self) -> redis.Redis[str]:
         cfg = self.profile.redis
         host, port = self._address(self.profile.services.cache, cfg.container_port)
         return redis.Redis(
