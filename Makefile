@@ -15,11 +15,11 @@ gate: setup
 
 # The project's own tests: unit, plugin (pytester), the stack, the defects matrix.
 test: setup
-	@$(PY) -m pytest tests $(PYTEST_ARGS); status=$$?; tools/teardown.sh; exit $$status
+	@$(PY) -m pytest tests --report-dir=none $(PYTEST_ARGS); status=$$?; tools/teardown.sh; exit $$status
 
 # Fast tier, no Docker engine needed: about a minute.
 test-fast:
-	$(PY) -m pytest tests -m "not needs_docker" $(PYTEST_ARGS)
+	$(PY) -m pytest tests --report-dir=none -m "not needs_docker" $(PYTEST_ARGS)
 
 lint:
 	.venv/bin/ruff check .
