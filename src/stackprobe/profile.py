@@ -55,6 +55,8 @@ class HealthSection:
     max_clock_skew_s: float = 30.0
     reflect_within_s: float = 2.0
     recover_within_s: float = 15.0
+    # HLT-03/04: how long health is watched after a dependency is stopped
+    outage_window_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,8 @@ class VectorStoreSection:
 
 @dataclass(frozen=True)
 class ContainersSection:
+    # CTR-01 watches the containers this long: a crash loop looks fine between restarts
+    observe_s: float = 8.0
     healthcheck_max_interval_s: float = 60.0
     healthcheck_max_timeout_s: float = 30.0
     healthcheck_min_retries: int = 1

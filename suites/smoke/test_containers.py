@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from stackprobe.evidence import Evidence
@@ -15,23 +17,35 @@ NO_OP_TESTS = {("CMD", "true"), ("CMD", "/bin/true"), ("CMD-SHELL", "true"), ("C
 @pytest.mark.control("CTR-01")
 @pytest.mark.nightly
 def test_containers_running_healthy_restarts_stable(target: Target, evidence: Evidence) -> None:
+    """Watched for `observe_s`: a crash-looping container can look up and healthy at any
+    single moment between two restarts; over a window it restarts or leaves `running`."""
     expected = set(target.compose_config().get("services", {}))
     services = target.services()
     problems = [f"{name}: no container" for name in sorted(expected - set(services))]
-    seen = {}
-    for name, service in sorted(services.items()):
-        state = service.state()
-        health = (state.get("Health") or {}).get("Status", "no healthcheck")
-        restarts = service.inspect().get("RestartCount", 0)
-        initial = target.initial_restarts.get(name, restarts)
-        seen[name] = {"status": state.get("Status"), "health": health, "restarts": restarts,
-                      "restarts_at_start": initial}
-        if state.get("Status") != "running":
-            problems.append(f"{name}: {state.get('Status')}")
-        elif health not in {"healthy", "no healthcheck"}:
-            problems.append(f"{name}: Docker health {health}")
-        if restarts != initial:
-            problems.append(f"{name}: restarted {restarts - initial} time(s) during the run")
+    window, seen = target.profile.containers.observe_s, {}
+    deadline = time.monotonic() + window
+    while True:
+        for name, service in sorted(services.items()):
+            attrs = service.inspect()
+            state = attrs["State"]
+            health = (state.get("Health") or {}).get("Status", "no healthcheck")
+            entry = seen.setdefault(name, {"restarts_at_start": target.initial_restarts.get(
+                name, attrs.get("RestartCount", 0)), "states": []})
+            entry["restarts"] = attrs.get("RestartCount", 0)
+            observed = state.get("Status") if state.get("Status") != "running" else f"running/{health}"
+            if not entry["states"] or entry["states"][-1] != observed:
+                entry["states"].append(observed)
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    for name, entry in sorted(seen.items()):
+        bad = [s for s in entry["states"] if s not in {"running/healthy", "running/no healthcheck"}]
+        if bad:
+            problems.append(f"{name}: seen {' -> '.join(entry['states'])} over {window:g} s")
+        if entry["restarts"] != entry["restarts_at_start"]:
+            problems.append(f"{name}: restarted {entry['restarts'] - entry['restarts_at_start']} "
+                            "time(s) during the run (crash loop? see `docker logs`)")
+    evidence.record("observed_s", window)
     evidence.record("containers", seen)
     assert not problems, "; ".join(problems)
 
