@@ -118,8 +118,10 @@ class VectorStoreSection:
 
 @dataclass(frozen=True)
 class ContainersSection:
-    # CTR-01 watches the containers this long: a crash loop looks fine between restarts
-    observe_s: float = 8.0
+    # CTR-01: a restart by Docker this recent fails (a crash loop looks fine between restarts);
+    # observe_s > 0 also watches the containers' states for that long
+    recent_restart_s: float = 600.0
+    observe_s: float = 0.0
     healthcheck_max_interval_s: float = 60.0
     healthcheck_max_timeout_s: float = 30.0
     healthcheck_min_retries: int = 1

@@ -8,7 +8,7 @@ against the copy as a live target with --allow-destructive (HLT-03/04 stop depen
 
 defect.toml keys: title, fails (controls that must fail), may_fail (controls allowed to fail
 as well, with the reason in a comment), services, override, wait (default true), settle_s,
-observe_s (CTR-01's window, default 1 s here), commands/undo, profile_extra (TOML appended to the reference profile),
+observe_s (CTR-01's window), commands/undo, profile_extra (TOML appended to the reference profile),
 expect_message (a text the failing check's message must contain).
 """
 
@@ -71,7 +71,7 @@ def test_smoke_defect_fails_exactly_its_controls(shared_stack: TestStack, defect
     spec = spec_of(defect)
     # shorter observation windows than production needs keep the matrix fast
     profile = tmp_path / "profile.toml"
-    profile.write_text(f"{REFERENCE_PROFILE.read_text()}\n[containers]\nobserve_s = {spec.get('observe_s', 1.0)}\n"
+    profile.write_text(f"{REFERENCE_PROFILE.read_text()}\n[containers]\nobserve_s = {spec.get('observe_s', 0.0)}\n"
                        f"[health]\noutage_window_s = 12.0\n{spec.get('profile_extra', '')}")
     with applied(shared_stack, defect, spec) as overrides:
         run = shared_stack.run_suite("suites/smoke", report_dir=tmp_path / "reports", overrides=overrides,
