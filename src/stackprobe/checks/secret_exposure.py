@@ -37,7 +37,7 @@ PASSWORD_ARGUMENTS = (
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def _argument_reasons(text: str, policy: SecretPolicy) -> list[str]:
+def argument_reasons(text: str, policy: SecretPolicy) -> list[str]:
     """Password arguments on a command line, naming the secret variable they expand if any."""
     reasons = []
     for pattern, what in PASSWORD_ARGUMENTS:
@@ -96,7 +96,7 @@ def check_secrets_in_commands(
             reasons = [f"contains the value of {key}" for value, key in values.items()
                        if value in text]
             if is_command:
-                reasons += _argument_reasons(text, policy)
+                reasons += argument_reasons(text, policy)
             if reasons:
                 found.append(Finding("SEC-07", name, (
                     f"{name} {where}: {'; '.join(sorted(set(reasons)))}; anyone who can run "
