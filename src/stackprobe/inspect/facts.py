@@ -61,7 +61,8 @@ def read_processes(service: Service) -> tuple[tuple[Process, ...], str, bool]:
     try:
         done = service.exec(["sh", "-c", PROC_DUMP_SCRIPT])
         if done.exit_code == 0:
-            return parse_proc_dump(done.output), "/proc/*/cmdline via sh and cat in the container", True
+            mine = [p for p in parse_proc_dump(done.output) if PROC_DUMP_SCRIPT not in p.argv]
+            return tuple(mine), "/proc/*/cmdline via sh and cat in the container", True
         reason = f"sh in the container exited {done.exit_code}"
     except docker.errors.APIError as error:
         reason = f"exec failed: {error.explanation or error}"
