@@ -183,7 +183,6 @@ def scan_saved_image(
                 if member.name in seen:
                     scan.layers_skipped += 1
                     continue
-                seen.add(member.name)
                 handle = saved.extractfile(member)
                 if handle is None:
                     continue
@@ -191,6 +190,7 @@ def scan_saved_image(
                     layer = tarfile.open(fileobj=handle, mode="r|*")  # noqa: SIM115 (closed below)
                 except tarfile.ReadError:
                     continue  # an OCI config or manifest blob, not a layer
+                seen.add(member.name)
                 scan.layers += 1
                 with layer:
                     _scan_layer(layer, _layer_name(member.name), needles, scan, max_file_bytes, deadline)
