@@ -336,3 +336,44 @@ def test_image_check_reports_history_config_and_layers() -> None:
     unproven = scan_saved_image(_saved_image({"a": b"1"}), "img", {}, max_file_bytes=10, deadline=0.0)
     (finding,) = check_image("i", ["b"], (), {}, {}, POLICY.is_secret_name, unproven, 6)
     assert "stopped at its time bound" in finding.message
+
+
+# ---- reading processes: /proc through sh and cat, else docker top -------------------------
+
+class _FakeContainer:
+    def __init__(self, status: str, exec_result: tuple[int, bytes] | Exception, top: dict[str, object] | Exception):
+        self.status, self._exec, self._top = status, exec_result, top
+        self.labels: dict[str, str] = {"com.docker.compose.service": "svc"}
+
+    def exec_run(self, cmd: list[str], **_: object) -> tuple[int, bytes]:
+        if isinstance(self._exec, Exception):
+            raise self._exec
+        assert cmd[:2] == ["sh", "-c"]
+        return self._exec
+
+    def top(self, ps_args: str) -> dict[str, object]:
+        if isinstance(self._top, Exception):
+            raise self._top
+        return self._top
+
+
+def test_processes_are_read_from_proc_or_docker_top_or_reported_unreadable() -> None:
+    import docker.errors
+
+    from stackprobe.inspect import read_processes
+    from stackprobe.targets import Service
+
+    top = {"Titles": ["PID", "COMMAND"], "Processes": [["42", "app --flag"]]}
+    own = f"\x1e99\x1fsh\0-c\0{PROC_DUMP_SCRIPT}\0"  # the reading shell itself is left out
+    proc = Service(_FakeContainer("running", (0, b"\x1e1\x1fapp\0--flag\0" + own.encode()), top))  # type: ignore[arg-type]
+    assert read_processes(proc) == ((Process(1, ("app", "--flag")),),
+                                    "/proc/*/cmdline via sh and cat in the container", True)
+    no_shell = Service(_FakeContainer("running", (127, b"exec: sh: not found"), top))  # type: ignore[arg-type]
+    processes, source, read = read_processes(no_shell)
+    assert processes == (Process(42, ("app --flag",)),) and read and source.startswith("docker top (sh in the")
+    broken = docker.errors.APIError("no exec")
+    nothing = Service(_FakeContainer("running", broken, docker.errors.APIError("no ps")))  # type: ignore[arg-type]
+    processes, source, read = read_processes(nothing)
+    assert processes == () and not read and "docker top failed" in source
+    stopped = Service(_FakeContainer("exited", broken, broken))  # type: ignore[arg-type]
+    assert read_processes(stopped) == ((), "container exited: no processes", True)
