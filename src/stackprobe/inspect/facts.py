@@ -12,7 +12,8 @@ import docker.errors
 
 from stackprobe.checks.compose_policy import ServiceRoles
 from stackprobe.checks.envchecks import EnvPolicy
-from stackprobe.checks.findings import Finding
+from stackprobe.checks.envparity import compose_env_values
+from stackprobe.checks.findings import ConfigInputError, Finding
 from stackprobe.checks.image_layers import (
     IMAGE_SECRET_MIN_LENGTH,
     HistoryEntry,
@@ -150,6 +151,18 @@ def raw_compose_model(target: Target) -> dict[str, Any]:
     return dict(json.loads(target.compose("config", "--no-interpolate", "--format", "json").stdout))
 
 
+def env_file_values(target: Target) -> dict[str, str]:
+    """The target's env files as compose reads them (its own interpolation and quoting; a
+    later file overrides an earlier one), falling back to the target's python-dotenv view."""
+    values: dict[str, str] = {}
+    try:
+        for path in target.env_files:
+            values.update(compose_env_values(path))
+    except ConfigInputError:
+        return dict(target.env)
+    return values
+
+
 def collect_in_effect(
     target: Target,
     env_policy: EnvPolicy,
@@ -160,8 +173,9 @@ def collect_in_effect(
     """Inspect every container of the target and run the in-effect checks on what they have."""
     facts = container_facts(target)
     passthroughs = passthrough_variables(raw_compose_model(target))
-    secrets = secret_values([target.env, *(f.env for f in facts)], _either_secret(secret_policy))
-    findings = check_env_in_effect(facts, passthroughs, target.env, secret_policy)
+    file_values = env_file_values(target)
+    secrets = secret_values([target.env, file_values, *(f.env for f in facts)], _either_secret(secret_policy))
+    findings = check_env_in_effect(facts, passthroughs, file_values, secret_policy)
     findings += check_flags_in_effect(facts, env_policy)
     findings += check_secrets_in_effect(facts, secret_policy)
     findings += check_ports_in_effect(facts, roles, allowed_host_ips)
