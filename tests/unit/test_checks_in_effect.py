@@ -37,15 +37,15 @@ from stackprobe.checks.in_effect import (
     passthrough,
     passthrough_variables,
     port_bindings,
-    secret_values,
 )
+from stackprobe.checks.secret_exposure import collect_secret_values
 
 POLICY = SecretPolicy()
 ROOT_PW, APP_PW, REDIS_PW, KEY = (generate_secret(24), generate_secret(24), generate_secret(24), generate_secret())
 ENV = {"MYSQL_ROOT_PASSWORD": ROOT_PW, "MYSQL_PASSWORD": APP_PW, "REDIS_PASSWORD": REDIS_PW, "SECRET_KEY": KEY,
        "BCRYPT_ROUNDS": "12", "DEBUG": "False", "ENVIRONMENT": "production", "LOG_LEVEL": "INFO",
        "LOG_BACKUP_COUNT": "10"}
-SECRETS = secret_values([ENV], POLICY.is_secret_name)
+SECRETS = collect_secret_values([ENV], POLICY.is_secret_name)
 ALLOWED = ("127.0.0.1", "::1")
 
 
@@ -235,7 +235,7 @@ def test_secret_in_healthcheck_and_process_arguments_fails_sec07_naming_the_key(
 
 
 def test_secret_values_and_mask() -> None:
-    values = secret_values([{"A_PASSWORD": "short", "B_TOKEN": "long-enough", "PLAIN": "long-enough-x"},
+    values = collect_secret_values([{"A_PASSWORD": "short", "B_TOKEN": "long-enough", "PLAIN": "long-enough-x"},
                             {"B_TOKEN": "other-value"}], POLICY.is_secret_name)
     assert values == {"long-enough": "B_TOKEN", "other-value": "B_TOKEN"}
     assert mask("x long-enough y", values) == "x «B_TOKEN» y"

@@ -15,7 +15,7 @@ import posixpath
 import re
 import tarfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -215,7 +215,7 @@ def check_image(
     history: Sequence[HistoryEntry],
     config_env: Mapping[str, str],
     secrets: Mapping[str, str],
-    is_secret: Any,
+    is_secret: Callable[[str], bool],
     scan: LayerScan | None,
     min_secret_length: int,
 ) -> list[Finding]:

@@ -27,7 +27,7 @@ from stackprobe.checks.compose_policy import ServiceRoles
 from stackprobe.checks.envchecks import EnvPolicy, check_production_flags
 from stackprobe.checks.envread import EnvFile
 from stackprobe.checks.findings import Finding
-from stackprobe.checks.secret_exposure import MIN_SECRET_LENGTH, argument_reasons
+from stackprobe.checks.secret_exposure import argument_reasons
 from stackprobe.checks.secrets import (
     SecretPolicy,
     check_bcrypt_rounds,
@@ -324,19 +324,6 @@ def check_ports_in_effect(
 
 
 # ---- SEC-07: secrets on command lines ---------------------------------------------------
-
-def secret_values(
-    sources: Iterable[Mapping[str, str | None]], is_secret: Any, min_length: int = MIN_SECRET_LENGTH
-) -> dict[str, str]:
-    """value -> key for every secret-named value of the sources (first key wins)."""
-    found: dict[str, str] = {}
-    for source in sources:
-        for key, value in source.items():
-            text = (value or "").strip()
-            if is_secret(str(key)) and len(text) >= min_length:
-                found.setdefault(text, str(key))
-    return found
-
 
 def mask(text: str, secrets: Mapping[str, str]) -> str:
     """The text with every known secret value replaced by «KEY» (longest first)."""

@@ -39,9 +39,8 @@ from stackprobe.checks.in_effect import (
     parse_top,
     passthrough_variables,
     port_bindings,
-    secret_values,
 )
-from stackprobe.checks.secret_exposure import MIN_SECRET_LENGTH
+from stackprobe.checks.secret_exposure import MIN_SECRET_LENGTH, collect_secret_values
 from stackprobe.checks.secrets import SecretPolicy
 from stackprobe.redact import is_secret_name
 from stackprobe.targets.base import Service, Target
@@ -174,7 +173,7 @@ def collect_in_effect(
     facts = container_facts(target)
     passthroughs = passthrough_variables(raw_compose_model(target))
     file_values = env_file_values(target)
-    secrets = secret_values([target.env, file_values, *(f.env for f in facts)], _either_secret(secret_policy))
+    secrets = collect_secret_values([target.env, file_values, *(f.env for f in facts)], _either_secret(secret_policy))
     findings = check_env_in_effect(facts, passthroughs, file_values, secret_policy)
     findings += check_flags_in_effect(facts, env_policy)
     findings += check_secrets_in_effect(facts, secret_policy)
