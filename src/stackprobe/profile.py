@@ -134,6 +134,17 @@ class ContainersSection:
 
 
 @dataclass(frozen=True)
+class ConfigSection:
+    # SEC-07 in effect: read every layer of every service image (`docker image save`) for a
+    # baked-in env file or a secret value; off leaves the history and image configuration only
+    image_scan: bool = True
+    # bound on the whole layer scan; past it SEC-07 fails as unproven (raise it, never lower)
+    image_scan_timeout_s: float = 180.0
+    # files larger than this are checked by name only, not searched for secret values
+    image_scan_max_file_bytes: int = 1048576
+
+
+@dataclass(frozen=True)
 class SafetySection:
     allow_destructive: bool = False
     destructive_services: list[str] = field(default_factory=list)
@@ -150,6 +161,7 @@ class Profile:
     redis: RedisSection = field(default_factory=RedisSection)
     vector_store: VectorStoreSection = field(default_factory=VectorStoreSection)
     containers: ContainersSection = field(default_factory=ContainersSection)
+    config: ConfigSection = field(default_factory=ConfigSection)
     safety: SafetySection = field(default_factory=SafetySection)
     # where the profile came from, for reports (not a TOML key)
     source: str = field(default="(defaults)", compare=False)
