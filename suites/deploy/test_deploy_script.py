@@ -240,6 +240,7 @@ def test_update_flow_keeps_data_and_comes_back_within_slo(deploy_project: Deploy
         # keep reading a little after the flow, so the recovery is seen by the traffic too
         traffic.sleep(2.0)
     seen = traffic.report()
+    evidence.record("project", project.project)
     evidence.record("update_flow", [s.summary() for s in steps])
     evidence.record("read_traffic", {"urls": urls, **seen.as_evidence()})
     evidence.record("downtime_s", None if seen.downtime_s is None else round(seen.downtime_s, 3))
