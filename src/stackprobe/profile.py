@@ -151,6 +151,48 @@ class SafetySection:
 
 
 @dataclass(frozen=True)
+class DeploySection:
+    # the deployment's deploy script (relative paths: to the project directory) and the
+    # subcommands its help documents; DEP-01 runs them on a throwaway project of its own
+    command: list[str] = field(default_factory=lambda: ["stack/scripts/deploy.sh"])
+    subcommands: list[str] = field(
+        default_factory=lambda: ["help", "init", "update", "start", "stop", "restart", "logs",
+                                 "build", "backup", "clean"]
+    )
+    # how the deploy command is pointed at an env file and at compose files (":"-separated)
+    env_file_var: str = "STACK_ENV_FILE"
+    compose_files_var: str = "COMPOSE_FILE"
+    # arguments after `clean` that confirm it without a prompt
+    clean_confirm_args: list[str] = field(default_factory=lambda: ["--yes"])
+    # env-file keys naming images the deploy command builds: a throwaway project builds them
+    # under a tag of its own (removed afterwards), never over the deployment's own tags
+    image_vars: list[str] = field(default_factory=lambda: ["BACKEND_IMAGE"])
+    # variable telling the backup command where to write, and the dump files it writes there
+    backup_dir_var: str = "BACKUP_DIR"
+    backup_glob: str = "*.sql.gz"
+    # the update flow, one argv per step, run in the project directory; {deploy} is `command`
+    update_flow: list[list[str]] = field(default_factory=lambda: [["{deploy}", "update"]])
+    # run in the backend service: the schema's revision(s); the heads come from
+    # [database] migration_heads_command
+    migration_current_command: list[str] = field(default_factory=lambda: ["alembic", "current"])
+    # DEP-02: the outage the update flow causes (first failed read to health answering again)
+    update_slo_s: float = 120.0
+    command_timeout_s: float = 600.0
+    # bounded read traffic during the update: one request per interval, at most this many
+    read_paths: list[str] = field(
+        default_factory=lambda: ["/api/v1/system/health", "/api/v1/documents/{document_id}"]
+    )
+    traffic_interval_s: float = 0.2
+    traffic_max_requests: int = 3000
+    # data the update must keep: documents (rows + vectors) and uploaded files
+    documents_path: str = "/api/v1/documents"
+    uploads_path: str = "/api/v1/uploads/{name}"
+    uploads_dir: str = "/app/uploads"
+    seed_documents: int = 5
+    seed_uploads: int = 3
+
+
+@dataclass(frozen=True)
 class Profile:
     stack: StackSection = field(default_factory=StackSection)
     services: ServicesSection = field(default_factory=ServicesSection)
@@ -163,6 +205,7 @@ class Profile:
     containers: ContainersSection = field(default_factory=ContainersSection)
     config: ConfigSection = field(default_factory=ConfigSection)
     safety: SafetySection = field(default_factory=SafetySection)
+    deploy: DeploySection = field(default_factory=DeploySection)
     # where the profile came from, for reports (not a TOML key)
     source: str = field(default="(defaults)", compare=False)
     sha256: str = field(default="", compare=False)
