@@ -284,8 +284,8 @@ def _group(keyword: str) -> set[str]:
 
 def covers(pattern: str, path: str) -> bool:
     """A logrotate pattern (a shell glob: `*` stops at `/`) matches the absolute `path`."""
-    return PurePosixPath(path).full_match(pattern) if hasattr(PurePosixPath, "full_match") else (
-        PurePosixPath(path).match(pattern) and pattern.count("/") == path.count("/"))
+    # an absolute pattern must match the whole path, segment by segment
+    return pattern.startswith("/") and PurePosixPath(path).match(pattern)
 
 
 def check_logrotate_policy(text: str, policy: list[str], log_file: str = "") -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from stackprobe.checks import ComposePolicy, Finding, check_log_limits
@@ -20,7 +22,7 @@ def test_log_driver_bounded(config_findings: list[Finding], evidence: Evidence) 
 @pytest.mark.nightly
 def test_log_driver_bounded_in_effect(target: Target, evidence: Evidence) -> None:
     """What the containers were created with (HostConfig.LogConfig), whatever the files say."""
-    model = {"services": {}}
+    model: dict[str, dict[str, Any]] = {"services": {}}
     for name, service in sorted(target.services().items()):
         config = service.inspect()["HostConfig"].get("LogConfig") or {}
         model["services"][name] = {"logging": {"driver": config.get("Type", ""),

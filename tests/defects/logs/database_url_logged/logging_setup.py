@@ -9,9 +9,8 @@ import os
 import sys
 from datetime import datetime
 
-from concurrent_log_handler import ConcurrentRotatingFileHandler
-
 from app.settings import settings
+from concurrent_log_handler import ConcurrentRotatingFileHandler
 
 LINE_FORMAT = "%(asctime)s %(levelname)s %(process)d %(name)s %(message)s"
 

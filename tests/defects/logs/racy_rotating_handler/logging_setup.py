@@ -9,7 +9,6 @@ import logging
 import os
 import sys
 from datetime import datetime
-
 from logging.handlers import RotatingFileHandler
 
 from app.settings import settings
