@@ -68,8 +68,10 @@ def _profile(tmp_path: Path, logs: dict[str, Any]) -> Path:
     return path
 
 
-def _run(stack: TestStack, tmp_path: Path, overrides: list[Path], logs: dict[str, Any]) -> SuiteRun:
-    return stack.run_suite("suites/logs", report_dir=tmp_path / "reports", extra=["--allow-destructive"],
+def _run(stack: TestStack, tmp_path: Path, overrides: list[Path], logs: dict[str, Any],
+         destructive: bool = True) -> SuiteRun:
+    return stack.run_suite("suites/logs", report_dir=tmp_path / "reports",
+                           extra=["--allow-destructive"] if destructive else [],
                            overrides=overrides, profile=_profile(tmp_path, logs), timeout=300)
 
 
@@ -85,6 +87,21 @@ def test_logs_suite_passes_on_reference(logs_stack: TestStack, tmp_path: Path) -
     ids = check["evidence"]["ids"]
     assert ids["lost_from_middle"] == 0 and ids["duplicated"] == 0 and ids["retained_ids"] > 0, ids
     print("reference LOG-02/03:", json.dumps(check["evidence"]["experiment"]["traffic"]), json.dumps(ids))
+
+
+@pytest.mark.parametrize(("destructive", "logs", "reason"), [
+    (False, {}, "live targets need --allow-destructive"),
+    (True, {"traffic_max_requests": 100}, "over [logs] traffic_max_requests=100"),
+], ids=["not-allowed", "over-bound"])
+def test_rotation_experiment_skips_on_live_unless_allowed_and_bounded(
+        logs_stack: TestStack, tmp_path: Path, destructive: bool, logs: dict[str, Any], reason: str) -> None:
+    _use(logs_stack, {})
+    run = _run(logs_stack, tmp_path, [], logs, destructive=destructive)
+    assert run.statuses == {**dict.fromkeys(sorted(CONTROLS), "passed"), "LOG-02": "skipped",
+                            "LOG-03": "skipped"}, run.tail()
+    for control in ("LOG-02", "LOG-03"):
+        (check,) = _checks(run, control)
+        assert reason in check["message"], check["message"]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
