@@ -173,7 +173,8 @@ class IdAccount:
         }
 
 
-def account_ids(files: Iterable[LogFile], id_pattern: str, sent: list[Sent], oldest_rotated_away: bool) -> IdAccount:
+def account_ids(files: Iterable[LogFile], id_pattern: str, sent: list[Sent], oldest_rotated_away: bool,
+                lag_s: float = 0.0) -> IdAccount:
     """Which acknowledged ids the retained files hold, how often, and which are missing.
 
     A request's line is written before the request is acknowledged, so a request sent after
@@ -181,7 +182,8 @@ def account_ids(files: Iterable[LogFile], id_pattern: str, sent: list[Sent], old
     newest part of the log: once one retained request had been acknowledged, every request
     sent afterwards must be retained too. A missing id sent earlier may have gone with the
     oldest file, but only if a file was rotated away (`oldest_rotated_away`); any other
-    missing id was lost from the middle."""
+    missing id was lost from the middle. `lag_s`: how long after acknowledging a request
+    the backend may write its line (0 for a backend that logs before it responds)."""
     pattern = re.compile(id_pattern)
     by_id = {s.request_id: s for s in sent}
     counts: Counter[str] = Counter()
@@ -198,7 +200,7 @@ def account_ids(files: Iterable[LogFile], id_pattern: str, sent: list[Sent], old
     retained = [by_id[rid] for rid in counts]
     account.lowest_retained_seq = min((s.seq for s in retained), default=None)
     # the first moment a retained line was certainly in the log
-    first_retained_ack = min((s.finished for s in retained if s.acknowledged), default=float("inf"))
+    first_retained_ack = min((s.finished for s in retained if s.acknowledged), default=float("inf")) + lag_s
     for item in sent:
         if not item.acknowledged or item.request_id in counts:
             continue

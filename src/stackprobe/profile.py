@@ -174,6 +174,10 @@ class LogsSection:
     traffic_concurrency: int = 16
     traffic_max_seconds: float = 90.0
     rotation_margin: int = 6
+    # LOG-03 assumes a request's access line is written before the response is sent (the
+    # reference middleware logs, then responds); a backend that logs after responding needs
+    # the seconds it may lag here, or a late line reads as lost from the middle
+    access_log_lag_s: float = 0.0
     # LOG-04: the logrotate file (relative to project_dir), checked with `logrotate -d`, and
     # the directives it must set in every block (a directive matches by its leading words)
     logrotate_file: str = "stack/scripts/logrotate/ai-assistant"

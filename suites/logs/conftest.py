@@ -19,7 +19,7 @@ from stackprobe.profile import LogsSection
 from stackprobe.settings import RunSettings
 from stackprobe.targets import Target
 from stackprobe.targets.base import Service
-from stackprobe.traffic import TrafficReport, request_id, sequenced_traffic
+from stackprobe.traffic import TrafficReport, sequenced_traffic
 
 
 @dataclass(frozen=True)
@@ -192,5 +192,3 @@ def rotation_experiment(target: Target, stackprobe_settings: RunSettings, log_po
     files = read_logs(target, policy)
     return RotationExperiment(policy, [calibration, main], line_bytes, len(found), needed, files)
 
-
-__all__ = ["LogPolicy", "RotationExperiment", "read_logs", "request_id", "require_destructive"]

@@ -38,7 +38,8 @@ def test_no_record_lost_or_duplicated_across_rotation(target: Target, rotation_e
                                                       evidence: Evidence) -> None:
     run, cfg = rotation_experiment, target.profile.logs
     evidence.record("experiment", run.summary())
-    account = account_ids(run.files, cfg.request_id_pattern, run.sent, run.oldest_rotated_away)
+    account = account_ids(run.files, cfg.request_id_pattern, run.sent, run.oldest_rotated_away,
+                          cfg.access_log_lag_s)
     evidence.record("ids", {**account.summary(), "oldest_file_rotated_away": run.oldest_rotated_away,
                             "backups": run.backups})
     assert run.calibration_lines_found and account.retained, (

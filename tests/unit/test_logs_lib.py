@@ -129,6 +129,13 @@ def test_slow_request_sent_before_the_first_retained_ack_may_be_gone() -> None:
     assert account.lost_from_middle == [] and account.lost_with_rotation == [0, 1, 2, 3]
 
 
+def test_a_backend_that_logs_after_responding_gets_its_lag() -> None:
+    files = [log("app.log", *(line(i, f"p-{i:07d}") for i in (4, 6, 7, 8, 9)))]
+    strict = account_ids(files, CFG.request_id_pattern, timeline(), oldest_rotated_away=True)
+    lagging = account_ids(files, CFG.request_id_pattern, timeline(), oldest_rotated_away=True, lag_s=1.0)
+    assert (strict.lost_from_middle, lagging.lost_from_middle) == ([5], [])
+
+
 def test_losses_without_a_rotated_away_file_are_all_from_the_middle() -> None:
     files = [log("app.log", *(line(i, f"p-{i:07d}") for i in range(4, 10)))]
     account = account_ids(files, CFG.request_id_pattern, timeline(), oldest_rotated_away=False)
