@@ -31,6 +31,9 @@ class StackSection:
     migrate_command: list[str] = field(
         default_factory=lambda: ["run", "--rm", "-T", "backend", "alembic", "upgrade", "head"]
     )
+    # values an ephemeral copy puts into the env file it generates (on top of the template),
+    # e.g. a small LOG_MAX_BYTES so the gate's throwaway stack rotates its log quickly
+    ephemeral_env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,63 @@ class ContainersSection:
     one_shot_services: list[str] = field(default_factory=list)
 
 
+# ISO-8601 time with milliseconds and UTC offset, level, pid, logger, message (the reference
+# backend's `%(asctime)s %(levelname)s %(process)d %(name)s %(message)s`)
+LOG_LINE_PATTERN = (
+    r"^(?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2}) "
+    r"(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) (?P<pid>\d+) (?P<logger>[A-Za-z_][\w.-]*) "
+    r"(?P<message>.*)$"
+)
+# lines that continue the record before them (a traceback): indented, or a traceback's frame
+# header, chained-exception text, an empty line, or the final `module.Error: text` line
+LOG_CONTINUATION_PATTERN = (
+    r"^(\s.*|Traceback \(most recent call last\):|During handling of the above exception.*"
+    r"|The above exception was the direct cause.*|[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning)"
+    r"(: .*)?|)$"
+)
+
+
+@dataclass(frozen=True)
+class LogsSection:
+    # the service that writes the log file; "" = [services] backend
+    service: str = ""
+    # the log file in that service's container, its size limit and number of backups; an
+    # empty/negative value is read from the service's environment (the env file second)
+    file: str = ""
+    file_env: str = "LOG_FILE"
+    max_bytes: int = 0
+    max_bytes_env: str = "LOG_MAX_BYTES"
+    backup_count: int = -1
+    backup_count_env: str = "LOG_BACKUP_COUNT"
+    # LOG-01: every line matches line_pattern (a Python regex; a named group `time`, when
+    # present, must be an ISO-8601 time with a UTC offset) or continues a record
+    line_pattern: str = LOG_LINE_PATTERN
+    continuation_pattern: str = LOG_CONTINUATION_PATTERN
+    # the access log line carries the request id: group `id` of this regex
+    request_id_pattern: str = r"request id=(?P<id>[^\s]+)"
+    request_id_header: str = "X-Request-ID"
+    # LOG-01: a marker request (GET health) must show up in the log file within this
+    appear_within_s: float = 10.0
+    # LOG-02/03 (destructive: it writes many lines): GET this path on the backend with unique
+    # request ids until the log rotated more than backup_count + rotation_margin - 1 times
+    traffic_path: str = "/api/v1/system/ping"
+    traffic_max_requests: int = 5000
+    traffic_concurrency: int = 16
+    traffic_max_seconds: float = 90.0
+    rotation_margin: int = 6
+    # LOG-03 assumes a request's access line is written before the response is sent (the
+    # reference middleware logs, then responds); a backend that logs after responding needs
+    # the seconds it may lag here, or a late line reads as lost from the middle
+    access_log_lag_s: float = 0.0
+    # LOG-04: the logrotate file (relative to project_dir), checked with `logrotate -d`, and
+    # the directives it must set in every block (a directive matches by its leading words)
+    logrotate_file: str = "stack/scripts/logrotate/ai-assistant"
+    logrotate_policy: list[str] = field(
+        default_factory=lambda: ["daily", "rotate 30", "compress", "delaycompress", "notifempty", "create 0644"]
+    )
+    logrotate_command: str = "logrotate"
+
+
 @dataclass(frozen=True)
 class ConfigSection:
     # SEC-07 in effect: read every layer of every service image (`docker image save`) for a
@@ -204,6 +264,7 @@ class Profile:
     vector_store: VectorStoreSection = field(default_factory=VectorStoreSection)
     containers: ContainersSection = field(default_factory=ContainersSection)
     config: ConfigSection = field(default_factory=ConfigSection)
+    logs: LogsSection = field(default_factory=LogsSection)
     safety: SafetySection = field(default_factory=SafetySection)
     deploy: DeploySection = field(default_factory=DeploySection)
     # where the profile came from, for reports (not a TOML key)
