@@ -53,6 +53,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--report-dir", dest="stackprobe_report_dir", metavar="DIR", default=None,
                     help="where reports/<run>/ go; 'none' writes none [STACKPROBE_REPORT_DIR, "
                          "default reports]")
+    group.addoption("--waivers", dest="stackprobe_waivers", metavar="PATH", default=None,
+                    help="waiver file (TOML) turning a control's failure into 'waived' "
+                         "[STACKPROBE_WAIVERS, profile report.waivers]")
+    group.addoption("--history", dest="stackprobe_history", metavar="PATH", default=None,
+                    help="history file, one line per run, for trends [STACKPROBE_HISTORY, profile "
+                         "report.history, default <report dir>/history.jsonl]")
 
 
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
@@ -260,15 +266,29 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     write_results(config.stash[RUN_DIR], config.stash[SETTINGS], config.stash.get(TARGET, None),
                   config.stash[RESULTS], config.stash[STARTED], time.time())
+    from stackprobe.report import session as report_session
+
+    report_session.finish(session, config.stash[RUN_DIR], config.stash[SETTINGS], config.stash[RESULTS])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if RUN_DIR in config.stash:  # after every report is written: manifest, then history
+        from stackprobe.report import session as report_session
+
+        report_session.seal(config, config.stash[SETTINGS])
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    from stackprobe.report import session as report_session
+
     results = config.stash.get(RESULTS, [])
     if not results:
+        for line in report_session.lines(config):
+            terminalreporter.write_line(line)
         return
     from stackprobe.results import control_statuses
 
-    statuses = control_statuses(results)
+    statuses = report_session.statuses(config) or control_statuses(results)
     counts: dict[str, int] = {}
     for status in statuses.values():
         counts[status] = counts.get(status, 0) + 1
@@ -279,5 +299,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             control = catalogue.get(control_id)
             terminalreporter.write_line(f"  {status.upper():<6} {control_id} ({control.severity}) "
                                         f"{control.title}")
+    for line in report_session.lines(config):
+        terminalreporter.write_line(line)
     if RUN_DIR in config.stash:
         terminalreporter.write_line(f"reports: {config.stash[RUN_DIR]}")

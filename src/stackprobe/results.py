@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import platform
+import socket
 import subprocess
 import time
 from importlib import metadata
@@ -71,6 +73,20 @@ def _images(target: Target | None) -> dict[str, Any]:
     return images
 
 
+def _hosts(target: Target | None) -> dict[str, str]:
+    """Where the suite ran and which Docker engine (host) it talked to."""
+    hosts = {"runner": socket.gethostname(),
+             "docker_endpoint": os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"}
+    if target is not None:
+        try:
+            info = target.docker.info()
+            hosts["docker_host"] = f"{info.get('Name', '?')} ({info.get('OperatingSystem', '?')}, " \
+                                   f"kernel {info.get('KernelVersion', '?')})"
+        except Exception as error:  # engine gone: the report is still written
+            hosts["docker_host"] = f"not recorded ({type(error).__name__})"
+    return hosts
+
+
 def build_summary(
     settings: RunSettings, target: Target | None, results: list[CheckResult], started: float,
     finished: float,
@@ -91,7 +107,9 @@ def build_summary(
             "target": target.describe() if target else {"kind": settings.target},
             "profile": {"source": settings.profile.source, "sha256": settings.profile.sha256},
             "compose_files": [str(p) for p in settings.compose_files],
+            "compose_file_sha256": {str(p): _sha256_files([p]) for p in settings.compose_files},
             "compose_sha256": _sha256_files(settings.compose_files),
+            "hosts": _hosts(target),
             "images": _images(target),
             "git_revision": _git_revision(settings.project_dir),
             "versions": _versions(),
