@@ -28,6 +28,7 @@ RESULTS = pytest.StashKey[list[CheckResult]]()
 STARTED = pytest.StashKey[float]()
 RUN_DIR = pytest.StashKey[Path]()
 EVIDENCE = pytest.StashKey[Evidence]()
+IMAGES = pytest.StashKey[dict[str, Any]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -168,6 +169,7 @@ def target(pytestconfig: pytest.Config, stackprobe_settings: RunSettings) -> Ite
             live = LiveTarget(s.profile, s.project_dir, s.compose_files, s.env_file, s.project_name)
             live.attach()
             pytestconfig.stash[TARGET] = live
+            pytestconfig.stash[IMAGES] = _images_of(live)
             yield live
             live.close()
             return
@@ -183,10 +185,18 @@ def target(pytestconfig: pytest.Config, stackprobe_settings: RunSettings) -> Ite
     except StackStartError as error:
         pytest.exit(f"stackprobe: {error}", returncode=pytest.ExitCode.INTERNAL_ERROR)
     _announce(pytestconfig, [f"stackprobe: removed leftovers of killed run {n}" for n in removed])
+    pytestconfig.stash[IMAGES] = _images_of(ephemeral)
     try:
         yield ephemeral
     finally:
         ephemeral.stop()
+
+
+def _images_of(target: Target) -> dict[str, Any]:
+    """Images of the stack as tested, for the reports (an ephemeral stack is gone at the end)."""
+    from stackprobe.results import images_of
+
+    return images_of(target)
 
 
 def _announce(config: pytest.Config, lines: list[str]) -> None:
@@ -265,7 +275,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from stackprobe.results import write_results
 
     write_results(config.stash[RUN_DIR], config.stash[SETTINGS], config.stash.get(TARGET, None),
-                  config.stash[RESULTS], config.stash[STARTED], time.time())
+                  config.stash[RESULTS], config.stash[STARTED], time.time(), config.stash.get(IMAGES, None))
     from stackprobe.report import session as report_session
 
     report_session.finish(session, config.stash[RUN_DIR], config.stash[SETTINGS], config.stash[RESULTS])

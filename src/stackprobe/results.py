@@ -54,7 +54,9 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _images(target: Target | None) -> dict[str, Any]:
+def images_of(target: Target | None) -> dict[str, Any]:
+    """Image name, ID and registry digests per service (the plugin takes this once the stack is
+    up: at session end an ephemeral stack is already gone)."""
     if target is None:
         return {}
     images: dict[str, Any] = {}
@@ -89,7 +91,7 @@ def _hosts(target: Target | None) -> dict[str, str]:
 
 def build_summary(
     settings: RunSettings, target: Target | None, results: list[CheckResult], started: float,
-    finished: float,
+    finished: float, images: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     statuses = control_statuses(results)
     controls = {}
@@ -110,7 +112,7 @@ def build_summary(
             "compose_file_sha256": {str(p): _sha256_files([p]) for p in settings.compose_files},
             "compose_sha256": _sha256_files(settings.compose_files),
             "hosts": _hosts(target),
-            "images": _images(target),
+            "images": images or images_of(target),
             "git_revision": _git_revision(settings.project_dir),
             "versions": _versions(),
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
@@ -123,9 +125,9 @@ def build_summary(
 
 def write_results(
     run_dir: Path, settings: RunSettings, target: Target | None, results: list[CheckResult],
-    started: float, finished: float,
+    started: float, finished: float, images: dict[str, Any] | None = None,
 ) -> Path:
-    summary = REDACTOR.redact_obj(build_summary(settings, target, results, started, finished))
+    summary = REDACTOR.redact_obj(build_summary(settings, target, results, started, finished, images))
     path = run_dir / "results.json"
     path.write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     latest = run_dir.parent / "latest"

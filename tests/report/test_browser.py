@@ -121,8 +121,8 @@ def test_page_makes_no_network_request(run: Path, tmp_path: Path) -> None:
         server.shutdown()
 
 
-def test_pdf_has_pages_text_and_no_secret(run: Path, tmp_path: Path) -> None:
-    pdf = to_pdf(run / "controls.html", tmp_path / "controls.pdf")
+def test_pdf_has_pages_text_and_no_secret(run: Path, tmp_path: Path, artifacts_dir: Path) -> None:
+    pdf = to_pdf(run / "controls.html", artifacts_dir / "controls.pdf")
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
     pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
     assert pages >= 2
@@ -134,15 +134,17 @@ def test_pdf_has_pages_text_and_no_secret(run: Path, tmp_path: Path) -> None:
     assert "stackprobe control report" in text and "Partition tests need iptables" in text
     assert "RECOVERY TIME AGAINST THE SLO" in text.upper()
     assert fab.CANARY not in text
-    subprocess.run(["pdftoppm", "-png", "-r", "70", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "pdf-page")],
+    for old in artifacts_dir.glob("pdf-page*.png"):
+        old.unlink()
+    subprocess.run(["pdftoppm", "-png", "-r", "70", "-f", "1", "-l", "1", str(pdf), str(artifacts_dir / "pdf-page")],
                    check=True)
-    (png,) = tmp_path.glob("pdf-page*.png")
+    (png,) = artifacts_dir.glob("pdf-page*.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     print(f"PDF first page: {png}")
 
 
-def test_screenshot_of_the_summary(run: Path, tmp_path: Path, record_property: Any) -> None:
-    png = screenshot(run / "controls.html", tmp_path / "summary.png", width=1280, height=1400)
+def test_screenshot_of_the_summary(run: Path, artifacts_dir: Path, record_property: Any) -> None:
+    png = screenshot(run / "controls.html", artifacts_dir / "summary.png", width=1280, height=1400)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     record_property("screenshot", str(png))
     print(f"summary screenshot: {png}")
