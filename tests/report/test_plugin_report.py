@@ -105,14 +105,22 @@ def test_malformed_waiver_file_is_bad_input_report_still_written(checks: pytest.
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     checks.makefile(".toml", waivers='[[waiver]]\ncontrol = "CHS-06"\nexpires = "someday"\n')
     monkeypatch.setenv("STACKPROBE_WAIVERS", "waivers.toml")  # the environment names it this time
+    (checks.path / "out").mkdir()
+    (checks.path / "out" / "history.jsonl").write_text('{"v": 1, "run": "20261124-0')  # a killed run's half line
     result = checks.runpytest_subprocess("--report-dir=out", "-p", "no:warnings")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     (line,) = _lines(result, "stackprobe: waivers")
     assert "waiver #1 for CHS-06 lacks justification, approver, ticket" in line
-    assert "Traceback" not in result.stdout.str()
+    (warning,) = _lines(result, "stackprobe: history")
+    assert "history.jsonl line 1: truncated mid-line" in warning
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
     run = _run_dir(checks)
     page = Page((run / "controls.html").read_text())
     assert page.controls == [("SEC-03", "passed"), ("CHS-06", "failed")] and "Waiver problems" in page.text
+    assert "truncated mid-line" in page.text
+    # this run's record starts on a line of its own: the next run reads it
+    lines = (checks.path / "out" / "history.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and json.loads(lines[1])["run"] == run.name
     assert verify_manifest(run)[1] == []
 
 

@@ -8,12 +8,12 @@ calls it without running anything.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stackprobe.redact import REDACTOR
 from stackprobe.report.history import Diff, diff, read_history, record_of
 from stackprobe.report.model import RunReport, build_report, load_summary
 from stackprobe.report.render import render_page
@@ -58,8 +58,8 @@ def render_run(run_dir: Path, *, waivers: Path | None = None, history: Path | No
     summary = load_summary(run_dir)
     if waivers is not None and archive_waivers and waivers.is_file():
         copy = run_dir / WAIVERS_COPY
-        if waivers.resolve() != copy.resolve():
-            shutil.copyfile(waivers, copy)
+        if waivers.resolve() != copy.resolve():  # archived with the run, redacted like every artifact
+            copy.write_text(REDACTOR.redact(waivers.read_text(encoding="utf-8", errors="replace")), encoding="utf-8")
     waiver_set = load_waivers(waivers, today or run_date(summary))
     report = build_report(summary, run_dir.name, waiver_set)
     record = record_of(report)

@@ -258,8 +258,7 @@ def _trends(control: ControlResult, history: list[dict[str, Any]], current: dict
             continue
         points = series(runs, control.id, item.key, phase)[-20:]
         charts.append(trend_chart(points, f"{item.key}: p95 {phase} (s)", "s", item.slo_s.get(phase)))
-    for name, value in backup_figures(control).items():
-        del value
+    for name in backup_figures(control):
         unit = "bytes" if name == "backup_size_bytes" else "s"
         charts.append(trend_chart(backup_series(runs, control.id, name)[-20:], name.replace("_", " "), unit))
     charts = [c for c in charts if c]
