@@ -156,9 +156,10 @@ def test_history_manifest_and_profile_keys(pytester: pytest.Pytester) -> None:
     for record, run in zip(records, (first_run, second_run), strict=True):
         assert record["manifest_sha256"] == hashlib.sha256((run / "manifest.json").read_bytes()).hexdigest()
         checked, problems = verify_manifest(run)
-        assert problems == [] and checked >= 5  # results, controls, junit, report.html, waivers
+        assert problems == [] and checked >= 6  # results, controls, hdf, junit, report.html, waivers
         listed = json.loads((run / "manifest.json").read_text())["files"]
-        assert {"results.json", "controls.html", "junit.xml", "report.html", "waivers.toml"} <= set(listed)
+        assert {"results.json", "controls.html", "controls.hdf.json", "junit.xml", "report.html",
+                "waivers.toml"} <= set(listed)
     page = Page((second_run / "controls.html").read_text())
     assert "CHS-06: passed → failed" in page.changes["new-failure"]
 

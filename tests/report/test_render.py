@@ -189,14 +189,14 @@ def test_manifest_detects_tampering(tmp_path: Path) -> None:
     render_run(run)
     (run / "junit.xml").write_text("<testsuites/>")
     write_manifest(run)
-    assert verify_manifest(run) == (3, [])
+    assert verify_manifest(run) == (4, [])  # results, controls.html, controls.hdf.json, junit
     assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=run).returncode == 0
     page_file = run / "controls.html"
     page_file.write_text(page_file.read_text().replace('data-status="failed"', 'data-status="passed"'))
     (run / "junit.xml").unlink()
     (run / "extra.txt").write_text("added later")
     checked, problems = verify_manifest(run)
-    assert checked == 3
+    assert checked == 4
     assert [p.split()[0] + " " + p.split()[1].rstrip(":") for p in problems] == [
         "MODIFIED controls.html", "MISSING junit.xml", "UNLISTED extra.txt"]
     result = subprocess.run([sys.executable, "-m", "stackprobe.report", "verify", str(run)],

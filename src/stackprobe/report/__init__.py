@@ -8,22 +8,25 @@ calls it without running anything.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from stackprobe.redact import REDACTOR
+from stackprobe.report.hdf import to_hdf
 from stackprobe.report.history import Diff, diff, read_history, record_of
 from stackprobe.report.model import RunReport, build_report, load_summary
 from stackprobe.report.render import render_page
 from stackprobe.report.waivers import WaiverSet, load_waivers
 
 HTML = "controls.html"
+HDF = "controls.hdf.json"
 PDF = "controls.pdf"
 WAIVERS_COPY = "waivers.toml"
 
-__all__ = ["HTML", "PDF", "Rendered", "render_run", "run_date"]
+__all__ = ["HDF", "HTML", "PDF", "Rendered", "render_run", "run_date"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,11 @@ def run_date(summary: dict[str, Any]) -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
+def _version(report: RunReport) -> str:
+    versions = report.run.get("versions")
+    return str(versions.get("stackprobe", "")) if isinstance(versions, dict) else ""
+
+
 def render_run(run_dir: Path, *, waivers: Path | None = None, history: Path | None = None,
                today: dt.date | None = None, archive_waivers: bool = False) -> Rendered:
     """Write run_dir/controls.html; raises model.ResultsError when results.json is unusable."""
@@ -77,4 +85,6 @@ def render_run(run_dir: Path, *, waivers: Path | None = None, history: Path | No
                        generated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     path = run_dir / HTML
     path.write_text(page, encoding="utf-8")
+    hdf = REDACTOR.redact_obj(to_hdf(report, _version(report)))
+    (run_dir / HDF).write_text(json.dumps(hdf, indent=1, ensure_ascii=False), encoding="utf-8")
     return Rendered(report, path, record, changes, tuple(warnings))

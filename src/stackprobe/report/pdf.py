@@ -30,10 +30,12 @@ def chromium() -> str:
     return found
 
 
-def run_chromium(page: Path, *extra: str, timeout: float = 90.0) -> subprocess.CompletedProcess[str]:
-    """Run headless Chromium on a local file with a throwaway profile."""
+def run_chromium(page: Path | str, *extra: str, timeout: float = 90.0) -> subprocess.CompletedProcess[str]:
+    """Run headless Chromium on a local file (or a URL) with a throwaway profile; a later flag
+    in `extra` overrides the same flag of the defaults."""
+    url = page.resolve().as_uri() if isinstance(page, Path) else page
     with tempfile.TemporaryDirectory(prefix="stackprobe-chromium-") as profile_dir:
-        command = [chromium(), *_FLAGS, f"--user-data-dir={profile_dir}", *extra, page.resolve().as_uri()]
+        command = [chromium(), *_FLAGS, f"--user-data-dir={profile_dir}", *extra, url]
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
