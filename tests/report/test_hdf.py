@@ -94,7 +94,7 @@ def test_inspecjs_parses_it_strictly_with_our_statuses(run: Path, statuses: dict
 def test_saf_cli_summary_agrees(run: Path, statuses: dict[str, str]) -> None:
     saf = _tools()
     done = subprocess.run([str(saf), "view", "summary", "-i", str(run / HDF), "-f", "json", "-s"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, cwd=run.parent)  # it writes saf-cli.log
     assert done.returncode == 0, done.stderr[-2000:]
     (summary,) = json.loads(done.stdout[done.stdout.index("["):])
     counts = {s: list(statuses.values()).count(s) for s in set(statuses.values())}
