@@ -271,6 +271,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if RUN_DIR not in config.stash:
+        if not getattr(config, "workerinput", None):  # no report: waivers still judge the run
+            from stackprobe.report import session as report_session
+
+            report_session.judge(session, config.stash[SETTINGS], config.stash[RESULTS])
         return
     from stackprobe.results import write_results
 

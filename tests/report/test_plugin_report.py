@@ -169,6 +169,14 @@ def test_report_dir_none_writes_nothing(checks: pytest.Pytester) -> None:
     result = checks.runpytest_subprocess("--report-dir=none", "--waivers=waivers.toml",
                                          "--history=h.jsonl", "-p", "no:warnings")
     result.assert_outcomes(passed=1, failed=1)
+    assert result.ret == 0 and _lines(result, "stackprobe: CHS-06 failed and is waived until")  # still judged
     written = {p.name for p in checks.path.rglob("*")}
     assert not written & {"reports", "h.jsonl", "history.jsonl", "controls.html", "results.json", "manifest.json",
                           "SHA256SUMS", "junit.xml", "report.html"}, sorted(written)
+
+
+def test_report_dir_none_still_fails_on_an_expired_waiver(checks: pytest.Pytester) -> None:
+    checks.makefile(".toml", waivers=_waiver(_day(-1)))
+    result = checks.runpytest_subprocess("--report-dir=none", "--waivers=waivers.toml", "-p", "no:warnings")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED and _lines(result, "expired on")
+    assert not (checks.path / "reports").exists()
