@@ -75,7 +75,8 @@ def to_hdf(report: RunReport, version: str = "") -> dict[str, Any]:
         [[c["id"], c["title"], c["impact"]] for c in controls]).encode()).hexdigest()
     return {
         "platform": {"name": f"docker-compose ({(target or {}).get('kind', 'unknown')} target)",
-                     "release": str(engine or "unknown"), "target_id": str((target or {}).get("project") or "")},
+                     "release": f"Docker engine {engine or 'unknown'}",
+                     "target_id": str((target or {}).get("project") or "")},
         "version": version or "stackprobe",
         "statistics": {"duration": round(duration, 3)},
         "profiles": [{
