@@ -12,7 +12,9 @@
 #   tools    debootstrap, logrotate, promtool, sshd, chromium, pdftoppm (apt, when missing)
 #   images   wheelhouse, upstream images or local stand-ins (.stackprobe/images.env), and
 #            the backend image (docker compose build backend)
-# STACKPROBE_SETUP_STEPS="venv docker compose tools images" (the default) picks steps.
+#   saf      MITRE SAF CLI (npm, with Heimdall Lite) in .stackprobe/npm: the report's tests
+#            validate the HDF export with it and load it in Heimdall Lite
+# STACKPROBE_SETUP_STEPS="venv docker compose tools images saf" (the default) picks steps.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -75,7 +77,7 @@ apt_install() {
     fi
 }
 
-steps=" ${STACKPROBE_SETUP_STEPS:-venv docker compose tools images} "
+steps=" ${STACKPROBE_SETUP_STEPS:-venv docker compose tools images saf} "
 want() { [[ "$steps" == *" $1 "* ]]; }
 
 # --- a. venv -------------------------------------------------------------------------------
@@ -249,8 +251,26 @@ step_images() {
     fi
 }
 
+# --- f. SAF CLI and Heimdall Lite (npm registry), for the report's HDF export tests -------------
+saf_version=1.5.3
+step_saf() {
+    step_start
+    local prefix="$state/npm"
+    if [[ -x "$prefix/node_modules/.bin/saf" && "$(cat "$prefix/.version" 2>/dev/null)" == "$saf_version" ]]; then
+        done_line "saf: @mitre/saf $saf_version present"
+        return
+    fi
+    command -v npm >/dev/null || apt_install npm
+    mkdir -p "$prefix"
+    # --ignore-scripts: nothing downloads a binary of its own; the CLI runs on Debian's node
+    run_logged "$state/setup-npm.log" npm install --prefix "$prefix" --no-audit --no-fund --ignore-scripts \
+        --no-save "@mitre/saf@$saf_version"
+    echo "$saf_version" >"$prefix/.version"
+    done_line "saf: installed @mitre/saf $saf_version (with Heimdall Lite) in .stackprobe/npm"
+}
+
 venv="$root/.venv"
-for step in venv docker compose tools images; do
+for step in venv docker compose tools images saf; do
     if want "$step"; then
         "step_$step"
     fi

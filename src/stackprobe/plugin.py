@@ -28,6 +28,7 @@ RESULTS = pytest.StashKey[list[CheckResult]]()
 STARTED = pytest.StashKey[float]()
 RUN_DIR = pytest.StashKey[Path]()
 EVIDENCE = pytest.StashKey[Evidence]()
+IMAGES = pytest.StashKey[dict[str, Any]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -53,6 +54,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--report-dir", dest="stackprobe_report_dir", metavar="DIR", default=None,
                     help="where reports/<run>/ go; 'none' writes none [STACKPROBE_REPORT_DIR, "
                          "default reports]")
+    group.addoption("--waivers", dest="stackprobe_waivers", metavar="PATH", default=None,
+                    help="waiver file (TOML) turning a control's failure into 'waived' "
+                         "[STACKPROBE_WAIVERS, profile report.waivers]")
+    group.addoption("--history", dest="stackprobe_history", metavar="PATH", default=None,
+                    help="history file, one line per run, for trends [STACKPROBE_HISTORY, profile "
+                         "report.history, default <report dir>/history.jsonl]")
 
 
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
@@ -162,6 +169,7 @@ def target(pytestconfig: pytest.Config, stackprobe_settings: RunSettings) -> Ite
             live = LiveTarget(s.profile, s.project_dir, s.compose_files, s.env_file, s.project_name)
             live.attach()
             pytestconfig.stash[TARGET] = live
+            pytestconfig.stash[IMAGES] = _images_of(live)
             yield live
             live.close()
             return
@@ -177,10 +185,18 @@ def target(pytestconfig: pytest.Config, stackprobe_settings: RunSettings) -> Ite
     except StackStartError as error:
         pytest.exit(f"stackprobe: {error}", returncode=pytest.ExitCode.INTERNAL_ERROR)
     _announce(pytestconfig, [f"stackprobe: removed leftovers of killed run {n}" for n in removed])
+    pytestconfig.stash[IMAGES] = _images_of(ephemeral)
     try:
         yield ephemeral
     finally:
         ephemeral.stop()
+
+
+def _images_of(target: Target) -> dict[str, Any]:
+    """Images of the stack as tested, for the reports (an ephemeral stack is gone at the end)."""
+    from stackprobe.results import images_of
+
+    return images_of(target)
 
 
 def _announce(config: pytest.Config, lines: list[str]) -> None:
@@ -255,20 +271,38 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if RUN_DIR not in config.stash:
+        if not getattr(config, "workerinput", None):  # no report: waivers still judge the run
+            from stackprobe.report import session as report_session
+
+            report_session.judge(session, config.stash[SETTINGS], config.stash[RESULTS])
         return
     from stackprobe.results import write_results
 
     write_results(config.stash[RUN_DIR], config.stash[SETTINGS], config.stash.get(TARGET, None),
-                  config.stash[RESULTS], config.stash[STARTED], time.time())
+                  config.stash[RESULTS], config.stash[STARTED], time.time(), config.stash.get(IMAGES, None))
+    from stackprobe.report import session as report_session
+
+    report_session.finish(session, config.stash[RUN_DIR], config.stash[SETTINGS], config.stash[RESULTS])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if RUN_DIR in config.stash:  # after every report is written: manifest, then history
+        from stackprobe.report import session as report_session
+
+        report_session.seal(config, config.stash[SETTINGS])
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    from stackprobe.report import session as report_session
+
     results = config.stash.get(RESULTS, [])
     if not results:
+        for line in report_session.lines(config):
+            terminalreporter.write_line(line)
         return
     from stackprobe.results import control_statuses
 
-    statuses = control_statuses(results)
+    statuses = report_session.statuses(config) or control_statuses(results)
     counts: dict[str, int] = {}
     for status in statuses.values():
         counts[status] = counts.get(status, 0) + 1
@@ -279,5 +313,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             control = catalogue.get(control_id)
             terminalreporter.write_line(f"  {status.upper():<6} {control_id} ({control.severity}) "
                                         f"{control.title}")
+    for line in report_session.lines(config):
+        terminalreporter.write_line(line)
     if RUN_DIR in config.stash:
         terminalreporter.write_line(f"reports: {config.stash[RUN_DIR]}")

@@ -253,6 +253,16 @@ class DeploySection:
 
 
 @dataclass(frozen=True)
+class ReportSection:
+    # waiver file (TOML, [[waiver]] tables); "" for none. Relative to project_dir.
+    waivers: str = ""
+    # history file (one JSON line per run); "" means <report dir>/history.jsonl
+    history: str = ""
+    # also print controls.html to controls.pdf with headless Chromium at the end of a run
+    pdf: bool = False
+
+
+@dataclass(frozen=True)
 class Profile:
     stack: StackSection = field(default_factory=StackSection)
     services: ServicesSection = field(default_factory=ServicesSection)
@@ -267,6 +277,7 @@ class Profile:
     logs: LogsSection = field(default_factory=LogsSection)
     safety: SafetySection = field(default_factory=SafetySection)
     deploy: DeploySection = field(default_factory=DeploySection)
+    report: ReportSection = field(default_factory=ReportSection)
     # where the profile came from, for reports (not a TOML key)
     source: str = field(default="(defaults)", compare=False)
     sha256: str = field(default="", compare=False)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import platform
+import socket
 import subprocess
 import time
 from importlib import metadata
@@ -52,7 +54,9 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _images(target: Target | None) -> dict[str, Any]:
+def images_of(target: Target | None) -> dict[str, Any]:
+    """Image name, ID and registry digests per service (the plugin takes this once the stack is
+    up: at session end an ephemeral stack is already gone)."""
     if target is None:
         return {}
     images: dict[str, Any] = {}
@@ -71,9 +75,23 @@ def _images(target: Target | None) -> dict[str, Any]:
     return images
 
 
+def _hosts(target: Target | None) -> dict[str, str]:
+    """Where the suite ran and which Docker engine (host) it talked to."""
+    hosts = {"runner": socket.gethostname(),
+             "docker_endpoint": os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"}
+    if target is not None:
+        try:
+            info = target.docker.info()
+            hosts["docker_host"] = f"{info.get('Name', '?')} ({info.get('OperatingSystem', '?')}, " \
+                                   f"kernel {info.get('KernelVersion', '?')})"
+        except Exception as error:  # engine gone: the report is still written
+            hosts["docker_host"] = f"not recorded ({type(error).__name__})"
+    return hosts
+
+
 def build_summary(
     settings: RunSettings, target: Target | None, results: list[CheckResult], started: float,
-    finished: float,
+    finished: float, images: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     statuses = control_statuses(results)
     controls = {}
@@ -91,8 +109,10 @@ def build_summary(
             "target": target.describe() if target else {"kind": settings.target},
             "profile": {"source": settings.profile.source, "sha256": settings.profile.sha256},
             "compose_files": [str(p) for p in settings.compose_files],
+            "compose_file_sha256": {str(p): _sha256_files([p]) for p in settings.compose_files},
             "compose_sha256": _sha256_files(settings.compose_files),
-            "images": _images(target),
+            "hosts": _hosts(target),
+            "images": images or images_of(target),
             "git_revision": _git_revision(settings.project_dir),
             "versions": _versions(),
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
@@ -105,9 +125,9 @@ def build_summary(
 
 def write_results(
     run_dir: Path, settings: RunSettings, target: Target | None, results: list[CheckResult],
-    started: float, finished: float,
+    started: float, finished: float, images: dict[str, Any] | None = None,
 ) -> Path:
-    summary = REDACTOR.redact_obj(build_summary(settings, target, results, started, finished))
+    summary = REDACTOR.redact_obj(build_summary(settings, target, results, started, finished, images))
     path = run_dir / "results.json"
     path.write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     latest = run_dir.parent / "latest"

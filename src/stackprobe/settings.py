@@ -28,6 +28,8 @@ class RunSettings:
     project_name: str | None
     allow_destructive: bool
     report_dir: Path | None
+    waivers: Path | None = None  # waiver file, if any
+    history: Path | None = None  # history file (None when no reports are written)
 
 
 def _env(name: str) -> str | None:
@@ -85,5 +87,15 @@ def resolve(option: Any, rootdir: Path) -> RunSettings:
 
     report_arg = option.stackprobe_report_dir or _env("REPORT_DIR") or "reports"
     report_dir = None if report_arg == "none" else (rootdir / report_arg).resolve()
+    waivers_arg = getattr(option, "stackprobe_waivers", None) or _env("WAIVERS")
+    waivers = (Path(waivers_arg).resolve() if waivers_arg
+               else project_dir / profile.report.waivers if profile.report.waivers else None)
+    history_arg = getattr(option, "stackprobe_history", None) or _env("HISTORY")
+    if history_arg:
+        history: Path | None = Path(history_arg).resolve()
+    elif profile.report.history:
+        history = project_dir / profile.report.history
+    else:
+        history = report_dir / "history.jsonl" if report_dir is not None else None
     return RunSettings(target, profile, project_dir, compose_files, env_file, project_name, allow,
-                       report_dir)
+                       report_dir, waivers, history)

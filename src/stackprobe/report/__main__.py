@@ -1,0 +1,95 @@
+"""python -m stackprobe.report: (re)render a run's report, or verify its manifest.
+
+    python -m stackprobe.report render reports/<run> [--waivers W] [--history H] [--pdf]
+    python -m stackprobe.report verify reports/<run>
+
+`render` runs no test: it reads results.json (and the waiver file the run archived, and
+the history next to the run directory, unless told otherwise), writes controls.html (and
+controls.pdf with --pdf) and refreshes the manifest. `verify` exits 1 and names every file
+that was modified, removed or added since the manifest was written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from stackprobe.redact import REDACTOR
+from stackprobe.report import PDF, WAIVERS_COPY, render_run
+from stackprobe.report.manifest import MANIFEST, verify_manifest, write_manifest
+from stackprobe.report.model import ResultsError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m stackprobe.report", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    render = commands.add_parser("render", help="write controls.html from results.json, running no test")
+    render.add_argument("run_dir", type=Path, help="a run directory, e.g. reports/latest")
+    render.add_argument("--waivers", type=Path, default=None,
+                        help=f"waiver file (default: the run's archived {WAIVERS_COPY}, if any)")
+    render.add_argument("--history", type=Path, default=None,
+                        help="history file (default: history.jsonl beside the run directory, if any)")
+    render.add_argument("--as-of", type=dt.date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+                        help="judge waiver expiry on this day (default: the day the run finished)")
+    render.add_argument("--pdf", action="store_true", help=f"also write {PDF} with headless Chromium")
+    render.add_argument("--env-file", type=Path, action="append", default=[],
+                        help="env file whose secret values must never appear (redacted again), repeatable")
+    render.add_argument("--no-manifest", action="store_true", help=f"leave {MANIFEST} as it is")
+    verify = commands.add_parser("verify", help=f"check every artifact against {MANIFEST}")
+    verify.add_argument("run_dir", type=Path)
+    return parser
+
+
+def _render(args: argparse.Namespace) -> int:
+    run_dir: Path = args.run_dir.resolve()
+    for env_file in args.env_file:
+        try:
+            REDACTOR.add_environment(env_file.read_text(encoding="utf-8").splitlines(), str(env_file))
+        except OSError as error:
+            print(f"stackprobe: env file {env_file}: {error.strerror}", file=sys.stderr)
+            return 2
+    waivers = args.waivers or (run_dir / WAIVERS_COPY if (run_dir / WAIVERS_COPY).is_file() else None)
+    history = args.history or (run_dir.parent / "history.jsonl"
+                               if (run_dir.parent / "history.jsonl").is_file() else None)
+    try:
+        rendered = render_run(run_dir, waivers=waivers, history=history, today=args.as_of)
+    except ResultsError as error:
+        print(f"stackprobe: {error}", file=sys.stderr)
+        return 2
+    for line in [*(p.line for p in rendered.waivers.problems), *rendered.warnings]:
+        print(f"stackprobe: {line}", file=sys.stderr)
+    if args.pdf:
+        from stackprobe.report.pdf import ChromiumError, to_pdf
+
+        try:
+            print(to_pdf(rendered.html, run_dir / PDF))
+        except ChromiumError as error:
+            print(f"stackprobe: {error}", file=sys.stderr)
+            return 1
+    if not args.no_manifest:
+        write_manifest(run_dir)
+    print(rendered.html)
+    return 1 if rendered.waivers.problems else 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    checked, problems = verify_manifest(args.run_dir)
+    for line in problems:
+        print(line)
+    if problems:
+        print(f"stackprobe: {args.run_dir}: {len(problems)} problem(s); the run's artifacts are not as written",
+              file=sys.stderr)
+        return 1
+    print(f"OK: {checked} file(s) in {args.run_dir} match {MANIFEST}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return _render(args) if args.command == "render" else _verify(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
