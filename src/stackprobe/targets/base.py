@@ -142,6 +142,11 @@ class Target:
     def env_file(self) -> Path | None:
         return self.env_files[0] if self.env_files else None
 
+    @property
+    def label(self) -> str:
+        """Where the target is, for messages (a remote target names its host)."""
+        return "this host"
+
     def describe(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
