@@ -337,12 +337,12 @@ _WIRE = "stackprobe_result"
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """On the xdist controller: collect the results the workers sent with their reports."""
-    wired = [value for key, value in report.user_properties if key == _WIRE]
-    if not wired:
-        return
-    report.user_properties = [(k, v) for k, v in report.user_properties if k != _WIRE]
     config = _CONTROLLER_CONFIG[0] if _CONTROLLER_CONFIG else None
-    if config is not None and getattr(config, "workerinput", None) is None:
+    if config is None or getattr(config, "workerinput", None) is not None:
+        return  # a worker: the report still has to travel
+    wired = [value for key, value in report.user_properties if key == _WIRE]
+    if wired:
+        report.user_properties = [(k, v) for k, v in report.user_properties if k != _WIRE]
         config.stash[RESULTS].extend(CheckResult(**data) for data in wired if isinstance(data, dict))
 
 

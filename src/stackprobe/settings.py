@@ -66,7 +66,11 @@ def resolve(option: Any, rootdir: Path) -> RunSettings:
     # relative paths in a profile are relative to its project_dir (itself relative to cwd;
     # on a remote host, paths are the host's own and taken as given)
     project_dir = Path(profile.stack.project_dir)
-    if not project_dir.is_absolute() and not host:
+    if not project_dir.is_absolute():
+        if host:
+            raise StackprobeUsageError(
+                f"live host {host}: [stack] project_dir in {profile.source} must be the absolute path of "
+                f"the deployment on that host (got {str(project_dir)!r})")
         project_dir = (Path.cwd() / project_dir).resolve()
 
     compose_args: list[str] | None = option.stackprobe_compose_files or (
