@@ -7,7 +7,10 @@ Docker engine and the published ports all go through the one SSH connection the 
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,3 +183,69 @@ def test_fleet_one_report_other_hosts_go_on(shared_stack: TestStack, sshd: Sshd,
     assert len(messages) == 1 and "127.0.0.1:1: host unreachable" in messages.pop(), messages
     assert [h["name"] for h in run.results["run"]["fleet"]] == ["over-ssh", "this-host", "down"]
     assert not ssh_masters(), ssh_masters()
+
+
+CANARY_CHECK = '''
+import os, time
+import pytest
+from stackprobe.canary import canary_keys, canary_table
+
+
+@pytest.mark.nightly
+@pytest.mark.writes("{database}: canary table", "{cache}: canary key prefix")
+def test_writes_only_canaries(target):
+    client = target.redis()
+    with target.mysql() as connection, canary_table(connection) as table, canary_keys(client) as prefix:
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO `{table}` VALUES (1, 'canary')")
+        connection.commit()
+        client.set(prefix + "probe", "1")
+        print("CANARY", table, prefix, flush=True)
+        time.sleep(float(os.environ.get("SP_HOLD", "0")))
+'''
+
+
+def _writer(stack: TestStack, work: Path, extra: list[str], hold: float) -> subprocess.Popen[str]:
+    (work / "test_canary.py").write_text(CANARY_CHECK)
+    args = stack.suite_args()
+    return subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-s", "-p", "no:cacheprovider", "--report-dir=none",
+         f"--rootdir={work}", str(work / "test_canary.py"), *args, *extra],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "SP_HOLD": str(hold)})
+
+
+def _wait_for_canary(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    deadline = time.monotonic() + 120
+    for line in process.stdout:
+        if "CANARY" in line:
+            return line
+        assert time.monotonic() < deadline, "the writing check never started"
+    raise AssertionError(f"the writing check ended without writing (exit {process.wait()})")
+
+
+def test_interrupted_runs_leave_no_canary(shared_stack: TestStack, sshd: Sshd, tmp_path: Path) -> None:
+    """SIGINT over SSH: the canaries are removed on the way out; SIGKILL (locally): the next
+    canary made from this runner sweeps them; nothing outside the canaries ever changes."""
+    before = fingerprint(shared_stack)
+    profile = remote_profile(tmp_path)
+    interrupted = _writer(shared_stack, tmp_path, ["--profile", str(profile), *sshd.ssh_args()], hold=120)
+    _wait_for_canary(interrupted)
+    assert len(fingerprint(shared_stack)["canaries"]) == 2  # a table and a key: the probe sees them
+    interrupted.send_signal(signal.SIGINT)
+    interrupted.communicate(timeout=60)
+    assert not fingerprint(shared_stack)["canaries"], "SIGINT left canaries behind"
+    assert not ssh_masters(), ssh_masters()
+
+    killed = _writer(shared_stack, tmp_path, ["--profile", str(REFERENCE_PROFILE)], hold=120)
+    _wait_for_canary(killed)
+    killed.kill()
+    killed.communicate(timeout=30)
+    assert len(fingerprint(shared_stack)["canaries"]) == 2  # SIGKILL: nothing can clean up at once
+    again = _writer(shared_stack, tmp_path, ["--profile", str(REFERENCE_PROFILE)], hold=0)
+    out, _ = again.communicate(timeout=120)
+    assert again.returncode == 0, out[-3000:]
+    after = fingerprint(shared_stack)
+    assert not after["canaries"], f"leftovers of the killed run not swept: {after['canaries']}"
+    assert not differences(before, after), differences(before, after)

@@ -73,6 +73,15 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _die_with_parent() -> None:
+    """In the SSH master's child process (Linux): end when the suite's process ends, even by SIGKILL."""
+    with contextlib.suppress(Exception):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _explain(spec: SshSpec, stderr: str) -> str:
     """One line naming the host and what went wrong, from OpenSSH's own words."""
     text = " ".join(stderr.split())
@@ -144,7 +153,7 @@ class SshChannel:
         with errors.open("wb") as sink:
             self._master = subprocess.Popen(self.ssh("-M", "-N", "-o", "ControlPersist=no"),
                                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                            stderr=sink)
+                                            stderr=sink, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + self.spec.connect_timeout_s + 5
         while time.monotonic() < deadline:
             if self._master.poll() is not None:
