@@ -23,8 +23,8 @@ from support.stacks import REFERENCE_PROFILE, REPO, TestStack, run_pytest
 pytestmark = [pytest.mark.needs_docker, pytest.mark.slow,
               pytest.mark.skipif(not sshd_available(), reason="OpenSSH server/client not installed")]
 
-# suites (and their live-safe parts) proven over SSH; add logs/backup/deploy live subsets here
-SUITES = ("suites/smoke", "suites/config")
+# every suite's nightly set (smoke, config, and logs/backup/deploy live parts as they are merged)
+SUITES = ("suites",)
 NIGHTLY_SMOKE = {"HLT-01", "HLT-02", "MET-01", "MET-02", "MET-03", "CTR-01", "CTR-02", "CTR-03",
                  "DB-01", "DB-02", "DB-03", "RDS-01", "VEC-01"}
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import re
 import shlex
 import shutil
 import socket
@@ -96,7 +95,7 @@ def _explain(spec: SshSpec, stderr: str) -> str:
                 f"host's key (ssh-keyscan -p {spec.port} {spec.host}) after verifying it")
     if any(s in text for s in ("Connection refused", "timed out", "No route to host",
                                "Could not resolve", "Network is unreachable", "Connection closed")):
-        reason = re.sub(r"^.*?(port \d+: )?", "", text.split("\r")[-1])[:200]
+        reason = text.removeprefix("ssh: ")[:200]
         return f"{where}: host unreachable over SSH ({reason})"
     return f"{where}: SSH connection failed: {text[:300] or 'no message'}"
 
