@@ -131,6 +131,13 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
     if not settings.dry_run or getattr(config, "workerinput", None) is not None:
         return None
     plan = build_plan(list(session.items), settings)
+    from stackprobe.fleet import fleet_description
+
+    fleet = fleet_description(config)
+    if fleet:
+        plan["fleet"] = fleet
+        plan["target"] = f"fleet of {len(fleet)} live hosts, one xdist worker each: " + ", ".join(
+            f"{h['name']} ({h['host']})" for h in fleet)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     for line in render(plan):
         if reporter is not None:
