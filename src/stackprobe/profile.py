@@ -31,6 +31,9 @@ class StackSection:
     migrate_command: list[str] = field(
         default_factory=lambda: ["run", "--rm", "-T", "backend", "alembic", "upgrade", "head"]
     )
+    # values an ephemeral copy puts into the env file it generates (on top of the template),
+    # e.g. a small LOG_MAX_BYTES so the gate's throwaway stack rotates its log quickly
+    ephemeral_env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ class HealthSection:
     max_clock_skew_s: float = 30.0
     reflect_within_s: float = 2.0
     recover_within_s: float = 15.0
+    # HLT-03/04: how long health is watched after a dependency is stopped
+    outage_window_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,10 @@ class VectorStoreSection:
 
 @dataclass(frozen=True)
 class ContainersSection:
+    # CTR-01: a restart by Docker this recent fails (a crash loop looks fine between restarts);
+    # observe_s > 0 also watches the containers' states for that long
+    recent_restart_s: float = 600.0
+    observe_s: float = 0.0
     healthcheck_max_interval_s: float = 60.0
     healthcheck_max_timeout_s: float = 30.0
     healthcheck_min_retries: int = 1
@@ -129,6 +138,74 @@ class ContainersSection:
     )
     # services that run to completion (migrations, one-shot jobs): no restart policy needed
     one_shot_services: list[str] = field(default_factory=list)
+
+
+# ISO-8601 time with milliseconds and UTC offset, level, pid, logger, message (the reference
+# backend's `%(asctime)s %(levelname)s %(process)d %(name)s %(message)s`)
+LOG_LINE_PATTERN = (
+    r"^(?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2}) "
+    r"(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) (?P<pid>\d+) (?P<logger>[A-Za-z_][\w.-]*) "
+    r"(?P<message>.*)$"
+)
+# lines that continue the record before them (a traceback): indented, or a traceback's frame
+# header, chained-exception text, an empty line, or the final `module.Error: text` line
+LOG_CONTINUATION_PATTERN = (
+    r"^(\s.*|Traceback \(most recent call last\):|During handling of the above exception.*"
+    r"|The above exception was the direct cause.*|[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning)"
+    r"(: .*)?|)$"
+)
+
+
+@dataclass(frozen=True)
+class LogsSection:
+    # the service that writes the log file; "" = [services] backend
+    service: str = ""
+    # the log file in that service's container, its size limit and number of backups; an
+    # empty/negative value is read from the service's environment (the env file second)
+    file: str = ""
+    file_env: str = "LOG_FILE"
+    max_bytes: int = 0
+    max_bytes_env: str = "LOG_MAX_BYTES"
+    backup_count: int = -1
+    backup_count_env: str = "LOG_BACKUP_COUNT"
+    # LOG-01: every line matches line_pattern (a Python regex; a named group `time`, when
+    # present, must be an ISO-8601 time with a UTC offset) or continues a record
+    line_pattern: str = LOG_LINE_PATTERN
+    continuation_pattern: str = LOG_CONTINUATION_PATTERN
+    # the access log line carries the request id: group `id` of this regex
+    request_id_pattern: str = r"request id=(?P<id>[^\s]+)"
+    request_id_header: str = "X-Request-ID"
+    # LOG-01: a marker request (GET health) must show up in the log file within this
+    appear_within_s: float = 10.0
+    # LOG-02/03 (destructive: it writes many lines): GET this path on the backend with unique
+    # request ids until the log rotated more than backup_count + rotation_margin - 1 times
+    traffic_path: str = "/api/v1/system/ping"
+    traffic_max_requests: int = 5000
+    traffic_concurrency: int = 16
+    traffic_max_seconds: float = 90.0
+    rotation_margin: int = 6
+    # LOG-03 assumes a request's access line is written before the response is sent (the
+    # reference middleware logs, then responds); a backend that logs after responding needs
+    # the seconds it may lag here, or a late line reads as lost from the middle
+    access_log_lag_s: float = 0.0
+    # LOG-04: the logrotate file (relative to project_dir), checked with `logrotate -d`, and
+    # the directives it must set in every block (a directive matches by its leading words)
+    logrotate_file: str = "stack/scripts/logrotate/ai-assistant"
+    logrotate_policy: list[str] = field(
+        default_factory=lambda: ["daily", "rotate 30", "compress", "delaycompress", "notifempty", "create 0644"]
+    )
+    logrotate_command: str = "logrotate"
+
+
+@dataclass(frozen=True)
+class ConfigSection:
+    # SEC-07 in effect: read every layer of every service image (`docker image save`) for a
+    # baked-in env file or a secret value; off leaves the history and image configuration only
+    image_scan: bool = True
+    # bound on the whole layer scan; past it SEC-07 fails as unproven (raise it, never lower)
+    image_scan_timeout_s: float = 180.0
+    # files larger than this are checked by name only, not searched for secret values
+    image_scan_max_file_bytes: int = 1048576
 
 
 @dataclass(frozen=True)
@@ -153,6 +230,48 @@ class SshSection:
 
 
 @dataclass(frozen=True)
+class DeploySection:
+    # the deployment's deploy script (relative paths: to the project directory) and the
+    # subcommands its help documents; DEP-01 runs them on a throwaway project of its own
+    command: list[str] = field(default_factory=lambda: ["stack/scripts/deploy.sh"])
+    subcommands: list[str] = field(
+        default_factory=lambda: ["help", "init", "update", "start", "stop", "restart", "logs",
+                                 "build", "backup", "clean"]
+    )
+    # how the deploy command is pointed at an env file and at compose files (":"-separated)
+    env_file_var: str = "STACK_ENV_FILE"
+    compose_files_var: str = "COMPOSE_FILE"
+    # arguments after `clean` that confirm it without a prompt
+    clean_confirm_args: list[str] = field(default_factory=lambda: ["--yes"])
+    # env-file keys naming images the deploy command builds: a throwaway project builds them
+    # under a tag of its own (removed afterwards), never over the deployment's own tags
+    image_vars: list[str] = field(default_factory=lambda: ["BACKEND_IMAGE"])
+    # variable telling the backup command where to write, and the dump files it writes there
+    backup_dir_var: str = "BACKUP_DIR"
+    backup_glob: str = "*.sql.gz"
+    # the update flow, one argv per step, run in the project directory; {deploy} is `command`
+    update_flow: list[list[str]] = field(default_factory=lambda: [["{deploy}", "update"]])
+    # run in the backend service: the schema's revision(s); the heads come from
+    # [database] migration_heads_command
+    migration_current_command: list[str] = field(default_factory=lambda: ["alembic", "current"])
+    # DEP-02: the outage the update flow causes (first failed read to health answering again)
+    update_slo_s: float = 120.0
+    command_timeout_s: float = 600.0
+    # bounded read traffic during the update: one request per interval, at most this many
+    read_paths: list[str] = field(
+        default_factory=lambda: ["/api/v1/system/health", "/api/v1/documents/{document_id}"]
+    )
+    traffic_interval_s: float = 0.2
+    traffic_max_requests: int = 3000
+    # data the update must keep: documents (rows + vectors) and uploaded files
+    documents_path: str = "/api/v1/documents"
+    uploads_path: str = "/api/v1/uploads/{name}"
+    uploads_dir: str = "/app/uploads"
+    seed_documents: int = 5
+    seed_uploads: int = 3
+
+
+@dataclass(frozen=True)
 class Profile:
     stack: StackSection = field(default_factory=StackSection)
     services: ServicesSection = field(default_factory=ServicesSection)
@@ -163,7 +282,10 @@ class Profile:
     redis: RedisSection = field(default_factory=RedisSection)
     vector_store: VectorStoreSection = field(default_factory=VectorStoreSection)
     containers: ContainersSection = field(default_factory=ContainersSection)
+    config: ConfigSection = field(default_factory=ConfigSection)
+    logs: LogsSection = field(default_factory=LogsSection)
     safety: SafetySection = field(default_factory=SafetySection)
+    deploy: DeploySection = field(default_factory=DeploySection)
     ssh: SshSection = field(default_factory=SshSection)
     # where the profile came from, for reports (not a TOML key)
     source: str = field(default="(defaults)", compare=False)

@@ -76,7 +76,7 @@ def outages(target: Target, request: pytest.FixtureRequest) -> dict[str, OutageO
     if target.kind == "live" and not request.config.stash[_settings_key()].allow_destructive:
         pytest.skip("stops dependencies: live targets need --allow-destructive")
     health = target.profile.health
-    window = max(30.0, health.reflect_within_s * 15)
+    window = max(health.outage_window_s, health.reflect_within_s * 2)
     return {
         dependency: observe_outage(target, dependency, service, window)
         for dependency, service in health.dependency_services.items()

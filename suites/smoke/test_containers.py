@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+from typing import Any
+
 import pytest
 
 from stackprobe.evidence import Evidence
@@ -12,26 +16,55 @@ NO_OP_TESTS = {("CMD", "true"), ("CMD", "/bin/true"), ("CMD-SHELL", "true"), ("C
                ("CMD-SHELL", "/bin/true"), ("CMD", "exit", "0"), ("NONE",)}
 
 
+def _since(timestamp: str) -> float | None:
+    """Seconds since a Docker timestamp (nanosecond precision, Z suffix)."""
+    if not timestamp or timestamp.startswith("0001-"):
+        return None
+    stamp = datetime.fromisoformat(timestamp[:26].rstrip("Z") + "+00:00")
+    return (datetime.now(UTC) - stamp).total_seconds()
+
+
 @pytest.mark.control("CTR-01")
 @pytest.mark.nightly
 def test_containers_running_healthy_restarts_stable(target: Target, evidence: Evidence) -> None:
+    """A crash-looping container can look up and healthy at any single moment between two
+    restarts, so besides its state this reads Docker's own record: a restart count that grew
+    during the run, or a restart by Docker in the last `recent_restart_s`. `observe_s` > 0
+    also watches the states for that long."""
+    cfg = target.profile.containers
     expected = set(target.compose_config().get("services", {}))
     services = target.services()
     problems = [f"{name}: no container" for name in sorted(expected - set(services))]
-    seen = {}
-    for name, service in sorted(services.items()):
-        state = service.state()
-        health = (state.get("Health") or {}).get("Status", "no healthcheck")
-        restarts = service.inspect().get("RestartCount", 0)
-        initial = target.initial_restarts.get(name, restarts)
-        seen[name] = {"status": state.get("Status"), "health": health, "restarts": restarts,
-                      "restarts_at_start": initial}
-        if state.get("Status") != "running":
-            problems.append(f"{name}: {state.get('Status')}")
-        elif health not in {"healthy", "no healthcheck"}:
-            problems.append(f"{name}: Docker health {health}")
-        if restarts != initial:
-            problems.append(f"{name}: restarted {restarts - initial} time(s) during the run")
+    seen: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + cfg.observe_s
+    while True:
+        for name, service in sorted(services.items()):
+            attrs = service.inspect()
+            state = attrs["State"]
+            health = (state.get("Health") or {}).get("Status", "no healthcheck")
+            entry = seen.setdefault(name, {"restarts_at_start": target.initial_restarts.get(
+                name, attrs.get("RestartCount", 0)), "states": []})
+            entry["restarts"] = attrs.get("RestartCount", 0)
+            started = _since(state.get("StartedAt", ""))
+            entry["started_s_ago"] = round(started, 1) if started is not None else None
+            observed = state.get("Status") if state.get("Status") != "running" else f"running/{health}"
+            if not entry["states"] or entry["states"][-1] != observed:
+                entry["states"].append(observed)
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    for name, entry in sorted(seen.items()):
+        bad = [s for s in entry["states"] if s not in {"running/healthy", "running/no healthcheck"}]
+        if bad:
+            problems.append(f"{name}: seen {' -> '.join(entry['states'])}")
+        if entry["restarts"] != entry["restarts_at_start"]:
+            problems.append(f"{name}: restarted {entry['restarts'] - entry['restarts_at_start']} "
+                            "time(s) during the run (crash loop? see `docker logs`)")
+        elif entry["restarts"] and entry["started_s_ago"] is not None and \
+                entry["started_s_ago"] < cfg.recent_restart_s:
+            problems.append(f"{name}: restarted by Docker {entry['started_s_ago']:g} s ago (restart count "
+                            f"{entry['restarts']}; crash loop? see `docker logs`)")
+    evidence.record("observed_s", cfg.observe_s)
     evidence.record("containers", seen)
     assert not problems, "; ".join(problems)
 

@@ -73,32 +73,42 @@ class TestStack:
         return [*cmd, "--env-file", str(self.env_file), *args]
 
     def compose(self, *args: str, overrides: Sequence[Path] = (), timeout: float = 300,
-                check: bool = True) -> subprocess.CompletedProcess[str]:
+                check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """`env` adds variables for compose's interpolation (e.g. paths an override uses)."""
         result = subprocess.run(self.compose_command(*args, overrides=overrides), cwd=REPO,
-                                capture_output=True, text=True, timeout=timeout)
+                                capture_output=True, text=True, timeout=timeout,
+                                env={**os.environ, **env} if env else None)
         if check and result.returncode != 0:
             raise AssertionError(f"docker compose {' '.join(args)} exited {result.returncode}: "
                                  f"{result.stderr[-3000:]}")
         return result
 
-    def apply(self, override: Path, *services: str, wait: bool = True) -> None:
+    def apply(self, override: Path, *services: str, wait: bool = True,
+              env: dict[str, str] | None = None) -> None:
         """Recreate `services` with `override` on top of the stack's compose files."""
         args = ["up", "-d", "--no-deps", "--force-recreate"]
         self.compose(*args, *(["--wait"] if wait else []), *services, overrides=[override],
-                     timeout=300, check=wait)
+                     timeout=300, check=True, env=env)
 
     def reset(self, *services: str) -> None:
         """Recreate `services` (default: all) from the stack's own compose files, healthy."""
         self.compose("up", "-d", "--no-deps", "--force-recreate", "--wait", *services, timeout=300)
 
     @contextmanager
-    def defect(self, override: Path, *services: str, wait: bool = True) -> Iterator[None]:
-        """The stack with `override` applied to `services`; reset afterwards, also on failure."""
+    def defect(self, override: Path, *services: str, wait: bool = True,
+               env: dict[str, str] | None = None) -> Iterator[None]:
+        """The stack with `override` applied to `services`; reset afterwards, also on failure.
+        Services that only the override defines are removed, the others recreated."""
         try:
-            self.apply(override, *services, wait=wait)
+            self.apply(override, *services, wait=wait, env=env)
             yield
         finally:
-            self.reset(*services)
+            own = set(self.compose("config", "--services").stdout.split())
+            extra = [s for s in services if s not in own]
+            if extra:
+                self.compose("rm", "--stop", "--force", *extra, overrides=[override], env=env)
+            if kept := [s for s in services if s in own]:
+                self.reset(*kept)
 
     # --- suites -------------------------------------------------------------------------
     def suite_args(self, overrides: Sequence[Path] = ()) -> list[str]:

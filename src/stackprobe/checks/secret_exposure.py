@@ -9,7 +9,7 @@ by the container's shell (`-p$$MYSQL_ROOT_PASSWORD`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from stackprobe.checks.findings import Finding
@@ -37,7 +37,7 @@ PASSWORD_ARGUMENTS = (
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def _argument_reasons(text: str, policy: SecretPolicy) -> list[str]:
+def argument_reasons(text: str, policy: SecretPolicy) -> list[str]:
     """Password arguments on a command line, naming the secret variable they expand if any."""
     reasons = []
     for pattern, what in PASSWORD_ARGUMENTS:
@@ -67,21 +67,27 @@ def _places(spec: Mapping[str, Any]) -> Iterator[tuple[str, str, bool]]:
         yield f"label {label}", _text(value), False
 
 
+def collect_secret_values(
+    sources: Iterable[Mapping[str, Any]], is_secret: Callable[[str], bool], min_length: int = MIN_SECRET_LENGTH
+) -> dict[str, str]:
+    """value -> key name (the first key that holds it), for every secret-named value."""
+    found: dict[str, str] = {}
+    for source in sources:
+        for key, value in source.items():
+            text = str(value or "")
+            if is_secret(str(key)) and len(text) >= min_length:
+                found.setdefault(text, str(key))
+    return found
+
+
 def secret_values(
     env: Mapping[str, str | None], model: Mapping[str, Any], policy: SecretPolicy
 ) -> dict[str, str]:
     """value -> key name, for every secret of the env file and the services' environments."""
-    found: dict[str, str] = {}
     # The rendered model writes a literal `$` as `$$`; the env file's values are literal.
-    sources: list[tuple[Mapping[str, Any], bool]] = [(env, False)]
-    sources += [(spec.get("environment") or {}, True) for spec in services(model).values()]
-    for source, rendered in sources:
-        for key, value in source.items():
-            text = str(value or "")
-            text = text.replace("$$", "$") if rendered else text
-            if policy.is_secret_name(str(key)) and len(text) >= MIN_SECRET_LENGTH:
-                found.setdefault(text, str(key))
-    return found
+    rendered = [{key: str(value or "").replace("$$", "$") for key, value in (spec.get("environment") or {}).items()}
+                for spec in services(model).values()]
+    return collect_secret_values([env, *rendered], policy.is_secret_name)
 
 
 def check_secrets_in_commands(
@@ -96,7 +102,7 @@ def check_secrets_in_commands(
             reasons = [f"contains the value of {key}" for value, key in values.items()
                        if value in text]
             if is_command:
-                reasons += _argument_reasons(text, policy)
+                reasons += argument_reasons(text, policy)
             if reasons:
                 found.append(Finding("SEC-07", name, (
                     f"{name} {where}: {'; '.join(sorted(set(reasons)))}; anyone who can run "

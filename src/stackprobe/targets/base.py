@@ -15,6 +15,7 @@ import docker
 import httpx
 import pymysql
 import redis
+from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
 from stackprobe.errors import StackprobeUsageError
@@ -71,6 +72,29 @@ class Service:
             handle = archive.extractfile(member)
             assert handle is not None
             return handle.read()
+
+    def read_dir(self, path: str, attempts: int = 3) -> dict[str, bytes]:
+        """Every regular file directly in directory `path`, by name, in one archive.
+
+        A file that grows while Docker archives it breaks the archive: retried up to `attempts`."""
+        for attempt in range(1, attempts + 1):
+            try:
+                stream, _ = self.container.get_archive(path.rstrip("/") + "/.")
+                files: dict[str, bytes] = {}
+                with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+                    for member in archive:
+                        parts = [p for p in member.name.split("/") if p not in ("", ".")]
+                        if member.isfile() and len(parts) == 1:
+                            handle = archive.extractfile(member)
+                            assert handle is not None
+                            files[parts[0]] = handle.read()
+                return files
+            except NotFound:
+                raise FileNotFoundError(f"{self.name}: no directory {path}") from None
+            except (tarfile.TarError, OSError, APIError):
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
 
     def published_port(self, container_port: int, protocol: str = "tcp") -> tuple[str, int]:
         ports = self.inspect()["NetworkSettings"]["Ports"] or {}
@@ -178,6 +202,11 @@ class Target:
                 f"(it runs: {', '.join(sorted(services)) or 'nothing'}); check [services] in the profile"
             )
         return services[name]
+
+    def read_host_file(self, path: Path | str) -> bytes:
+        """A file of the host the stack runs on (this host; over SSH, the remote host's).
+        Checks that read deployment files (logrotate config, backups, scripts) use this."""
+        return Path(path).read_bytes()
 
     def compose_base(self) -> list[str]:
         cmd = ["docker", "compose", "-p", self.project, "--project-directory", str(self.project_dir)]

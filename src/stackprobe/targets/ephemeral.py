@@ -38,7 +38,9 @@ class EphemeralTarget(Target):
         project = project or f"{PREFIX}{os.getpid()}x{secrets.token_hex(3)}"
         state = (project_dir / STATE_DIR / project).resolve()
         template = project_dir / profile.stack.env_template
-        values = read_env(env_file) if env_file else generated_from_template(template)
+        # a generated env file gets the profile's ephemeral_env on top (e.g. a small LOG_MAX_BYTES)
+        values = read_env(env_file) if env_file else {
+            **generated_from_template(template), **profile.stack.ephemeral_env}
         # Overlay: unique names and random loopback ports, so copies never collide.
         overlay = {
             "COMPOSE_PROJECT_NAME": project,

@@ -316,6 +316,9 @@ class SshLiveTarget(LiveTarget):
         except StackprobeUsageError as error:
             raise StackprobeUsageError(f"{self.host_url}: {error}") from None
 
+    def read_host_file(self, path: Path | str) -> bytes:
+        return self.channel.read_file(str(path))[0]
+
     def mirror_files(self, paths: list[Path], into: Path) -> dict[Path, Path]:
         """Copy host files into a private local directory (same relative layout, same modes),
         so file checks (the config suite) read exactly what the host has."""

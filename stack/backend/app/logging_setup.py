@@ -1,6 +1,6 @@
 """One log line format for every process, rotation safe across worker processes.
 
-Line format (documented in profiles/reference.toml as `log.line_pattern`):
+Line format (documented as the regex `[logs] line_pattern`, src/stackprobe/profile.py):
     2026-01-23T13:42:10.123+08:00 INFO 17 app.access request id=abc method=GET ...
 i.e. ISO-8601 local time with milliseconds and UTC offset, level, pid, logger, message.
 Several uvicorn workers share one file: ConcurrentRotatingFileHandler takes a lock file

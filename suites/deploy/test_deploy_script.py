@@ -1,0 +1,306 @@
+"""DEP-01 and DEP-02: the deploy command's documented subcommands and the update flow, run on a
+throwaway project of the suite's own (see conftest.py). Tests run in file order on one project:
+fresh for init, holding data for the update, removed by clean last; each also works alone."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stackprobe.deploy import (
+    CommandRun,
+    DeployProject,
+    ReadTraffic,
+    file_digests,
+    migration_state,
+    table_checksums,
+)
+from stackprobe.evidence import Evidence
+
+pytestmark = [pytest.mark.destructive, pytest.mark.slow]
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def ok(run: CommandRun, evidence: Evidence, what: str) -> CommandRun:
+    evidence.record("commands", run.summary())
+    assert run.exit_code == 0, f"{what}: {run.describe()}"
+    return run
+
+
+def ensure_initialized(project: DeployProject, evidence: Evidence) -> None:
+    """A running, migrated project (init on a fresh one) for checks that need one."""
+    if project.running():
+        return
+    ok(project.deploy("init"), evidence, "init (set-up for this check)")
+
+
+def all_up(project: DeployProject) -> list[str]:
+    """Problems: services not running or not Docker-healthy."""
+    services = project.containers_by_service()
+    problems = [f"{name} is {s['status']}/{s['health']}" for name, s in services.items()
+                if s["status"] != "running" or s["health"] not in {"healthy", "none"}]
+    return problems if services else ["no containers at all"]
+
+
+def containers(project: DeployProject) -> dict[str, tuple[str, str]]:
+    return {name: (s["id"], s["status"]) for name, s in project.containers_by_service().items()}
+
+
+def put_document(project: DeployProject, text: str) -> int:
+    cfg = project.profile.deploy
+    response = project.target.http().post(project.target.backend_url + cfg.documents_path,
+                                          json={"title": "stackprobe deploy", "content": text}, timeout=30)
+    assert response.status_code in {200, 201}, f"storing a document answered {response.status_code}"
+    return int(response.json()["id"])
+
+
+def put_upload(project: DeployProject, name: str, data: bytes) -> str:
+    cfg = project.profile.deploy
+    response = project.target.http().put(project.target.backend_url + cfg.uploads_path.format(name=name),
+                                         content=data, timeout=30)
+    assert response.status_code in {200, 201}, f"uploading a file answered {response.status_code}"
+    return str(response.json().get("stored_as", name))
+
+
+def top_hit(project: DeployProject, text: str) -> str | None:
+    response = project.target.http().post(project.target.backend_url + project.profile.vector_store.query_path,
+                                          json={"query": text, "k": 1}, timeout=30)
+    if response.status_code != 200:
+        return f"(search answered {response.status_code})"
+    ids = response.json().get("ids") or []
+    return str(ids[0]) if ids else None
+
+
+def document_row(project: DeployProject, doc_id: int) -> tuple[Any, ...] | None:
+    with project.target.mysql() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT id, content FROM documents WHERE id = %s", (doc_id,))
+        row = cursor.fetchone()
+        return tuple(row) if row else None
+
+
+def marker(project: DeployProject) -> dict[str, Any]:
+    """One document (a row and a vector), one Redis key, one uploaded file."""
+    text = f"stackprobe deploy marker {secrets.token_hex(8)}"
+    key = f"stackprobe:deploy:{secrets.token_hex(6)}"
+    project.target.redis().set(key, text)
+    data = secrets.token_bytes(2048)
+    return {"text": text, "doc_id": put_document(project, text), "key": key,
+            "upload": put_upload(project, f"marker-{secrets.token_hex(4)}.bin", data)}
+
+
+def marker_problems(project: DeployProject, seen: dict[str, Any], when: str) -> list[str]:
+    problems = []
+    if document_row(project, seen["doc_id"]) != (seen["doc_id"], seen["text"]):
+        problems.append(f"document row {seen['doc_id']} missing {when}")
+    if top_hit(project, seen["text"]) != str(seen["doc_id"]):
+        problems.append(f"vector of document {seen['doc_id']} not found {when}")
+    if project.target.redis().get(seen["key"]) != seen["text"]:
+        problems.append(f"Redis key {seen['key']} missing {when}")
+    uploads = project.profile.deploy.uploads_dir
+    if uploads and seen["upload"] not in file_digests(project.backend(), uploads):
+        problems.append(f"uploaded file {seen['upload']} missing {when}")
+    return problems
+
+
+# --- DEP-01 ----------------------------------------------------------------------------------
+@pytest.mark.control("DEP-01")
+def test_help_lists_every_documented_subcommand(deploy_project: DeployProject, evidence: Evidence) -> None:
+    run = ok(deploy_project.deploy("help", timeout=30), evidence, "help")
+    lines = [line.strip() for line in run.stdout.splitlines()]
+    missing = [c for c in deploy_project.profile.deploy.subcommands
+               if not any(re.match(rf"{re.escape(c)}(\s|$)", line) for line in lines)]
+    evidence.record("subcommands_missing_from_help", missing)
+    assert not missing, (f"`{' '.join(deploy_project.command)} help` does not list {missing}: document every "
+                         "subcommand, one line each")
+
+
+@pytest.mark.control("DEP-01")
+def test_init_on_a_fresh_project_migrates_and_is_safe_to_rerun(deploy_project: DeployProject,
+                                                               evidence: Evidence) -> None:
+    project = deploy_project
+    if not project.is_fresh():
+        project.remove_stack()
+    first = ok(project.deploy("init"), evidence, "init on a fresh project")
+    problems = all_up(project)
+    assert not problems, f"after init: {', '.join(problems)}"
+    state = migration_state(project.target)
+    evidence.record("migrations_after_first_init", state.as_evidence())
+    assert state.at_head, f"after init: {state.problem()}"
+    assert project.wait_healthy(30) is not None, (
+        f"after init the health URL {project.target.health_url} never answered 2xx")
+
+    seen = marker(project)
+    volumes = project.volumes()
+    second = project.deploy("init")
+    evidence.record("commands", second.summary())
+    evidence.record("init_durations_s", [round(first.duration_s, 2), round(second.duration_s, 2)])
+    assert second.exit_code == 0, (f"init is not safe to run twice: the second run failed: {second.describe()}; "
+                                   "make every init step idempotent (IF NOT EXISTS, alembic's version table)")
+    problems = all_up(project) + marker_problems(project, seen, "after a second init")
+    if project.volumes() != volumes:
+        problems.append(f"volumes changed: {sorted(volumes)} -> {sorted(project.volumes())}")
+    state = migration_state(project.target)
+    evidence.record("migrations_after_second_init", state.as_evidence())
+    if not state.at_head:
+        problems.append(state.problem())
+    assert not problems, f"a second init is not harmless: {'; '.join(problems)}"
+
+
+@pytest.mark.control("DEP-01")
+def test_stop_start_restart_keep_data(deploy_project: DeployProject, evidence: Evidence) -> None:
+    project = deploy_project
+    ensure_initialized(project, evidence)
+    seen = marker(project)
+    volumes, before = project.volumes(), project.containers_by_service()
+
+    ok(project.deploy("stop"), evidence, "stop")
+    stopped = project.containers_by_service()
+    evidence.record("after_stop", stopped)
+    assert {n: s["id"] for n, s in stopped.items()} == {n: s["id"] for n, s in before.items()}, (
+        f"stop removed or replaced containers: {sorted(before)} -> {sorted(stopped)}; stop must keep them")
+    running = [n for n, s in stopped.items() if s["status"] == "running"]
+    assert not running, f"stop left {running} running"
+
+    for command in ("start", "restart"):
+        ok(project.deploy(command), evidence, command)
+        problems = all_up(project) + marker_problems(project, seen, f"after {command}")
+        if project.volumes() != volumes:
+            problems.append(f"volumes changed after {command}: {volumes} -> {project.volumes()}")
+        assert not problems, f"{command}: {'; '.join(problems)}"
+
+
+@pytest.mark.control("DEP-01")
+def test_logs_show_every_service(deploy_project: DeployProject, evidence: Evidence) -> None:
+    project = deploy_project
+    ensure_initialized(project, evidence)
+    run = ok(project.deploy("logs", timeout=60), evidence, "logs")
+    lines = [line for line in run.stdout.splitlines() if line.strip()]
+    services = project.containers_by_service()
+    silent = [name for name, s in services.items()
+              if not any(line.startswith((s["name"], name)) for line in lines)]
+    evidence.record("logs", {"lines": len(lines), "services_without_lines": silent})
+    assert lines, "logs printed nothing"
+    assert not silent, f"logs shows no lines of {silent}"
+
+
+@pytest.mark.control("DEP-01")
+def test_backup_writes_a_dump(deploy_project: DeployProject, evidence: Evidence) -> None:
+    project = deploy_project
+    ensure_initialized(project, evidence)
+    seen = marker(project)
+    cfg = project.profile.deploy
+    with tempfile.TemporaryDirectory(prefix="stackprobe-deploy-backup-") as directory:
+        target_dir = Path(directory) / "backups"
+        ok(project.deploy("backup", extra_env={cfg.backup_dir_var: str(target_dir)}), evidence, "backup")
+        dumps = sorted(target_dir.glob(cfg.backup_glob)) if target_dir.is_dir() else []
+        evidence.record("backup_files", sorted(p.name for p in target_dir.iterdir()) if target_dir.is_dir() else [])
+        assert len(dumps) == 1, f"backup wrote {len(dumps)} files matching {cfg.backup_glob} in {target_dir}"
+        text = gzip.decompress(dumps[0].read_bytes()).decode("utf-8", "replace")
+    tables = set(table_checksums(project.target))
+    missing = sorted(t for t in tables if f"CREATE TABLE `{t}`" not in text)
+    evidence.record("dump", {"bytes": len(text), "tables": sorted(tables), "tables_missing": missing})
+    assert not missing, f"the dump has no CREATE TABLE for {missing}"
+    assert seen["text"] in text, "the dump does not hold the row written just before it"
+
+
+# --- DEP-02 ----------------------------------------------------------------------------------
+@pytest.mark.control("DEP-02")
+def test_update_flow_keeps_data_and_comes_back_within_slo(deploy_project: DeployProject,
+                                                          evidence: Evidence) -> None:
+    project = deploy_project
+    cfg = project.profile.deploy
+    ensure_initialized(project, evidence)
+    texts = [f"stackprobe update keeps me {i} {secrets.token_hex(8)}" for i in range(cfg.seed_documents)]
+    doc_ids = [put_document(project, text) for text in texts]
+    for i in range(cfg.seed_uploads):
+        put_upload(project, f"update-{i}-{secrets.token_hex(4)}.bin", secrets.token_bytes(4096 * (i + 1)))
+    rows_before = table_checksums(project.target)
+    files_before = file_digests(project.backend(), cfg.uploads_dir) if cfg.uploads_dir else {}
+    hits_before = {str(d): top_hit(project, t) for d, t in zip(doc_ids, texts, strict=True)}
+    volumes_before = project.volumes()
+
+    base = project.target.backend_url
+    urls = [base + path.format(document_id=doc_ids[0] if doc_ids else 1) for path in cfg.read_paths]
+    steps: list[CommandRun] = []
+    with ReadTraffic(urls, cfg.traffic_interval_s, cfg.traffic_max_requests,
+                     max_duration_s=cfg.command_timeout_s * len(cfg.update_flow) + cfg.update_slo_s,
+                     headers=dict(project.target.http().headers)) as traffic:
+        for step in cfg.update_flow:
+            steps.append(project.run(step))
+            if steps[-1].exit_code != 0:
+                break
+        flow_ended_s = traffic.elapsed()
+        healthy_after_s = project.wait_healthy(cfg.update_slo_s)
+        # keep reading a little after the flow, so the recovery is seen by the traffic too
+        traffic.sleep(2.0)
+    seen = traffic.report()
+    evidence.record("project", project.project)
+    evidence.record("update_flow", [s.summary() for s in steps])
+    evidence.record("read_traffic", {"urls": urls, **seen.as_evidence()})
+    evidence.record("downtime_s", None if seen.downtime_s is None else round(seen.downtime_s, 3))
+    evidence.record("update_duration_s", round(flow_ended_s, 2))
+    failed = [s for s in steps if s.exit_code != 0]
+    assert not failed, f"the update flow failed: {failed[0].describe()}"
+    assert healthy_after_s is not None, f"health did not answer 2xx within {cfg.update_slo_s} s after the update flow"
+
+    rows_after = table_checksums(project.target)
+    files_after = file_digests(project.backend(), cfg.uploads_dir) if cfg.uploads_dir else {}
+    hits_after = {str(d): top_hit(project, t) for d, t in zip(doc_ids, texts, strict=True)}
+    lost_rows = {t: {"before": v, "after": rows_after.get(t)} for t, v in rows_before.items() if rows_after.get(t) != v}
+    lost_files = sorted(p for p, d in files_before.items() if files_after.get(p) != d)
+    lost_vectors = sorted(d for d, hit in hits_before.items() if hits_after.get(d) != hit)
+    missing_volumes = sorted(set(volumes_before) - set(project.volumes()))
+    state = migration_state(project.target)
+    evidence.record("data", {"tables": rows_before, "files": len(files_before), "documents": len(doc_ids),
+                             "changed_tables": lost_rows, "lost_files": lost_files, "lost_vectors": lost_vectors,
+                             "missing_volumes": missing_volumes})
+    evidence.record("migrations", state.as_evidence())
+    problems = []
+    if lost_rows:
+        shown = ", ".join(f"{t}: {v['before']} -> {v['after']}" for t, v in lost_rows.items())
+        problems.append(f"rows changed or lost in {sorted(lost_rows)} ({shown})")
+    if lost_files:
+        problems.append(f"{len(lost_files)} of {len(files_before)} uploaded files lost or changed")
+    if lost_vectors:
+        problems.append(f"{len(lost_vectors)} of {len(doc_ids)} documents no longer found by vector search")
+    if missing_volumes:
+        problems.append(f"volumes gone: {missing_volumes}")
+    if not state.at_head:
+        problems.append(state.problem())
+    assert not problems, (f"the update flow did not keep its promises: {'; '.join(problems)}; "
+                          "never remove volumes in an update")
+    assert seen.downtime_s is not None, (
+        f"read traffic never saw the backend answer again after its last failure ({seen.as_evidence()})")
+    assert seen.downtime_s <= cfg.update_slo_s, (
+        f"the update flow's outage lasted {seen.downtime_s:.1f} s, over the SLO of {cfg.update_slo_s} s "
+        "(build before stopping the backend, so the outage is only migrate + start)")
+
+
+# --- DEP-01, last: clean --------------------------------------------------------------------------
+@pytest.mark.control("DEP-01")
+def test_clean_refuses_without_confirmation_and_removes_volumes_with_it(deploy_project: DeployProject,
+                                                                       evidence: Evidence) -> None:
+    project = deploy_project
+    ensure_initialized(project, evidence)
+    volumes, before = project.volumes(), containers(project)
+    refused = project.deploy("clean", timeout=120)
+    evidence.record("commands", refused.summary())
+    after = containers(project)
+    evidence.record("after_unconfirmed_clean", {"volumes": project.volumes(), "containers": after})
+    kept = project.volumes() == volumes and after == before
+    assert refused.exit_code != 0 and kept, (
+        f"`clean` without confirmation (no terminal, no CONFIRM) must refuse and remove nothing: it "
+        f"{'exited 0' if refused.exit_code == 0 else f'exited {refused.exit_code}'} and "
+        f"{'kept everything' if kept else f'left volumes {project.volumes()} of {volumes}'}")
+
+    cfg = project.profile.deploy
+    ok(project.deploy("clean", *cfg.clean_confirm_args, timeout=180), evidence, "confirmed clean")
+    left = {"volumes": project.volumes(), "containers": sorted(project.containers_by_service())}
+    evidence.record("after_confirmed_clean", left)
+    assert not left["volumes"] and not left["containers"], f"confirmed clean left {left}"

@@ -1,0 +1,126 @@
+"""The deploy suite's library without Docker: revisions, fingerprints, the throwaway project's
+env, commands bounded in time, read traffic and its outage window against a real HTTP server."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from support.stacks import REPO
+
+from stackprobe.deploy import DeployProject, ReadTraffic, fingerprint_changes, revisions, run_command
+from stackprobe.profile import Profile
+
+
+def test_revisions_ignore_log_lines_and_markers() -> None:
+    current = ("INFO  [alembic.runtime.migration] Context impl MySQLImpl.\n"
+               "INFO  [alembic.runtime.migration] Will assume non-transactional DDL.\n0002 (head)\n")
+    assert revisions(current) == {"0002"}
+    assert revisions("INFO  [alembic.runtime.migration] Context impl MySQLImpl.\n") == set()
+    assert revisions("ae10f3 (head)\n1975ea83b712 (effective head)\n") == {"ae10f3", "1975ea83b712"}
+    assert revisions("Traceback (most recent call last):\nKeyError: 'x'\n") == set()
+
+
+def test_fingerprint_changes_name_what_moved() -> None:
+    before = {"tables": {"documents": "CREATE TABLE d", "users": "CREATE TABLE u"}, "rows": {"documents": 3},
+              "versions": [["0002"]], "triggers": [], "routines": []}
+    same = {**before}
+    assert fingerprint_changes(before, same) == []
+    after = {**before, "tables": {"documents": "CREATE TABLE d2", "audit": "x"}, "rows": {"documents": 4},
+             "versions": [["0003"]]}
+    assert fingerprint_changes(before, after) == [
+        "table audit appeared", "table documents: definition changed", "table users disappeared",
+        "table documents: rows 3 -> 4", "versions: [['0002']] -> [['0003']]"]
+
+
+def test_run_command_kills_the_whole_group_on_timeout(tmp_path: Path) -> None:
+    started = time.monotonic()
+    run = run_command(["bash", "-c", "sleep 30 & sleep 30; echo never"], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
+                      timeout=0.5)
+    assert run.timed_out and run.exit_code == -9 and "never" not in run.output
+    assert time.monotonic() - started < 10
+    done = run_command(["sh", "-c", "read x || echo no-stdin; exit 3"], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
+                       timeout=10)
+    assert done.exit_code == 3 and "no-stdin" in done.stdout and "exited 3" in done.describe()
+
+
+def test_throwaway_project_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copy2(REPO / ".env.example", tmp_path / ".env.example")
+    monkeypatch.setenv("COMPOSE_FILE", "/elsewhere.yml")
+    monkeypatch.setenv("CONFIRM", "yes")
+    project = DeployProject(Profile(), tmp_path, [tmp_path / "a.yml", tmp_path / "b.yml"])
+    try:
+        assert stat.S_IMODE(project.env_file.stat().st_mode) == 0o600
+        values = project.target.env
+        assert values["COMPOSE_PROJECT_NAME"] == project.project
+        ports = [int(values[k]) for k in ("BACKEND_PORT", "METRICS_PORT", "MYSQL_PORT", "REDIS_PORT")]
+        assert all(p > 0 for p in ports) and len(set(ports)) == 4
+        assert values["BACKEND_IMAGE"] == f"{project.project}-backend-image:deploy"
+        assert values["MYSQL_PASSWORD"] != "change-me-app-password" and len(values["MYSQL_PASSWORD"]) >= 24
+        env = project.environ()
+        assert env["STACK_ENV_FILE"] == str(project.env_file)
+        assert env["COMPOSE_FILE"] == f"{tmp_path / 'a.yml'}:{tmp_path / 'b.yml'}"
+        assert env["COMPOSE_PROJECT_NAME"] == project.project and "CONFIRM" not in env
+        assert project.command == ["stack/scripts/deploy.sh"]  # not in tmp_path: left as given
+    finally:
+        shutil.rmtree(project.target.state_dir)
+
+
+class _Switchable(BaseHTTPRequestHandler):
+    up = True
+
+    def do_GET(self) -> None:
+        self.send_response(200 if _Switchable.up else 503)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Switchable)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    _Switchable.up = True
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/health"
+    httpd.shutdown()
+
+
+def test_read_traffic_measures_the_outage_window(server: str) -> None:
+    with ReadTraffic([server], interval_s=0.02, max_requests=1000, max_duration_s=20) as traffic:
+        traffic.sleep(0.3)
+        _Switchable.up = False
+        traffic.sleep(0.6)
+        _Switchable.up = True
+        traffic.sleep(0.3)
+    seen = traffic.report()
+    assert seen.ok > 0 and seen.failed > 0 and seen.sent == seen.ok + seen.failed
+    assert seen.errors == {"503": seen.failed}
+    assert seen.downtime_s is not None and 0.4 <= seen.downtime_s <= 2.0, seen
+    assert seen.first_failure_s is not None and seen.recovered_s is not None
+    assert seen.stopped_by == "caller"
+
+
+def test_read_traffic_is_bounded_in_count_and_time(server: str) -> None:
+    with ReadTraffic([server, server], interval_s=0.0, max_requests=7, max_duration_s=20) as traffic:
+        traffic.sleep(5)
+    assert traffic.report().sent == 7 and traffic.stopped_by == "max_requests"
+    started = time.monotonic()
+    with ReadTraffic([server], interval_s=0.05, max_requests=10_000, max_duration_s=0.5) as traffic:
+        traffic.sleep(5)
+    assert traffic.stopped_by == "max_duration" and time.monotonic() - started < 3
+    assert traffic.report().downtime_s == 0.0
+
+
+def test_read_traffic_never_recovering_has_no_downtime_figure() -> None:
+    with ReadTraffic(["http://127.0.0.1:9/health"], interval_s=0.05, max_requests=5, max_duration_s=5) as traffic:
+        traffic.sleep(5)
+    seen = traffic.report()
+    assert seen.failed == 5 and seen.downtime_s is None and seen.recovered_s is None

@@ -1,0 +1,89 @@
+"""Seeded smoke defects: on each, `suites/smoke` fails exactly the controls its defect.toml names.
+
+Every defect is applied to one shared copy of the reference stack and put back afterwards:
+a compose override recreates only the services it changes (`services`), a backend defect
+mounts a small patch (`defect_patch.py`, loaded by `_patch/sitecustomize.py`) over the real
+backend, and a state defect runs compose `commands` and their `undo`. The suite then runs
+against the copy as a live target with --allow-destructive (HLT-03/04 stop dependencies).
+
+defect.toml keys: title, fails (controls that must fail), may_fail (controls allowed to fail
+as well, with the reason in a comment), services, override, wait (default true), settle_s,
+observe_s (CTR-01's window), commands/undo, profile_extra (TOML appended to the reference profile),
+expect_message (a text the failing check's message must contain).
+"""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.stacks import REFERENCE_PROFILE, REPO, SuiteRun, TestStack
+
+DEFECTS_DIR = REPO / "tests" / "defects" / "smoke"
+DEFECTS = sorted(p for p in DEFECTS_DIR.iterdir() if (p / "defect.toml").is_file())
+SMOKE_CONTROLS = {"HLT-01", "HLT-02", "HLT-03", "HLT-04", "MET-01", "MET-02", "MET-03", "CTR-01",
+                  "CTR-02", "CTR-03", "DB-01", "DB-02", "DB-03", "RDS-01", "VEC-01"}
+
+pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
+
+
+def spec_of(defect: Path) -> dict[str, Any]:
+    return tomllib.loads((defect / "defect.toml").read_text())
+
+
+def test_every_smoke_control_has_a_defect() -> None:
+    covered = {control for defect in DEFECTS for control in spec_of(defect)["fails"]}
+    assert covered == SMOKE_CONTROLS, f"smoke controls without a seeded defect: {SMOKE_CONTROLS - covered}"
+
+
+@contextmanager
+def applied(stack: TestStack, defect: Path, spec: dict[str, Any]) -> Iterator[list[Path]]:
+    """The defect in place on the stack; yields the compose overrides the suite must see."""
+    env = {"DEFECT_DIR": str(defect)}
+    overrides: list[Path] = []
+    with ExitStack() as undo:
+        if "override" in spec:
+            override = (defect / spec["override"]).resolve()
+            overrides.append(override)
+            undo.enter_context(stack.defect(override, *spec["services"], wait=spec.get("wait", True),
+                                            env=env))
+        for command in spec.get("commands", []):
+            undo.callback(lambda: [stack.compose(*c) for c in spec.get("undo", [])])
+            stack.compose(*command)
+        time.sleep(spec.get("settle_s", 0))
+        yield overrides
+
+
+def check_messages(run: SuiteRun, spec: dict[str, Any]) -> list[str]:
+    controls = run.results.get("controls", {})
+    return [check["message"] for control in spec["fails"]
+            for check in controls.get(control, {}).get("checks", []) if check["status"] == "failed"]
+
+
+@pytest.mark.parametrize("defect", DEFECTS, ids=[d.name for d in DEFECTS])
+def test_smoke_defect_fails_exactly_its_controls(shared_stack: TestStack, defect: Path,
+                                                 tmp_path: Path) -> None:
+    spec = spec_of(defect)
+    # shorter observation windows than production needs keep the matrix fast
+    profile = tmp_path / "profile.toml"
+    profile.write_text(f"{REFERENCE_PROFILE.read_text()}\n[containers]\nobserve_s = {spec.get('observe_s', 0.0)}\n"
+                       f"[health]\noutage_window_s = 12.0\n{spec.get('profile_extra', '')}")
+    with applied(shared_stack, defect, spec) as overrides:
+        run = shared_stack.run_suite("suites/smoke", report_dir=tmp_path / "reports", overrides=overrides,
+                                     extra=["--allow-destructive"], profile=profile,
+                                     env={"DEFECT_DIR": str(defect)})
+    expected, allowed = set(spec["fails"]), set(spec["fails"]) | set(spec.get("may_fail", []))
+    assert set(run.statuses) == SMOKE_CONTROLS, f"not every smoke control ran: {run.statuses}\n{run.tail()}"
+    failed = run.failed()
+    assert expected <= failed <= allowed, (
+        f"{defect.name} ({spec['title']}): expected {sorted(expected)} to fail"
+        f"{f' (allowed also {sorted(allowed - expected)})' if allowed != expected else ''}, "
+        f"failed {sorted(failed)}\n{run.tail()}")
+    messages = check_messages(run, spec)
+    assert any(spec["expect_message"] in m for m in messages), (
+        f"no failure message names the defect ({spec['expect_message']!r}): {messages}")

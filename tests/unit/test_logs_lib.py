@@ -1,0 +1,263 @@
+"""The logs library and the traffic generator, without Docker: each rule of LOG-01..04 on
+hand-made files, the id accounting of LOG-03 on hand-made timelines, the real logrotate."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from stackprobe.logs import (
+    LogFile,
+    account_ids,
+    check_format,
+    check_logrotate_policy,
+    check_rotation,
+    covers,
+    log_set,
+    logrotate_debug,
+    parse_logrotate,
+)
+from stackprobe.profile import Profile
+from stackprobe.traffic import Sent, sequenced_traffic
+
+REPO = Path(__file__).resolve().parents[2]
+LOGROTATE = REPO / "stack" / "scripts" / "logrotate" / "ai-assistant"
+CFG = Profile().logs
+HOST_LOG = "/var/lib/docker/volumes/ai_assistant_backend_logs/_data/app.log"
+
+
+def line(n: int, rid: str = "", level: str = "INFO") -> str:
+    return (f"2026-01-23T13:42:{n % 60:02d}.123+08:00 {level} 17 app.access request id={rid or f'r{n}'} "
+            "method=GET path=/api/v1/system/ping status=200 duration_ms=1.0")
+
+
+def log(name: str, *lines: str) -> LogFile:
+    text = "".join(f"{item}\n" for item in lines)
+    return LogFile(name, len(text.encode()), text)
+
+
+# --- files ---------------------------------------------------------------------------------
+def test_log_set_keeps_the_logs_files_and_opens_gzip() -> None:
+    files = {"app.log": b"a\n", "app.log.1": b"b\n", "app.log-20260101.gz": gzip.compress(b"c\n"),
+             ".__app.lock": b"", "other.log": b"x\n"}
+    found = {f.name: f.text for f in log_set(files, "app.log")}
+    assert found == {"app.log": "a\n", "app.log.1": "b\n", "app.log-20260101.gz": "c\n"}
+
+
+# --- LOG-01 --------------------------------------------------------------------------------
+def test_documented_format_passes_with_a_traceback() -> None:
+    report = check_format([log("app.log", line(1), line(2, level="ERROR"), "Traceback (most recent call last):",
+                               '  File "/app/app/main.py", line 3, in f', "", "pymysql.err.OperationalError: (2003, x)",
+                               line(3))], CFG.line_pattern, CFG.continuation_pattern)
+    assert report.violations == []
+    assert (report.records, report.continuation_lines, dict(report.levels)) == (3, 4, {"INFO": 2, "ERROR": 1})
+
+
+@pytest.mark.parametrize("bad", [
+    "2026-01-23 13:42:10,123 - app.access - INFO - request id=x",  # the logging cookbook's format
+    "INFO:app.access:request id=x",  # logging's BASIC_FORMAT
+    "2026-01-23T13:42:10.123 INFO 17 app.access request id=x",  # no UTC offset
+    "2026-01-23T13:42:10.123+08:00 NOTICE 17 app request id=x",  # not a Python level
+])
+def test_other_formats_are_violations(bad: str) -> None:
+    report = check_format([log("app.log", line(1), bad)], CFG.line_pattern, CFG.continuation_pattern)
+    assert len(report.violations) == 1 and report.violations[0].startswith("app.log:2:"), report.violations
+
+
+def test_continuation_only_after_a_record() -> None:
+    report = check_format([log("app.log.1", "  indented", line(1))], CFG.line_pattern, CFG.continuation_pattern)
+    assert [v.split(":")[1] for v in report.violations] == ["1"]
+
+
+def test_a_time_group_must_carry_an_offset() -> None:
+    pattern = r"^(?P<time>\S+) (?P<message>.*)$"
+    report = check_format([log("a", "2026-01-23T13:42:10 x", "2026-01-23T13:42:10+00:00 y", "yesterday z")],
+                          pattern, CFG.continuation_pattern)
+    assert len(report.violations) == 2 and "no UTC offset" in report.violations[0]
+    assert "not ISO-8601" in report.violations[1]
+
+
+# --- LOG-02 --------------------------------------------------------------------------------
+def test_rotation_limits() -> None:
+    record = line(1)
+    size = len(record) + 1
+    ok = [log("app.log", record), log("app.log.1", *[record] * 3), log("app.log.2", *[record] * 2),
+          log("app.log-20260101.gz", *[record] * 50)]
+    assert check_rotation(ok, "app.log", 2 * size, 2).violations == []  # one record over: allowed
+    report = check_rotation(ok, "app.log", size, 2)  # app.log.1 is two records over
+    assert len(report.violations) == 1 and "app.log.1" in report.violations[0]
+    report = check_rotation(ok, "app.log", 3 * size, 1)
+    assert report.backups == [1, 2] and "2 backups" in report.violations[0]
+
+
+# --- LOG-03 --------------------------------------------------------------------------------
+def sent(seq: int, started: float, finished: float, status: int = 200) -> Sent:
+    return Sent(seq, f"p-{seq:07d}", status, started, finished)
+
+
+def timeline() -> list[Sent]:
+    """Ten requests one after another (0..9), acknowledged at t+0.5."""
+    return [sent(i, float(i), i + 0.5) for i in range(10)]
+
+
+def test_suffix_lost_with_the_oldest_file_is_fine() -> None:
+    files = [log("app.log.1", *(line(i, f"p-{i:07d}") for i in (4, 5, 6))),
+             log("app.log", *(line(i, f"p-{i:07d}") for i in (7, 8, 9)))]
+    account = account_ids(files, CFG.request_id_pattern, timeline(), oldest_rotated_away=True)
+    assert (account.lost_with_rotation, account.lost_from_middle, account.duplicated) == ([0, 1, 2, 3], [], {})
+    assert account.lowest_retained_seq == 4 and account.files == {"app.log.1": 3, "app.log": 3}
+
+
+def test_a_gap_in_the_middle_and_a_duplicate_are_found() -> None:
+    ids = [4, 5, 7, 8, 8, 9]
+    files = [log("app.log", *(line(i, f"p-{i:07d}") for i in ids))]
+    account = account_ids(files, CFG.request_id_pattern, timeline(), oldest_rotated_away=True)
+    assert account.lost_from_middle == [6] and account.duplicated == {"p-0000008": 2}
+
+
+def test_slow_request_sent_before_the_first_retained_ack_may_be_gone() -> None:
+    # request 3 was slow: acknowledged at t=20, after 4..9; its line may be in the deleted file
+    requests = [*timeline()[:3], sent(3, 3.0, 20.0), *timeline()[4:]]
+    files = [log("app.log", *(line(i, f"p-{i:07d}") for i in range(4, 10)))]
+    account = account_ids(files, CFG.request_id_pattern, requests, oldest_rotated_away=True)
+    assert account.lost_from_middle == [] and account.lost_with_rotation == [0, 1, 2, 3]
+
+
+def test_a_backend_that_logs_after_responding_gets_its_lag() -> None:
+    files = [log("app.log", *(line(i, f"p-{i:07d}") for i in (4, 6, 7, 8, 9)))]
+    strict = account_ids(files, CFG.request_id_pattern, timeline(), oldest_rotated_away=True)
+    lagging = account_ids(files, CFG.request_id_pattern, timeline(), oldest_rotated_away=True, lag_s=1.0)
+    assert (strict.lost_from_middle, lagging.lost_from_middle) == ([5], [])
+
+
+def test_losses_without_a_rotated_away_file_are_all_from_the_middle() -> None:
+    files = [log("app.log", *(line(i, f"p-{i:07d}") for i in range(4, 10)))]
+    account = account_ids(files, CFG.request_id_pattern, timeline(), oldest_rotated_away=False)
+    assert account.lost_from_middle == [0, 1, 2, 3]
+
+
+def test_unacknowledged_requests_are_not_counted_lost() -> None:
+    requests = [*timeline()[:9], sent(9, 9.0, 9.5, status=0)]
+    files = [log("app.log", *(line(i, f"p-{i:07d}") for i in range(9)))]
+    account = account_ids(files, CFG.request_id_pattern, requests, oldest_rotated_away=False)
+    assert (account.lost, account.unacknowledged, account.acknowledged) == (0, 1, 9)
+
+
+# --- LOG-04 --------------------------------------------------------------------------------
+def test_reference_logrotate_file_is_as_documented() -> None:
+    assert check_logrotate_policy(LOGROTATE.read_text(), CFG.logrotate_policy, HOST_LOG) == []
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (("    daily\n", "    dialy\n"), "`daily` is not set"),
+    (("    daily\n", "    daily\n    weekly\n"), "line 11 sets `weekly`"),
+    (("rotate 30", "rotate 7"), "`rotate 30` expected"),
+    (("    delaycompress\n", ""), "`delaycompress` is not set"),
+    (("    compress\n", "    compress\n    nocompress\n"), "sets `nocompress`"),
+    (("    notifempty\n", "    ifempty\n"), "sets `ifempty`"),
+    (("create 0644", "create 0600"), "`create 0644` expected"),
+    (("_data/*.log", "_data/*.txt"), "covers the log file"),
+])
+def test_logrotate_policy_violations(change: tuple[str, str], expected: str) -> None:
+    text = LOGROTATE.read_text()
+    assert change[0] in text
+    problems = check_logrotate_policy(text.replace(*change), CFG.logrotate_policy, HOST_LOG)
+    assert len(problems) == 1 and expected in problems[0], problems
+
+
+def test_global_directives_apply_and_scripts_are_skipped() -> None:
+    text = "weekly\nrotate 30\n/var/log/a/*.log {\n  postrotate\n    daily\n  endscript\n}\n"
+    globals_, blocks = parse_logrotate(text)
+    assert [d.words for d in globals_] == [["weekly"], ["rotate", "30"]]
+    assert blocks[0].directives == []
+    assert check_logrotate_policy(text, ["weekly", "rotate 30"]) == []
+    assert check_logrotate_policy("rotate 3\n", ["rotate 3"]) == ["no log block (`<path pattern> { ... }`) in the file"]
+
+
+def test_covers_is_a_shell_glob_per_path_segment() -> None:
+    assert covers("/v/_data/*.log", "/v/_data/app.log")
+    assert not covers("/v/_data/*.log", "/v/_data/sub/app.log")
+    assert not covers("*.log", "/v/_data/app.log")
+
+
+@pytest.mark.skipif(shutil.which("logrotate") is None, reason="logrotate is not installed")
+def test_real_logrotate_accepts_the_reference_and_names_a_typo(tmp_path: Path) -> None:
+    good = logrotate_debug(LOGROTATE, tmp_path / "good", "app.log")
+    assert (good.returncode, good.errors) == (0, []), good.output
+    assert "renaming" in good.output and str(LOGROTATE) in good.output  # the rotation plan, walked
+    typo = tmp_path / "ai-assistant"
+    typo.write_text(LOGROTATE.read_text().replace("    daily\n", "    dialy\n"))
+    bad = logrotate_debug(typo, tmp_path / "bad", "app.log")
+    assert bad.errors == [f"error: {typo}:10 unknown option 'dialy' -- ignoring line"], bad.output
+
+
+# --- traffic -------------------------------------------------------------------------------
+def test_traffic_is_bounded_in_requests_with_unique_ids_and_concurrency() -> None:
+    seen: list[str] = []
+    in_flight, peak, lock = [0], [0], threading.Lock()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+            seen.append(request.headers["X-Request-ID"])
+        time.sleep(0.002)
+        with lock:
+            in_flight[0] -= 1
+        return httpx.Response(503 if request.headers["X-Request-ID"].endswith("7") else 200)
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as client:
+        report = sequenced_traffic(client, "http://127.0.0.1/ping", header="X-Request-ID", prefix="p",
+                                   requests=100, concurrency=4, max_seconds=30, first_seq=5)
+    assert [s.seq for s in report.sent] == list(range(5, 105))
+    assert sorted(seen) == sorted(s.request_id for s in report.sent) and len(set(seen)) == 100
+    assert peak[0] <= 4 and report.stopped_by == "count"
+    summary = report.summary()
+    assert summary["requests_sent"] == 100 and summary["acknowledged"] == 100
+    assert summary["statuses"] == {"200": 90, "503": 10}
+    assert all(s.started <= s.finished for s in report.sent)
+
+
+def test_traffic_stops_at_its_time_bound_and_reports_errors() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        time.sleep(0.05)
+        if request.headers["X-Request-ID"].endswith("3"):
+            raise httpx.ConnectError("refused")
+        return httpx.Response(200)
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as client:
+        started = time.monotonic()
+        report = sequenced_traffic(client, "http://127.0.0.1/ping", header="X-Request-ID", prefix="p",
+                                   requests=10_000, concurrency=2, max_seconds=0.3)
+    assert time.monotonic() - started < 5 and report.stopped_by == "time"
+    assert 0 < len(report.sent) < 100
+    assert report.summary()["no_response"] == sum(1 for s in report.sent if s.request_id.endswith("3"))
+    with pytest.raises(ValueError):
+        sequenced_traffic(client, "http://x", header="h", prefix="p", requests=1, concurrency=0, max_seconds=1)
+
+
+# --- [stack] ephemeral_env ------------------------------------------------------------------
+def test_ephemeral_env_goes_into_the_generated_env_file_only(tmp_path: Path) -> None:
+    import dataclasses
+
+    from stackprobe.targets.envfiles import read_env
+    from stackprobe.targets.ephemeral import EphemeralTarget
+
+    shutil.copyfile(REPO / ".env.example", tmp_path / ".env.example")
+    base = Profile()
+    profile = dataclasses.replace(base, stack=dataclasses.replace(
+        base.stack, ephemeral_env={"LOG_MAX_BYTES": "16384", "LOG_BACKUP_COUNT": "3"}))
+    generated = EphemeralTarget(profile, tmp_path, [], None, project="spx1x000000")
+    written = read_env(generated.env_files[0])
+    assert (written["LOG_MAX_BYTES"], written["LOG_BACKUP_COUNT"]) == ("16384", "3")
+    assert generated.env["LOG_MAX_BYTES"] == "16384"
+    given = tmp_path / "given.env"
+    shutil.copyfile(REPO / ".env.example", given)
+    kept = EphemeralTarget(profile, tmp_path, [], given, project="spx1x000001")
+    assert kept.env["LOG_MAX_BYTES"] == "10485760"
