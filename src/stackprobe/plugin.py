@@ -245,7 +245,10 @@ def _ssh_target(config: pytest.Config, s: RunSettings) -> Iterator[Target]:
             remote = SshLiveTarget(s.profile, s.project_dir, s.compose_files, s.env_file, s.project_name, channel)
             remote.attach()
         except BaseException:
-            (remote.close() if remote is not None else channel.close())
+            if remote is not None:
+                remote.close()  # closes the channel too
+            else:
+                channel.close()
             raise
     except StackprobeUsageError as error:
         _stop(config, str(error))

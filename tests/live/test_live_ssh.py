@@ -66,7 +66,7 @@ def test_nightly_over_ssh_matches_local_and_changes_nothing(shared_stack: TestSt
                                     extra=["--nightly", *sshd.ssh_args()])
     ssh_s = time.monotonic() - started
     after = fingerprint(shared_stack)
-    print(f"\nnightly smoke+config wall time: local live {local_s:.1f} s, over SSH {ssh_s:.1f} s")
+    print(f"\nnightly run (every suite) wall time: local live {local_s:.1f} s, over SSH {ssh_s:.1f} s")
 
     assert local.returncode == 0, local.tail()
     assert remote.returncode == 0, remote.tail()
