@@ -12,22 +12,33 @@ from stackprobe.targets.envfiles import generated_from_template, write_env
 
 
 @pytest.fixture(scope="session")
-def config_env_file(stackprobe_settings: RunSettings, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The env file under test; on an ephemeral run without one, the env file the run generates."""
-    if stackprobe_settings.env_file is not None:
-        return stackprobe_settings.env_file
-    template = stackprobe_settings.project_dir / stackprobe_settings.profile.stack.env_template
-    generated = tmp_path_factory.mktemp("config") / ".env"
-    write_env(generated, generated_from_template(template))
-    return generated
+def config_inputs(stackprobe_settings: RunSettings, tmp_path_factory: pytest.TempPathFactory,
+                  request: pytest.FixtureRequest) -> ConfigInputs:
+    """The files under test. On an ephemeral run without an env file, the one the run generates;
+    on a live host reached over SSH, private local copies of the host's files (same modes)."""
+    s = stackprobe_settings
+    template = s.project_dir / s.profile.stack.env_template
+    if s.host:
+        from stackprobe.targets.ssh import mirror_config_inputs
+
+        return mirror_config_inputs(request.getfixturevalue("target"), template,
+                                    tmp_path_factory.mktemp("config-mirror"))
+    env_file = s.env_file
+    if env_file is None:
+        env_file = tmp_path_factory.mktemp("config") / ".env"
+        write_env(env_file, generated_from_template(template))
+    return ConfigInputs(env_file=env_file, template=template, compose_files=s.compose_files,
+                        project_dir=s.project_dir)
 
 
 @pytest.fixture(scope="session")
-def config_findings(stackprobe_settings: RunSettings, config_env_file: Path) -> list[Finding]:
-    s = stackprobe_settings
-    inputs = ConfigInputs(env_file=config_env_file, template=s.project_dir / s.profile.stack.env_template,
-                          compose_files=s.compose_files, project_dir=s.project_dir)
-    return run_config_checks(inputs)
+def config_env_file(config_inputs: ConfigInputs) -> Path:
+    return config_inputs.env_file
+
+
+@pytest.fixture(scope="session")
+def config_findings(config_inputs: ConfigInputs) -> list[Finding]:
+    return run_config_checks(config_inputs)
 
 
 def assert_control_clean(control: str, findings: list[Finding], evidence: object) -> None:

@@ -63,6 +63,7 @@ class CheckResult:
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
     target: str = ""
+    host: str = ""  # where the target runs: "local", an ssh:// URL, or a fleet host's name
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,4 +75,5 @@ class CheckResult:
             "message": self.message,
             "evidence": self.evidence,
             "target": self.target,
+            "host": self.host,
         }

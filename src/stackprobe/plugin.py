@@ -4,6 +4,7 @@ of every report, and the JSON/JUnit/HTML reports under reports/<run>/."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import html
 import json
 import signal
@@ -31,7 +32,13 @@ EVIDENCE = pytest.StashKey[Evidence]()
 IMAGES = pytest.StashKey[dict[str, Any]]()
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    # the dry-run plan and fleets (several live hosts, one xdist worker each) are plugins of their own
+    from stackprobe import dryrun, fleet
+
+    for module in (dryrun, fleet):
+        if not pluginmanager.is_registered(module):
+            pluginmanager.register(module, f"stackprobe.{module.__name__.rsplit('.', 1)[-1]}")
     group = parser.getgroup("stackprobe", "stackprobe: operational verification of a compose stack")
     group.addoption("--target", dest="stackprobe_target", choices=["ephemeral", "live"], default=None,
                     help="ephemeral: a throwaway copy of the stack; live: a running project "
@@ -49,6 +56,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--allow-destructive", dest="stackprobe_allow_destructive", action="store_true",
                     default=False, help="allow destructive tests on a live target "
                                         "[STACKPROBE_ALLOW_DESTRUCTIVE]")
+    group.addoption("--live-host", dest="stackprobe_live_host", metavar="ssh://USER@HOST[:PORT]",
+                    default=None, help="a live target on another host, reached over SSH (implies "
+                                       "--target live) [STACKPROBE_LIVE_HOST, profile [ssh] host]")
+    group.addoption("--ssh-identity", dest="stackprobe_ssh_identity", metavar="PATH", default=None,
+                    help="private key for --live-host [STACKPROBE_SSH_IDENTITY, profile [ssh] identity_file]")
+    group.addoption("--ssh-known-hosts", dest="stackprobe_ssh_known_hosts", metavar="PATH", default=None,
+                    help="known_hosts file with the host's key [STACKPROBE_SSH_KNOWN_HOSTS, "
+                         "profile [ssh] known_hosts_file; default ~/.ssh/known_hosts]")
+    group.addoption("--dry-run", dest="stackprobe_dry_run", action="store_true", default=False,
+                    help="print the plan (target, checks, what they write, which faults where) and touch nothing")
+    group.addoption("--nightly", dest="stackprobe_nightly", action="store_true", default=False,
+                    help="only the checks marked nightly: the production-safe set [STACKPROBE_NIGHTLY, "
+                         "profile [safety] nightly_only]")
     group.addoption("--list-controls", dest="stackprobe_list_controls", action="store_true",
                     default=False, help="print the control catalogue and exit")
     group.addoption("--report-dir", dest="stackprobe_report_dir", metavar="DIR", default=None,
@@ -71,12 +91,16 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    from stackprobe import fleet
+
     try:
+        fleet.apply_worker_host(config)
         settings = resolve(config.option, Path.cwd())
     except StackprobeUsageError as error:
         raise pytest.UsageError(str(error)) from None
     config.stash[SETTINGS] = settings
     config.stash[RESULTS] = []
+    _CONTROLLER_CONFIG[:] = [config]
     config.stash[STARTED] = time.time()
     if settings.report_dir is not None and not getattr(config, "workerinput", None):
         run = time.strftime("%Y%m%d-%H%M%S") + f"-{settings.target}"
@@ -102,6 +126,12 @@ def _install_sigterm() -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.stash[SETTINGS].nightly:  # the production-safe set only
+        kept = [item for item in items if item.get_closest_marker("nightly")]
+        dropped = [item for item in items if not item.get_closest_marker("nightly")]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
     for item in items:
         markers = list(item.iter_markers("control"))
         if not markers:
@@ -129,9 +159,26 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         control = catalogue.get(control_id)
         item.user_properties.append(("control", control.id))
         item.user_properties.append(("severity", control.severity))
+    from stackprobe.dryrun import skip_reason
+
+    reason = skip_reason(item, item.config.stash[SETTINGS])
+    if reason:
+        pytest.skip(reason)
 
 
-def _usage_exit(error: StackprobeUsageError) -> None:
+def _stop(config: pytest.Config, message: str, returncode: int = pytest.ExitCode.USAGE_ERROR) -> None:
+    """End the run with one line; in a fleet, fail this host's checks instead so the other hosts go on."""
+    from stackprobe import fleet
+
+    message = REDACTOR.redact(message)
+    if fleet.is_fleet_worker(config):
+        pytest.fail(message, pytrace=False)
+    pytest.exit(message, returncode=returncode)
+
+
+def _usage_exit(error: StackprobeUsageError, config: pytest.Config | None = None) -> None:
+    if config is not None:
+        _stop(config, str(error))
     pytest.exit(REDACTOR.redact(str(error)), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
@@ -142,7 +189,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     try:
         return (yield)
     except StackprobeUsageError as error:
-        _usage_exit(error)
+        _usage_exit(error, item.config)
 
 
 # --- fixtures ----------------------------------------------------------------------------
@@ -163,6 +210,9 @@ def target(pytestconfig: pytest.Config, stackprobe_settings: RunSettings) -> Ite
     from stackprobe.targets.live import LiveTarget
 
     s = stackprobe_settings
+    if s.host:
+        yield from _ssh_target(pytestconfig, s)
+        return
     try:
         if s.target == "live":
             assert s.env_file is not None and s.project_name is not None
@@ -176,12 +226,12 @@ def target(pytestconfig: pytest.Config, stackprobe_settings: RunSettings) -> Ite
         ephemeral = EphemeralTarget(s.profile, s.project_dir, s.compose_files, s.env_file,
                                     s.project_name)
     except StackprobeUsageError as error:
-        pytest.exit(str(error), returncode=pytest.ExitCode.USAGE_ERROR)
+        _stop(pytestconfig, str(error))
     pytestconfig.stash[TARGET] = ephemeral
     try:
         removed = ephemeral.start()
     except StackprobeUsageError as error:
-        pytest.exit(str(error), returncode=pytest.ExitCode.USAGE_ERROR)
+        _stop(pytestconfig, str(error))
     except StackStartError as error:
         pytest.exit(f"stackprobe: {error}", returncode=pytest.ExitCode.INTERNAL_ERROR)
     _announce(pytestconfig, [f"stackprobe: removed leftovers of killed run {n}" for n in removed])
@@ -197,6 +247,33 @@ def _images_of(target: Target) -> dict[str, Any]:
     from stackprobe.results import images_of
 
     return images_of(target)
+
+
+def _ssh_target(config: pytest.Config, s: RunSettings) -> Iterator[Target]:
+    from stackprobe.targets.ssh import SshChannel, SshLiveTarget, SshSpec
+
+    remote: SshLiveTarget | None = None
+    try:
+        spec = SshSpec.parse(s.host, s.ssh_identity_file, s.ssh_known_hosts, s.profile.ssh.connect_timeout_s)
+        channel = SshChannel(spec).open()
+        try:
+            assert s.env_file is not None and s.project_name is not None
+            remote = SshLiveTarget(s.profile, s.project_dir, s.compose_files, s.env_file, s.project_name, channel)
+            remote.attach()
+        except BaseException:
+            if remote is not None:
+                remote.close()  # closes the channel too
+            else:
+                channel.close()
+            raise
+    except StackprobeUsageError as error:
+        _stop(config, str(error))
+    assert remote is not None
+    config.stash[TARGET] = remote
+    try:
+        yield remote
+    finally:
+        remote.close()
 
 
 def _announce(config: pytest.Config, lines: list[str]) -> None:
@@ -251,11 +328,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             message = crash.message if crash is not None else str(report.longrepr).strip().splitlines()[-1]
             if report.outcome == "skipped" and isinstance(report.longrepr, tuple):
                 message = str(report.longrepr[2])
-        item.config.stash[RESULTS].append(CheckResult(
+        from stackprobe.fleet import host_name
+
+        result = CheckResult(
             nodeid=item.nodeid, control=control_id, status=status, started=call.start,
             duration_s=call.duration, message=REDACTOR.redact(message), evidence=evidence,
-            target=item.config.stash[SETTINGS].target,
-        ))
+            target=item.config.stash[SETTINGS].target, host=host_name(item.config),
+        )
+        item.config.stash[RESULTS].append(result)
+        if getattr(item.config, "workerinput", None) is not None:  # xdist: the controller reports
+            report.user_properties.append((_WIRE, dataclasses.asdict(result)))
         if evidence:
             try:
                 from pytest_html import extras
@@ -268,8 +350,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.user_properties.append(("evidence", json.dumps(evidence, ensure_ascii=False)[:5000]))
 
 
+_WIRE = "stackprobe_result"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """On the xdist controller: collect the results the workers sent with their reports."""
+    config = _CONTROLLER_CONFIG[0] if _CONTROLLER_CONFIG else None
+    if config is None or getattr(config, "workerinput", None) is not None:
+        return  # a worker: the report still has to travel
+    wired = [value for key, value in report.user_properties if key == _WIRE]
+    if wired:
+        report.user_properties = [(k, v) for k, v in report.user_properties if k != _WIRE]
+        config.stash[RESULTS].extend(CheckResult(**data) for data in wired if isinstance(data, dict))
+
+
+_CONTROLLER_CONFIG: list[pytest.Config] = []
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
+    if config.stash[SETTINGS].dry_run:  # the plan (plan.json) is the only output of a dry run
+        return
     if RUN_DIR not in config.stash:
         if not getattr(config, "workerinput", None):  # no report: waivers still judge the run
             from stackprobe.report import session as report_session
@@ -286,7 +388,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if RUN_DIR in config.stash:  # after every report is written: manifest, then history
+    if RUN_DIR in config.stash and not config.stash[SETTINGS].dry_run:  # after every report: manifest, history
         from stackprobe.report import session as report_session
 
         report_session.seal(config, config.stash[SETTINGS])

@@ -102,6 +102,10 @@ class DatabaseSection:
     migration_table: str = "alembic_version"
     # run in the backend service to print the head revision(s)
     migration_heads_command: list[str] = field(default_factory=lambda: ["alembic", "heads"])
+    # a read-only account for live targets (names of variables, looked up in the process
+    # environment, then in the env file); empty: the app account from user_env/password_env
+    readonly_user_env: str = ""
+    readonly_password_env: str = ""
 
 
 @dataclass(frozen=True)
@@ -208,6 +212,21 @@ class ConfigSection:
 class SafetySection:
     allow_destructive: bool = False
     destructive_services: list[str] = field(default_factory=list)
+    # run only the checks marked nightly (the production-safe set), like `-m nightly`
+    nightly_only: bool = False
+
+
+@dataclass(frozen=True)
+class SshSection:
+    # ssh://user@host[:port] of a live target on another host; empty: this host
+    host: str = ""
+    identity_file: str = ""  # private key (key authentication only)
+    known_hosts_file: str = ""  # empty: ~/.ssh/known_hosts; host keys are always checked
+    connect_timeout_s: int = 10
+    docker_socket: str = "/var/run/docker.sock"  # the engine's socket on that host
+    # "service:container_port" -> "host:port" reachable from here; unnamed ports are
+    # tunnelled over the SSH connection to 127.0.0.1 (random local ports)
+    addresses: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -278,6 +297,7 @@ class Profile:
     safety: SafetySection = field(default_factory=SafetySection)
     deploy: DeploySection = field(default_factory=DeploySection)
     report: ReportSection = field(default_factory=ReportSection)
+    ssh: SshSection = field(default_factory=SshSection)
     # where the profile came from, for reports (not a TOML key)
     source: str = field(default="(defaults)", compare=False)
     sha256: str = field(default="", compare=False)

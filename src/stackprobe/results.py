@@ -120,7 +120,14 @@ def build_summary(
         },
         "totals": {s: list(statuses.values()).count(s) for s in sorted(set(statuses.values()))},
         "controls": controls,
+        "hosts": hosts_summary(results),
     }
+
+
+def hosts_summary(results: list[CheckResult]) -> dict[str, dict[str, str]]:
+    """Per host (one for a single target, several for a fleet): control -> status."""
+    return {host: control_statuses([r for r in results if r.host == host])
+            for host in sorted({r.host for r in results})}
 
 
 def write_results(

@@ -30,6 +30,12 @@ class RunSettings:
     report_dir: Path | None
     waivers: Path | None = None  # waiver file, if any
     history: Path | None = None  # history file (None when no reports are written)
+    # a live target on another host (ssh://user@host:port; "" = this host) and its key files
+    host: str = ""
+    ssh_identity_file: str = ""
+    ssh_known_hosts: str = ""
+    dry_run: bool = False  # print the plan, touch nothing
+    nightly: bool = False  # only checks marked nightly
 
 
 def _env(name: str) -> str | None:
@@ -53,22 +59,33 @@ def resolve(option: Any, rootdir: Path) -> RunSettings:
 
     profile_arg = option.stackprobe_profile or _env("PROFILE")
     profile = load_profile(Path(profile_arg) if profile_arg else None)
-    # relative paths in a profile are relative to its project_dir (itself relative to cwd)
+    host = getattr(option, "stackprobe_live_host", None) or _env("LIVE_HOST") or profile.ssh.host
+    if host:
+        if target == "ephemeral" and (option.stackprobe_target or _env("TARGET")):
+            raise StackprobeUsageError(f"--target ephemeral with live host {host}: a remote host is "
+                                       "only ever attached to (drop --target or use --target live)")
+        target = "live"  # a remote host is always attached to, never started
+    # relative paths in a profile are relative to its project_dir (itself relative to cwd;
+    # on a remote host, paths are the host's own and taken as given)
     project_dir = Path(profile.stack.project_dir)
     if not project_dir.is_absolute():
+        if host:
+            raise StackprobeUsageError(
+                f"live host {host}: [stack] project_dir in {profile.source} must be the absolute path of "
+                f"the deployment on that host (got {str(project_dir)!r})")
         project_dir = (Path.cwd() / project_dir).resolve()
 
     compose_args: list[str] | None = option.stackprobe_compose_files or (
         _env("COMPOSE_FILE").split(os.pathsep) if _env("COMPOSE_FILE") else None  # type: ignore[union-attr]
     )
     if compose_args:
-        compose_files = [Path(p).resolve() for p in compose_args]
+        compose_files = [Path(p) if host else Path(p).resolve() for p in compose_args]
     else:
         compose_files = [project_dir / p for p in profile.stack.compose_files]
 
     env_arg = option.stackprobe_env_file or _env("ENV_FILE")
     if env_arg:
-        env_file: Path | None = Path(env_arg).resolve()
+        env_file: Path | None = Path(env_arg) if host else Path(env_arg).resolve()
     elif target == "live":
         env_file = project_dir / profile.stack.env_file
     else:
@@ -97,5 +114,17 @@ def resolve(option: Any, rootdir: Path) -> RunSettings:
         history = project_dir / profile.report.history
     else:
         history = report_dir / "history.jsonl" if report_dir is not None else None
-    return RunSettings(target, profile, project_dir, compose_files, env_file, project_name, allow,
-                       report_dir, waivers, history)
+    nightly_arg = getattr(option, "stackprobe_nightly", False)
+    nightly = bool(nightly_arg) or (_bool(_env("NIGHTLY") or "", "NIGHTLY") if _env("NIGHTLY") is not None
+                                    else profile.safety.nightly_only)
+    return RunSettings(
+        target, profile, project_dir, compose_files, env_file, project_name, allow, report_dir,
+        waivers=waivers, history=history,
+        host=host or "",
+        ssh_identity_file=getattr(option, "stackprobe_ssh_identity", None) or _env("SSH_IDENTITY")
+        or profile.ssh.identity_file,
+        ssh_known_hosts=getattr(option, "stackprobe_ssh_known_hosts", None) or _env("SSH_KNOWN_HOSTS")
+        or profile.ssh.known_hosts_file,
+        dry_run=bool(getattr(option, "stackprobe_dry_run", False)),
+        nightly=nightly,
+    )

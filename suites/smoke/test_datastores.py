@@ -103,6 +103,7 @@ def test_redis_reachable_version_persistence(target: Target, evidence: Evidence)
 
 @pytest.mark.control("VEC-01")
 @pytest.mark.nightly
+@pytest.mark.writes("{backend}: one canary document", on="ephemeral")
 def test_vector_store_answers_query(target: Target, evidence: Evidence) -> None:
     cfg = target.profile.vector_store
     client = target.http()

@@ -60,6 +60,7 @@ def test_dependencies_healthy_and_timestamp_aware(target: Target, evidence: Evid
 
 @pytest.mark.control("HLT-03")
 @pytest.mark.destructive
+@pytest.mark.faults("stop:{dependency_services}")
 def test_health_fails_when_dependency_down(outages: dict[str, OutageObservation], evidence: Evidence) -> None:
     problems = []
     for name, seen in outages.items():
@@ -74,6 +75,7 @@ def test_health_fails_when_dependency_down(outages: dict[str, OutageObservation]
 
 @pytest.mark.control("HLT-04")
 @pytest.mark.destructive
+@pytest.mark.faults("stop:{dependency_services}")
 def test_health_reflects_state_promptly(outages: dict[str, OutageObservation], evidence: Evidence,
                                         target: Target) -> None:
     limit = target.profile.health.reflect_within_s

@@ -166,6 +166,11 @@ class Target:
     def env_file(self) -> Path | None:
         return self.env_files[0] if self.env_files else None
 
+    @property
+    def label(self) -> str:
+        """Where the target is, for messages (a remote target names its host)."""
+        return "this host"
+
     def describe(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -197,6 +202,11 @@ class Target:
                 f"(it runs: {', '.join(sorted(services)) or 'nothing'}); check [services] in the profile"
             )
         return services[name]
+
+    def read_host_file(self, path: Path | str) -> bytes:
+        """A file of the host the stack runs on (this host; over SSH, the remote host's).
+        Checks that read deployment files (logrotate config, backups, scripts) use this."""
+        return Path(path).read_bytes()
 
     def compose_base(self) -> list[str]:
         cmd = ["docker", "compose", "-p", self.project, "--project-directory", str(self.project_dir)]
@@ -261,11 +271,19 @@ class Target:
     ) -> pymysql.connections.Connection[Any]:
         cfg = self.profile.database
         host, port = self._address(self.profile.services.database, cfg.container_port)
-        user = user if user is not None else self.env.get(cfg.user_env, "")
+        user_env, password_env = cfg.user_env, cfg.password_env
+        readonly = user is None and self.kind == "live" and bool(cfg.readonly_user_env)
+        if readonly:
+            # live targets use the profile's read-only account for every default connection
+            user_env, password_env = cfg.readonly_user_env, cfg.readonly_password_env
+        if user is None:
+            user = self._credential(user_env, readonly)
+        if password is None:
+            password = self._credential(password_env, readonly)
+            REDACTOR.add(password, password_env)
         try:
             return pymysql.connect(
-                host=host, port=port, user=user,
-                password=password if password is not None else self.env.get(cfg.password_env, ""),
+                host=host, port=port, user=user, password=password,
                 database=database if database is not None else self.env.get(cfg.database_env) or None,
                 connect_timeout=timeout, read_timeout=60, write_timeout=60, charset="utf8mb4",
             )
@@ -274,9 +292,16 @@ class Target:
             if code == 1045:
                 raise StackprobeUsageError(
                     f"MySQL at {host}:{port} refused user {user!r} (access denied): check "
-                    f"{cfg.user_env}/{cfg.password_env} in {self.env_file}"
+                    f"{user_env}/{password_env} in {self.env_file} or the environment"
                 ) from None
             raise
+
+    def _credential(self, name: str, environment_first: bool = False) -> str:
+        """A credential named in the profile, from the env file; a read-only account (given to
+        the suite, not to the stack) is looked up in the process environment first."""
+        if not name:
+            return ""
+        return (os.environ.get(name, "") if environment_first else "") or self.env.get(name, "")
 
     def mysql_root(self, database: str | None = None) -> pymysql.connections.Connection[Any]:
         cfg = self.profile.database

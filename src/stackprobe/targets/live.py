@@ -32,7 +32,11 @@ class LiveTarget(Target):
             )
         self.learn_secrets()
 
-    def compose(self, *args: str, check: bool = True, timeout: float = 600):  # type: ignore[no-untyped-def]
+    @staticmethod
+    def _refuse_mutating(args: tuple[str, ...]) -> None:
         if args and args[0] in _MUTATING:
             raise PermissionError(f"live target: refusing `docker compose {args[0]}` (read-only)")
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 600):  # type: ignore[no-untyped-def]
+        self._refuse_mutating(args)
         return super().compose(*args, check=check, timeout=timeout)

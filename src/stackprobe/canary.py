@@ -1,0 +1,134 @@
+"""Canary objects: the only things a check may write on a live target.
+
+A canary is a MySQL table or database, or a Redis key prefix, whose name says it is one and
+which run made it: `stackprobe_canary_<runner>_<pid>_<hex>` (MySQL) and
+`stackprobe:canary:<runner>:<pid>:<hex>:` (Redis), where <runner> is a short hash of the host
+the suite runs on. Every context manager removes its canary in `finally`, so Ctrl-C and
+SIGTERM (which the plugin turns into KeyboardInterrupt) leave nothing behind; a run killed
+outright (SIGKILL) leaves its canaries, and the next canary made from the same runner first
+removes those of runs whose process is gone (`sweep_*`). Nothing else is ever dropped or deleted.
+
+Declare the write on the check for --dry-run: `@pytest.mark.writes("{database}: canary table")`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+PREFIX = "stackprobe_canary"
+REDIS_PREFIX = "stackprobe:canary"
+RUNNER = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+_NAME = re.compile(rf"^{PREFIX}_(?P<runner>[0-9a-f]{{6}})_(?P<pid>\d+)_[0-9a-f]+$")
+
+
+def canary_name() -> str:
+    """A MySQL identifier (< 64 characters) naming this run's new canary."""
+    return f"{PREFIX}_{RUNNER}_{os.getpid()}_{secrets.token_hex(4)}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _orphaned(name: str) -> bool:
+    """A canary of this runner whose run is gone (never another runner's, never a live run's)."""
+    found = _NAME.match(name)
+    return bool(found and found["runner"] == RUNNER and not _pid_alive(int(found["pid"])))
+
+
+def is_canary(name: str) -> bool:
+    return name.startswith(PREFIX) or name.startswith(REDIS_PREFIX + ":")
+
+
+# --- MySQL -------------------------------------------------------------------------------
+def sweep_tables(connection: Any) -> list[str]:
+    """Drop canary tables of dead runs from the connection's current database."""
+    removed = []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
+                       "AND table_name LIKE %s", (PREFIX.replace("_", r"\_") + "%",))
+        for (name,) in cursor.fetchall():
+            if _orphaned(name):
+                cursor.execute(f"DROP TABLE IF EXISTS `{name}`")
+                removed.append(name)
+    return removed
+
+
+@contextlib.contextmanager
+def canary_table(connection: Any, columns: str = "id INT PRIMARY KEY, v VARCHAR(255)") -> Iterator[str]:
+    """A table of this run in the connection's database; dropped afterwards whatever happens."""
+    sweep_tables(connection)
+    name = canary_name()
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE `{name}` ({columns})")
+    try:
+        yield name
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS `{name}`")
+
+
+def sweep_databases(connection: Any) -> list[str]:
+    removed = []
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW DATABASES LIKE %s", (PREFIX.replace("_", r"\_") + "%",))
+        for (name,) in cursor.fetchall():
+            if _orphaned(name):
+                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+                removed.append(name)
+    return removed
+
+
+@contextlib.contextmanager
+def canary_database(connection: Any) -> Iterator[str]:
+    """A scratch database of this run (restores go here, never over live data); dropped afterwards."""
+    sweep_databases(connection)
+    name = canary_name()
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield name
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+# --- Redis -------------------------------------------------------------------------------
+def _delete_prefix(client: Any, prefix: str) -> int:
+    keys = list(client.scan_iter(match=prefix + "*", count=500))
+    return int(client.delete(*keys)) if keys else 0
+
+
+def sweep_keys(client: Any) -> list[str]:
+    removed = []
+    for key in client.scan_iter(match=f"{REDIS_PREFIX}:{RUNNER}:*", count=500):
+        text = key.decode() if isinstance(key, bytes) else str(key)
+        pid = text.split(":")[3]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            client.delete(key)
+            removed.append(text)
+    return removed
+
+
+@contextlib.contextmanager
+def canary_keys(client: Any) -> Iterator[str]:
+    """A key prefix of this run; every key under it is deleted afterwards whatever happens."""
+    sweep_keys(client)
+    prefix = f"{REDIS_PREFIX}:{RUNNER}:{os.getpid()}:{secrets.token_hex(4)}:"
+    try:
+        yield prefix
+    finally:
+        _delete_prefix(client, prefix)

@@ -1,0 +1,251 @@
+"""Live targets over SSH, read-only proof, read-only database account, bad input, fleets.
+
+One throwaway sshd on 127.0.0.1 (its own port, host key, authorized_keys; key authentication
+only) reaches the shared copy of the reference stack "remotely": host commands, files, the
+Docker engine and the published ports all go through the one SSH connection the suite opens.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.fingerprint import differences, fingerprint
+from support.sshd import Sshd, sshd_available, throwaway_sshd
+from support.stacks import REFERENCE_PROFILE, REPO, TestStack, run_pytest
+
+pytestmark = [pytest.mark.needs_docker, pytest.mark.slow,
+              pytest.mark.skipif(not sshd_available(), reason="OpenSSH server/client not installed")]
+
+# every suite's nightly set (smoke, config, and logs/backup/deploy live parts as they are merged)
+SUITES = ("suites",)
+NIGHTLY_SMOKE = {"HLT-01", "HLT-02", "MET-01", "MET-02", "MET-03", "CTR-01", "CTR-02", "CTR-03",
+                 "DB-01", "DB-02", "DB-03", "RDS-01", "VEC-01"}
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    with throwaway_sshd(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
+
+
+def remote_profile(directory: Path, extra: str = "") -> Path:
+    """The reference profile with the deployment's absolute path on the host (needed over SSH)."""
+    path = directory / "remote.toml"
+    text = REFERENCE_PROFILE.read_text().replace("[stack]\n", f'[stack]\nproject_dir = "{REPO}"\n', 1)
+    path.write_text(text + "\n" + extra)
+    return path
+
+
+def ssh_masters() -> list[str]:
+    """ssh processes of stackprobe channels still alive (their control sockets live in spssh*)."""
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return [line for line in ps.splitlines() if line.startswith("ssh ") and "/spssh" in line]
+
+
+def hosts_of(run: object) -> set[str]:
+    results = getattr(run, "results", {})
+    return {c["host"] for control in results.get("controls", {}).values() for c in control["checks"]}
+
+
+def test_nightly_over_ssh_matches_local_and_changes_nothing(shared_stack: TestStack, sshd: Sshd,
+                                                          tmp_path: Path) -> None:
+    profile = remote_profile(tmp_path)
+    before = fingerprint(shared_stack)
+    started = time.monotonic()
+    local = shared_stack.run_suite(*SUITES, report_dir=tmp_path / "local", extra=["--nightly"])
+    local_s = time.monotonic() - started
+    started = time.monotonic()
+    remote = shared_stack.run_suite(*SUITES, report_dir=tmp_path / "ssh", profile=profile,
+                                    extra=["--nightly", *sshd.ssh_args()])
+    ssh_s = time.monotonic() - started
+    after = fingerprint(shared_stack)
+    print(f"\nnightly run (every suite) wall time: local live {local_s:.1f} s, over SSH {ssh_s:.1f} s")
+
+    assert local.returncode == 0, local.tail()
+    assert remote.returncode == 0, remote.tail()
+    assert set(remote.statuses) >= NIGHTLY_SMOKE, sorted(remote.statuses)
+    assert remote.statuses == local.statuses, (remote.statuses, local.statuses)
+    assert set(remote.statuses.values()) == {"passed"}, remote.statuses
+    assert hosts_of(remote) == {sshd.url} and hosts_of(local) == {"local"}
+    assert remote.results["run"]["target"]["host"] == sshd.url
+    assert not differences(before, after), differences(before, after)
+    assert not after["canaries"], after["canaries"]
+    assert before["tables"] and before["files"], "the fingerprint saw no data: it proves nothing"
+    assert not ssh_masters(), f"SSH connections left open: {ssh_masters()}"
+
+
+def test_readonly_database_account(shared_stack: TestStack, sshd: Sshd, tmp_path: Path) -> None:
+    """A profile-given read-only account serves every default MySQL connection over SSH; the
+    app password in the env file the suite reads is wrong, so any use of it would fail."""
+    database = shared_stack.values["MYSQL_DATABASE"]
+    with shared_stack.target.mysql_root() as connection, connection.cursor() as cursor:
+        cursor.execute("CREATE USER IF NOT EXISTS 'sp_reader'@'%' IDENTIFIED BY 'Rd-only-9f3kQz71xw'")
+        cursor.execute(f"GRANT SELECT ON `{database}`.* TO 'sp_reader'@'%'")
+    env_file = tmp_path / "app.env"
+    env_file.write_text(shared_stack.env_file.read_text().replace(
+        f"MYSQL_PASSWORD={shared_stack.values['MYSQL_PASSWORD']}", "MYSQL_PASSWORD=not-the-password-0000"))
+    env_file.chmod(0o600)
+    assert "not-the-password-0000" in env_file.read_text()
+    profile = remote_profile(tmp_path, extra='[ssh]\n')
+    profile.write_text(profile.read_text().replace(
+        "[database]\n", '[database]\nreadonly_user_env = "SP_RO_USER"\nreadonly_password_env = "SP_RO_PASSWORD"\n', 1))
+    try:
+        args = ("suites/smoke/test_datastores.py", "--nightly", *sshd.ssh_args(), "--profile", str(profile),
+                "--target", "live", "--project-name", shared_stack.project, "--env-file", str(env_file),
+                *[a for f in shared_stack.compose_files for a in ("--compose-file", str(f))])
+        run = run_pytest(*args, report_dir=tmp_path / "ro",
+                         env={"SP_RO_USER": "sp_reader", "SP_RO_PASSWORD": "Rd-only-9f3kQz71xw"})
+        assert run.returncode == 0, run.tail()
+        assert {"DB-01", "DB-03"} <= {c for c, s in run.statuses.items() if s == "passed"}, run.statuses
+        assert "Rd-only-9f3kQz71xw" not in run.stdout + run.stderr + str(run.results)
+        # without the read-only account, the same wrong app password is refused: the check can fail
+        refused = run_pytest(*args, report_dir=tmp_path / "app")
+        assert refused.returncode == 4, refused.tail()
+        assert "refused user" in refused.stdout + refused.stderr
+    finally:
+        with shared_stack.target.mysql_root() as connection, connection.cursor() as cursor:
+            cursor.execute("DROP USER IF EXISTS 'sp_reader'@'%'")
+
+
+def _one_line_error(run: object) -> str:
+    out = getattr(run, "stdout", "") + getattr(run, "stderr", "")
+    lines = [line for line in out.splitlines() if "ssh://" in line or "no Docker" in line]
+    return lines[-1] if lines else out[-800:]
+
+
+@pytest.mark.parametrize("case", ["unreachable", "key_refused", "host_key_unknown", "no_docker",
+                                  "missing_service"])
+def test_bad_input_is_one_line_naming_the_host(case: str, shared_stack: TestStack, sshd: Sshd,
+                                              tmp_path: Path) -> None:
+    extra = ""
+    args = sshd.ssh_args()
+    if case == "unreachable":
+        args[1] = f"ssh://{sshd.user}@127.0.0.1:1"
+        expected = "host unreachable"
+    elif case == "key_refused":
+        other = tmp_path / "other_key"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+        args[3] = str(other)
+        expected = "refused SSH key"
+    elif case == "host_key_unknown":
+        empty = tmp_path / "known_hosts"
+        empty.write_text("")
+        args[5] = str(empty)
+        expected = "host key not known"
+    elif case == "no_docker":
+        extra = '[ssh]\ndocker_socket = "/run/stackprobe-no-such-docker.sock"\n'
+        expected = "no Docker engine on the host"
+    else:
+        extra = '[services]\nbackend = "api"\n'
+        expected = "service 'api' is not part of project"
+    run = shared_stack.run_suite("suites/smoke/test_health.py", report_dir=tmp_path / "r",
+                                 profile=remote_profile(tmp_path, extra), extra=["--nightly", *args])
+    line = _one_line_error(run)
+    print(f"\n{case}: {line}")
+    assert run.returncode == 4, run.tail()
+    assert expected in line and args[1] in line, line
+    assert "Traceback" not in run.stdout + run.stderr
+    assert not ssh_masters(), ssh_masters()
+
+
+def test_fleet_one_report_other_hosts_go_on(shared_stack: TestStack, sshd: Sshd, tmp_path: Path) -> None:
+    """Three hosts, one xdist worker each: over SSH, this host, and an unreachable one."""
+    profile = remote_profile(tmp_path)
+    common = (f'project_name = "{shared_stack.project}"\nenv_file = "{shared_stack.env_file}"\n'
+              f"compose_files = {[str(f) for f in shared_stack.compose_files]!r}\n".replace("'", '"'))
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text(
+        f'[[hosts]]\nname = "over-ssh"\nhost = "{sshd.url}"\nprofile = "{profile}"\n{common}'
+        f'identity_file = "{sshd.client_key}"\nknown_hosts_file = "{sshd.known_hosts}"\n\n'
+        f'[[hosts]]\nname = "this-host"\nprofile = "{REFERENCE_PROFILE}"\n{common}\n'
+        f'[[hosts]]\nname = "down"\nhost = "ssh://{sshd.user}@127.0.0.1:1"\nprofile = "{profile}"\n{common}'
+        f'identity_file = "{sshd.client_key}"\nknown_hosts_file = "{sshd.known_hosts}"\n')
+    started = time.monotonic()
+    run = run_pytest("suites/smoke", "--nightly", "--fleet", str(fleet), report_dir=tmp_path / "fleet")
+    print(f"\nfleet of 3 (2 up, 1 down), nightly smoke: {time.monotonic() - started:.1f} s")
+    assert run.returncode == 1, run.tail()
+    runs = [p for p in (tmp_path / "fleet").iterdir() if not p.is_symlink()]
+    assert len(runs) == 1 and (runs[0] / "results.json").is_file() and (runs[0] / "report.html").is_file(), runs
+    per_host = run.results["hosts"]
+    assert set(per_host) == {"over-ssh", "this-host", "down"}, per_host
+    for name in ("over-ssh", "this-host"):
+        assert set(per_host[name]) == NIGHTLY_SMOKE and set(per_host[name].values()) == {"passed"}, per_host
+    assert set(per_host["down"].values()) == {"error"}, per_host["down"]
+    messages = {c["message"] for control in run.results["controls"].values() for c in control["checks"]
+                if c["host"] == "down"}
+    assert len(messages) == 1 and "127.0.0.1:1: host unreachable" in messages.pop(), messages
+    assert [h["name"] for h in run.results["run"]["fleet"]] == ["over-ssh", "this-host", "down"]
+    assert not ssh_masters(), ssh_masters()
+
+
+CANARY_CHECK = '''
+import os, time
+import pytest
+from stackprobe.canary import canary_keys, canary_table
+
+
+@pytest.mark.nightly
+@pytest.mark.writes("{database}: canary table", "{cache}: canary key prefix")
+def test_writes_only_canaries(target):
+    client = target.redis()
+    with target.mysql() as connection, canary_table(connection) as table, canary_keys(client) as prefix:
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO `{table}` VALUES (1, 'canary')")
+        connection.commit()
+        client.set(prefix + "probe", "1")
+        print("CANARY", table, prefix, flush=True)
+        time.sleep(float(os.environ.get("SP_HOLD", "0")))
+'''
+
+
+def _writer(stack: TestStack, work: Path, extra: list[str], hold: float) -> subprocess.Popen[str]:
+    (work / "test_canary.py").write_text(CANARY_CHECK)
+    args = stack.suite_args()
+    return subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-s", "-p", "no:cacheprovider", "--report-dir=none",
+         f"--rootdir={work}", str(work / "test_canary.py"), *args, *extra],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "SP_HOLD": str(hold)})
+
+
+def _wait_for_canary(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    deadline = time.monotonic() + 120
+    for line in process.stdout:
+        if "CANARY" in line:
+            return line
+        assert time.monotonic() < deadline, "the writing check never started"
+    raise AssertionError(f"the writing check ended without writing (exit {process.wait()})")
+
+
+def test_interrupted_runs_leave_no_canary(shared_stack: TestStack, sshd: Sshd, tmp_path: Path) -> None:
+    """SIGINT over SSH: the canaries are removed on the way out; SIGKILL (locally): the next
+    canary made from this runner sweeps them; nothing outside the canaries ever changes."""
+    before = fingerprint(shared_stack)
+    profile = remote_profile(tmp_path)
+    interrupted = _writer(shared_stack, tmp_path, ["--profile", str(profile), *sshd.ssh_args()], hold=120)
+    _wait_for_canary(interrupted)
+    assert len(fingerprint(shared_stack)["canaries"]) == 2  # a table and a key: the probe sees them
+    interrupted.send_signal(signal.SIGINT)
+    interrupted.communicate(timeout=60)
+    assert not fingerprint(shared_stack)["canaries"], "SIGINT left canaries behind"
+    assert not ssh_masters(), ssh_masters()
+
+    killed = _writer(shared_stack, tmp_path, ["--profile", str(REFERENCE_PROFILE)], hold=120)
+    _wait_for_canary(killed)
+    killed.kill()
+    killed.communicate(timeout=30)
+    assert len(fingerprint(shared_stack)["canaries"]) == 2  # SIGKILL: nothing can clean up at once
+    again = _writer(shared_stack, tmp_path, ["--profile", str(REFERENCE_PROFILE)], hold=0)
+    out, _ = again.communicate(timeout=120)
+    assert again.returncode == 0, out[-3000:]
+    after = fingerprint(shared_stack)
+    assert not after["canaries"], f"leftovers of the killed run not swept: {after['canaries']}"
+    assert not differences(before, after), differences(before, after)

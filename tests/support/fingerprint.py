@@ -1,0 +1,61 @@
+"""What a read-only run must leave unchanged, seen from outside the suite.
+
+Per-table checksums of every non-canary table, the Redis keyspace outside the canary prefix
+(each key's DUMP digest), the file lists (name and size) of the backend's uploads/ and
+vector_db/, and the host's backup directory; plus any canary object left behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from support.stacks import REPO, TestStack
+
+CANARY = "stackprobe"  # canary tables/databases start with it; canary Redis keys with "stackprobe:"
+SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
+
+
+def fingerprint(stack: TestStack, backup_dir: Path = REPO / "backups") -> dict[str, Any]:
+    target = stack.target
+    tables: dict[str, Any] = {}
+    canaries: list[str] = []
+    with target.mysql_root() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT table_schema, table_name FROM information_schema.tables "
+                       f"WHERE table_schema NOT IN {SYSTEM_SCHEMAS!r} AND table_type = 'BASE TABLE'")
+        for schema, table in sorted(cursor.fetchall()):
+            if schema.startswith(CANARY) or table.startswith(CANARY):
+                canaries.append(f"mysql:{schema}.{table}")
+                continue
+            cursor.execute(f"CHECKSUM TABLE `{schema}`.`{table}` EXTENDED")
+            tables[f"{schema}.{table}"] = cursor.fetchone()[1]
+        cursor.execute("SELECT schema_name FROM information_schema.schemata")
+        canaries += [f"mysql:{s}" for (s,) in cursor.fetchall() if s.startswith(CANARY)]
+    client = target.redis()
+    keys: dict[str, str] = {}
+    for key in sorted(client.scan_iter(count=1000)):
+        if key.startswith(CANARY + ":"):
+            canaries.append(f"redis:{key}")
+            continue
+        raw = client.dump(key)
+        keys[key] = hashlib.sha256(raw or b"").hexdigest()[:16]
+    client.close()
+    listing = target.service(target.profile.services.backend).exec(
+        ["sh", "-c", "find /app/uploads /app/vector_db -type f -printf '%p %s\\n' | sort"])
+    assert listing.exit_code == 0, listing.output
+    backups = sorted(f"{p.name} {p.stat().st_size}" for p in backup_dir.iterdir()) if backup_dir.is_dir() else []
+    return {"tables": tables, "redis": keys, "files": listing.output.splitlines(), "backups": backups,
+            "canaries": sorted(canaries)}
+
+
+def differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    found = []
+    for part in ("tables", "redis"):
+        for key in sorted(set(before[part]) | set(after[part])):
+            if before[part].get(key) != after[part].get(key):
+                found.append(f"{part} {key}: {before[part].get(key)} -> {after[part].get(key)}")
+    for part in ("files", "backups"):
+        gone, new = set(before[part]) - set(after[part]), set(after[part]) - set(before[part])
+        found += [f"{part}: removed {x}" for x in sorted(gone)] + [f"{part}: added {x}" for x in sorted(new)]
+    return found
