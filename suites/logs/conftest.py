@@ -160,7 +160,10 @@ def rotation_experiment(target: Target, stackprobe_settings: RunSettings, log_po
         pytest.fail(f"LOG_MAX_BYTES is {policy.max_bytes} ({policy.sources['max_bytes']}): the log never rotates")
     url = target.backend_url + cfg.traffic_path
     prefix = f"spx-log-{secrets.token_hex(4)}"
-    client = httpx.Client(timeout=10.0, limits=httpx.Limits(max_connections=cfg.traffic_concurrency))
+    # a new connection per request, as from many clients: the backend's workers share the load
+    # (pooled keep-alive connections can all land on one worker, which hides races between them)
+    client = httpx.Client(timeout=10.0, limits=httpx.Limits(max_connections=cfg.traffic_concurrency,
+                                                            max_keepalive_connections=0))
     service = log_service(target, policy)
     started = time.monotonic()
     try:

@@ -82,7 +82,11 @@ def test_ephemeral_smoke_passes_and_removes_leftovers(killed_run: str, tmp_path:
     assert not project_containers(killed_run)
     assert result.returncode == 0, result.stdout[-5000:]
     assert results_of(tmp_path) == dict.fromkeys(SMOKE_CONTROLS, "passed")
-    assert not [n for n in project_containers("spx") if n.split("-")[0] != killed_run]
+    # the run's own copy is gone too (other copies, of this session or others, may be running)
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir() and not p.is_symlink()]
+    own = json.loads((run / "results.json").read_text())["run"]["target"]["project"]
+    assert own.startswith("spx") and own != killed_run
+    assert not project_containers(own), f"the run left its stack {own} behind"
 
 
 @pytest.fixture(scope="module")

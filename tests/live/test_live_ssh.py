@@ -171,7 +171,7 @@ def test_fleet_one_report_other_hosts_go_on(shared_stack: TestStack, sshd: Sshd,
     run = run_pytest("suites/smoke", "--nightly", "--fleet", str(fleet), report_dir=tmp_path / "fleet")
     print(f"\nfleet of 3 (2 up, 1 down), nightly smoke: {time.monotonic() - started:.1f} s")
     assert run.returncode == 1, run.tail()
-    runs = [p for p in (tmp_path / "fleet").iterdir() if not p.is_symlink()]
+    runs = [p for p in (tmp_path / "fleet").iterdir() if p.is_dir() and not p.is_symlink()]
     assert len(runs) == 1 and (runs[0] / "results.json").is_file() and (runs[0] / "report.html").is_file(), runs
     per_host = run.results["hosts"]
     assert set(per_host) == {"over-ssh", "this-host", "down"}, per_host

@@ -262,7 +262,10 @@ class Target:
                 password = os.environ.get(creds.basic_password_env, "")
                 REDACTOR.add(password, creds.basic_password_env)
                 auth = httpx.BasicAuth(os.environ.get(creds.basic_user_env, ""), password)
-            self._http = httpx.Client(timeout=10.0, headers=headers, auth=auth)
+            # no keep-alive: a connection the server closed after one check's request (uvicorn
+            # closes it after an unhandled error) must not fail the next check that reuses it
+            self._http = httpx.Client(timeout=10.0, headers=headers, auth=auth,
+                                      limits=httpx.Limits(max_keepalive_connections=0))
         return self._http
 
     def mysql(

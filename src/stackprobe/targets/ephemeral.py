@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 from testcontainers.compose import DockerCompose
@@ -18,6 +20,22 @@ from stackprobe.targets.envfiles import generated_from_template, read_env, write
 from stackprobe.targets.leftovers import PREFIX, remove_leftovers
 
 STATE_DIR = Path(".stackprobe") / "runs"
+
+
+@contextlib.contextmanager
+def _project_name_in_environment(project: str) -> Iterator[None]:
+    """testcontainers' DockerCompose has no project-name parameter: it reads
+    COMPOSE_PROJECT_NAME. Set it only while compose runs; left in the process environment it
+    would point every later `docker compose` child (deploy scripts, other stacks) at this copy."""
+    previous = os.environ.get("COMPOSE_PROJECT_NAME")
+    os.environ["COMPOSE_PROJECT_NAME"] = project
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("COMPOSE_PROJECT_NAME", None)
+        else:
+            os.environ["COMPOSE_PROJECT_NAME"] = previous
 
 
 class StackStartError(Exception):
@@ -69,7 +87,6 @@ class EphemeralTarget(Target):
                 )
         removed = remove_leftovers(self.docker)
         REDACTOR.add_environment(self.env, "env file")
-        os.environ["COMPOSE_PROJECT_NAME"] = self.project
         self._compose = DockerCompose(
             context=str(self.project_dir),
             compose_file_name=[str(f) for f in self.compose_files],
@@ -77,7 +94,8 @@ class EphemeralTarget(Target):
             wait=True,
         )
         try:
-            self._compose.start()  # not __enter__: it would remove the containers and their logs
+            with _project_name_in_environment(self.project):
+                self._compose.start()  # not __enter__: it would remove the containers and their logs
         except subprocess.CalledProcessError as error:
             report = self._failure_report(error)
             self.stop()
@@ -114,5 +132,3 @@ class EphemeralTarget(Target):
         for container in leftover:
             container.remove(force=True, v=True)
         shutil.rmtree(self.state_dir, ignore_errors=True)
-        if os.environ.get("COMPOSE_PROJECT_NAME") == self.project:
-            del os.environ["COMPOSE_PROJECT_NAME"]
