@@ -155,6 +155,8 @@ class IdAccount:
     lost_with_rotation: list[int] = field(default_factory=list)
     lost_from_middle: list[int] = field(default_factory=list)
     files: dict[str, int] = field(default_factory=dict)  # ids of this run per file
+    # (older file, seq written there, newer file, seq acknowledged there before it was sent)
+    out_of_order: list[tuple[str, int, str, int]] = field(default_factory=list)
 
     @property
     def lost(self) -> int:
@@ -170,11 +172,15 @@ class IdAccount:
             "first_lost_from_middle": self.lost_from_middle[:MAX_SHOWN],
             "duplicated": len(self.duplicated),
             "first_duplicated": dict(list(self.duplicated.items())[:MAX_SHOWN]),
+            "written_to_an_older_file": len(self.out_of_order),
+            "first_written_to_an_older_file": [
+                f"seq {late} in {older} was sent after seq {early} in {newer} was acknowledged"
+                for older, late, newer, early in self.out_of_order[:MAX_SHOWN]],
         }
 
 
 def account_ids(files: Iterable[LogFile], id_pattern: str, sent: list[Sent], oldest_rotated_away: bool,
-                lag_s: float = 0.0) -> IdAccount:
+                lag_s: float = 0.0, base: str = "") -> IdAccount:
     """Which acknowledged ids the retained files hold, how often, and which are missing.
 
     A request's line is written before the request is acknowledged, so a request sent after
@@ -183,16 +189,23 @@ def account_ids(files: Iterable[LogFile], id_pattern: str, sent: list[Sent], old
     sent afterwards must be retained too. A missing id sent earlier may have gone with the
     oldest file, but only if a file was rotated away (`oldest_rotated_away`); any other
     missing id was lost from the middle. `lag_s`: how long after acknowledging a request
-    the backend may write its line (0 for a backend that logs before it responds)."""
+    the backend may write its line (0 for a backend that logs before it responds). Lines
+    written into an older numbered file (`base.N`) after a newer one had acknowledged lines
+    are listed too (`out_of_order`): uncoordinated rotation, which loses lines sooner or later."""
     pattern = re.compile(id_pattern)
     by_id = {s.request_id: s for s in sent}
     counts: Counter[str] = Counter()
     account = IdAccount()
+    per_file: list[tuple[LogFile, list[Sent]]] = []
     for log in files:
         mine = [m.group("id") for m in pattern.finditer(log.text) if m.group("id") in by_id]
         counts.update(mine)
         if mine:
             account.files[log.name] = len(mine)
+            per_file.append((log, [by_id[rid] for rid in mine]))
+    if per_file:  # the current file's name is the base of the numbered backups
+        base = base or min((log.name for log, _ in per_file), key=len)
+        account.out_of_order = _written_to_older_files(per_file, base, lag_s)
     account.acknowledged = sum(1 for s in sent if s.acknowledged)
     account.unacknowledged = len(sent) - account.acknowledged
     account.retained = len(counts)
@@ -209,6 +222,30 @@ def account_ids(files: Iterable[LogFile], id_pattern: str, sent: list[Sent], old
         else:
             account.lost_from_middle.append(item.seq)
     return account
+
+
+def _written_to_older_files(per_file: list[tuple[LogFile, list[Sent]]], base: str,
+                            lag_s: float) -> list[tuple[str, int, str, int]]:
+    """Lines that went into an older file after a newer file already held an acknowledged line.
+
+    One writer appends to the current file only, so every line of `base.N+1` was written before
+    any line of `base.N`. If request Y is in an older file than request X, yet X was
+    acknowledged (its line written) before Y was even sent, two files were written at the same
+    time: several processes rotate the log without coordinating, and the next rotation deletes
+    a file someone still writes. Rotated copies of another scheme (no `.N` index) are skipped."""
+    indexed = sorted(((index, log, items) for log, items in per_file
+                      if (index := backup_index(log.name, base)) is not None), key=lambda t: t[0])
+    found: list[tuple[str, int, str, int]] = []
+    earliest: tuple[float, str, int] | None = None  # first acknowledgement among newer files
+    for _, log, items in indexed:  # newest (current file) first
+        if earliest is not None:
+            acked_at, newer, early_seq = earliest
+            found += [(log.name, item.seq, newer, early_seq) for item in items
+                      if item.started > acked_at + lag_s]
+        for item in items:
+            if item.acknowledged and (earliest is None or item.finished < earliest[0]):
+                earliest = (item.finished, log.name, item.seq)
+    return sorted(found, key=lambda t: t[1])
 
 
 # --- LOG-04: logrotate -----------------------------------------------------------------------

@@ -39,7 +39,7 @@ def test_no_record_lost_or_duplicated_across_rotation(target: Target, rotation_e
     run, cfg = rotation_experiment, target.profile.logs
     evidence.record("experiment", run.summary())
     account = account_ids(run.files, cfg.request_id_pattern, run.sent, run.oldest_rotated_away,
-                          cfg.access_log_lag_s)
+                          cfg.access_log_lag_s, base=run.policy.base)
     evidence.record("ids", {**account.summary(), "oldest_file_rotated_away": run.oldest_rotated_away,
                             "backups": run.backups})
     assert run.calibration_lines_found and account.retained, (
@@ -51,6 +51,12 @@ def test_no_record_lost_or_duplicated_across_rotation(target: Target, rotation_e
         problems.append(
             f"{len(account.lost_from_middle)} acknowledged ids lost from the middle of the retained log "
             f"(first: seq {account.lost_from_middle[:5]}; lowest retained seq {account.lowest_retained_seq})")
+    if account.out_of_order:
+        first = account.out_of_order[0]
+        problems.append(
+            f"{len(account.out_of_order)} lines written into an older file after a newer one had lines "
+            f"(seq {first[1]} in {first[0]} was sent after seq {first[3]} in {first[2]} was acknowledged): "
+            "two files are written at once, so a rotation deletes a file that is still being written")
     if account.duplicated:
         problems.append(f"{len(account.duplicated)} ids logged more than once (first: "
                         f"{', '.join(f'{k} x{v}' for k, v in list(account.duplicated.items())[:3])})")

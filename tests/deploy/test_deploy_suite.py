@@ -2,8 +2,9 @@
 the live mode is read-only, and every seeded defect under tests/defects/deploy/ fails exactly its
 control.
 
-A defect is a changed copy of the reference's deploy.sh or of a migration file (`defect.toml`:
-description, fails, original, catches, mentions, optional mount), selected through a profile
+A defect is a patch (`changes.patch`, applied by support.defects) to the reference's deploy.sh or
+to a migration file (`defect.toml`: description, fails, original, catches, mentions, optional
+mount), selected through a profile
 written for the run: a changed deploy.sh becomes `[deploy] command`, in a copy of the layout it
 expects (stack/scripts/, next to the real backup.sh); a changed migration file is mounted over the
 original by `[stack] migrate_command`. A defect run runs the suite's checks that use the changed
@@ -14,16 +15,16 @@ into a pass; the reference run covers the rest. That keeps the matrix inside the
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import json
-import shutil
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
+from support.defects import changed_lines, materialize, patched_paths
 from support.stacks import BASE_COMPOSE, FAST_HEALTH, REFERENCE_PROFILE, REPO, SuiteRun, TestStack, run_pytest
 
 from stackprobe.profile import load_profile
@@ -41,8 +42,10 @@ def spec_of(case: Path) -> dict[str, Any]:
         return tomllib.load(handle)
 
 
-def changed_file(case: Path, spec: dict[str, Any]) -> Path:
-    return case / Path(spec["original"]).name
+def changed_file(case: Path, spec: dict[str, Any], into: Path) -> Path:
+    """The defect's version of its original: the reference file with the defect's patch applied."""
+    assert patched_paths(case) == [spec["original"]], f"{case.name}: its patch must change {spec['original']} only"
+    return materialize(case, into) / spec["original"]
 
 
 def checks_in(path: Path) -> dict[str, str]:
@@ -76,15 +79,13 @@ def defect_run_inputs(case: Path, spec: dict[str, Any], tmp_path: Path) -> tuple
     if "mount" in spec:
         base = load_profile(REFERENCE_PROFILE).stack.migrate_command
         at = base.index(load_profile(REFERENCE_PROFILE).services.backend)
-        migrate = [*base[:at], "-v", f"{changed_file(case, spec)}:{spec['mount']}:ro", *base[at:]]
+        changed = changed_file(case, spec, tmp_path / "defect")
+        migrate = [*base[:at], "-v", f"{changed}:{spec['mount']}:ro", *base[at:]]
         assert "\n[stack]\n" in text
         text = text.replace("\n[stack]\n", f"\n[stack]\nmigrate_command = {json.dumps(migrate)}\n", 1)
         checks = MIGRATION_CHECKS
     else:
-        scripts = tmp_path / "deployment" / Path(spec["original"]).parent
-        scripts.mkdir(parents=True)
-        shutil.copy2(changed_file(case, spec), scripts / "deploy.sh")
-        (scripts / "deploy.sh").chmod(0o755)
+        scripts = changed_file(case, spec, tmp_path / "deployment").parent  # keeps the original's mode
         (scripts / "backup.sh").symlink_to(REPO / "stack" / "scripts" / "backup.sh")
         text += f"\n[deploy]\ncommand = {json.dumps([str(scripts / 'deploy.sh')])}\n"
         checks = SCRIPT_CHECKS
@@ -104,11 +105,9 @@ def test_every_defect_is_a_small_described_change_of_its_original() -> None:
         assert spec["description"].strip() and set(spec["fails"]) <= CONTROLS, case.name
         known = migration_checks if "mount" in spec else script_checks
         assert all(known.get(name) in spec["fails"] for name in spec["catches"]), case.name
-        original = (REPO / spec["original"]).read_text().splitlines()
-        changed = changed_file(case, spec).read_text().splitlines()
-        diff = [line for line in difflib.unified_diff(original, changed, lineterm="", n=0)
-                if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-        # a stale copy of an edited original shows up here: re-apply the defect to the new original
+        with tempfile.TemporaryDirectory() as scratch:  # the patch still applies to the current original
+            changed_file(case, spec, Path(scratch))
+        diff = changed_lines(case)
         assert 0 < len(diff) <= 12, f"{case.name}: {len(diff)} changed lines against {spec['original']}"
         assert any("DEFECT" in line for line in diff), f"{case.name}: mark the change with a DEFECT comment"
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.defects import PATCH, materialize, rendered_override
 from support.stacks import REFERENCE_PROFILE, REPO, SuiteRun, TestStack, started_stack
 
 pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
@@ -86,6 +87,7 @@ def test_logs_suite_passes_on_reference(logs_stack: TestStack, tmp_path: Path) -
     (check,) = _checks(run, "LOG-03")
     ids = check["evidence"]["ids"]
     assert ids["lost_from_middle"] == 0 and ids["duplicated"] == 0 and ids["retained_ids"] > 0, ids
+    assert ids["written_to_an_older_file"] == 0, ids
     print("reference LOG-02/03:", json.dumps(check["evidence"]["experiment"]["traffic"]), json.dumps(ids))
 
 
@@ -107,10 +109,16 @@ def test_rotation_experiment_skips_on_live_unless_allowed_and_bounded(
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_defect_fails_exactly_its_control(logs_stack: TestStack, tmp_path: Path, case: Path) -> None:
     spec = _spec(case)
+    # the defect's changed files: reference files with its patch applied (support.defects)
+    files = materialize(case, tmp_path / "defect") if (case / PATCH).is_file() else tmp_path / "defect"
     override = case / "compose.override.yml"
+    if override.is_file():
+        override = rendered_override(case, files)
     _use(logs_stack, {service: override for service in spec["recreate"]})
     visible = [override] if override.is_file() and spec.get("compose_visible", True) else []
-    run = _run(logs_stack, tmp_path, visible, spec.get("profile", {}))
+    logs = {key: value.format(defect_files=files) if isinstance(value, str) else value
+            for key, value in spec.get("profile", {}).items()}
+    run = _run(logs_stack, tmp_path, visible, logs)
     expected = set(spec["fails"])
     assert set(run.statuses) == CONTROLS, run.tail()
     assert run.failed() == expected, f"{run.statuses}\n{run.tail()}"
@@ -121,7 +129,7 @@ def test_defect_fails_exactly_its_control(logs_stack: TestStack, tmp_path: Path,
     if case.name == "racy_rotating_handler":
         (check,) = _checks(run, "LOG-03")
         ids = check["evidence"]["ids"]
-        assert ids["lost_from_middle"] + ids["duplicated"] > 0, ids
+        assert ids["lost_from_middle"] + ids["duplicated"] + ids["written_to_an_older_file"] > 0, ids
         print("racy handler LOG-03:", json.dumps(check["evidence"]["experiment"]["traffic"]), json.dumps(ids))
     if case.name == "unbounded_docker_logs":
         statuses = {c["nodeid"].rsplit("::", 1)[-1]: c["status"] for c in _checks(run, "LOG-06")}

@@ -114,6 +114,26 @@ def test_suffix_lost_with_the_oldest_file_is_fine() -> None:
     assert account.lowest_retained_seq == 4 and account.files == {"app.log.1": 3, "app.log": 3}
 
 
+def test_two_files_written_at_once_are_found() -> None:
+    # a second process still appends 6 and 8 to the renamed app.log.1 while app.log holds 5 and 7
+    files = [log("app.log.1", *(line(i, f"p-{i:07d}") for i in (2, 3, 4, 6, 8))),
+             log("app.log", *(line(i, f"p-{i:07d}") for i in (5, 7, 9)))]
+    account = account_ids(files, CFG.request_id_pattern, timeline(), oldest_rotated_away=True)
+    assert account.lost_from_middle == [] and account.duplicated == {}
+    assert account.out_of_order == [("app.log.1", 6, "app.log", 5), ("app.log.1", 8, "app.log", 5)]
+    assert account.summary()["written_to_an_older_file"] == 2
+
+
+def test_one_writer_rotating_in_order_has_nothing_out_of_order() -> None:
+    # request 5 was in flight while 6 was logged: overlap inside the concurrency window is fine
+    requests = [*timeline()[:5], sent(5, 5.0, 6.8), *timeline()[6:]]
+    files = [log("app.log.2", *(line(i, f"p-{i:07d}") for i in (0, 1, 2))),
+             log("app.log.1", *(line(i, f"p-{i:07d}") for i in (3, 4, 6))),
+             log("app.log", *(line(i, f"p-{i:07d}") for i in (5, 7, 8, 9)))]
+    account = account_ids(files, CFG.request_id_pattern, requests, oldest_rotated_away=False)
+    assert account.out_of_order == [] and account.lost == 0
+
+
 def test_a_gap_in_the_middle_and_a_duplicate_are_found() -> None:
     ids = [4, 5, 7, 8, 8, 9]
     files = [log("app.log", *(line(i, f"p-{i:07d}") for i in ids))]
