@@ -61,7 +61,8 @@ class CommandRun:
 
 def run_command(argv: Sequence[str], *, cwd: Path, env: dict[str, str], timeout: float) -> CommandRun:
     """Run `argv` in its own process group with no stdin (so nothing can prompt); on timeout the
-    whole group is killed, children (docker compose) included."""
+    whole group is killed, children (docker compose) included, and so it is when the run is
+    interrupted (Ctrl-C, SIGTERM): its own session does not get the terminal's signal."""
     started = time.monotonic()
     process = subprocess.Popen(list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -73,6 +74,14 @@ def run_command(argv: Sequence[str], *, cwd: Path, env: dict[str, str], timeout:
         os.killpg(process.pid, signal.SIGKILL)
         stdout, stderr = process.communicate()
         timed_out = True
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(Exception):
+            process.communicate(timeout=10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        raise
     return CommandRun(list(argv), process.returncode if not timed_out else -9,
                       time.monotonic() - started, stdout or "", stderr or "", timed_out)
 

@@ -1,0 +1,20 @@
+"""What the backup checks write, for --dry-run (placeholders: the profile's service names)."""
+
+from __future__ import annotations
+
+import pytest
+
+ROUNDTRIP = pytest.mark.writes(
+    "{database}: two canary databases (the edge-case dataset, the restore target), dropped afterwards",
+    "stack host: a scratch backup directory (0700, removed afterwards)")
+SEEDED = pytest.mark.writes("{backend}: documents and uploads to archive", on="ephemeral")
+NEWEST = pytest.mark.writes(
+    "{database}: a canary database the newest backup is restored into, dropped afterwards")
+SCHEDULED = pytest.mark.writes("stack host: a scratch backup directory the backup command fills", on="ephemeral")
+THROWAWAY_BACKEND = pytest.mark.writes("docker: a throwaway container of the {backend} image (no network, removed)")
+THROWAWAY_SERVER = pytest.mark.writes(
+    "docker: a throwaway {database} server in a compose project of its own (removed afterwards)",
+    "stack host: a scratch backup directory (removed afterwards)")
+RETENTION = pytest.mark.writes(
+    "{database}: an empty canary database to dump, dropped afterwards",
+    "stack host: a scratch backup directory with planted dated files (removed afterwards)")
