@@ -319,7 +319,7 @@ class BackupSection:
     # padding_mb of table data make the dump last long enough to tell (it grows, up to
     # max_padding_mb, until the dump lasts min_dump_s)
     max_write_stall_s: float = 1.0
-    padding_mb: int = 24
+    padding_mb: int = 32
     max_padding_mb: int = 192
     min_dump_s: float = 2.0
     writer_interval_s: float = 0.02

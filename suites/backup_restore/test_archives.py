@@ -13,13 +13,13 @@ from stackprobe.backup.host import Host
 from stackprobe.backup.roundtrip import QUERIES_K, RoundTrip, probe_queries
 from stackprobe.evidence import Evidence
 from stackprobe.targets import Target
-from suites.backup_restore import marks
+from suites.backup_restore import common
 
 
 @pytest.mark.control("BKP-06")
-@marks.ROUNDTRIP
-@marks.SEEDED
-@marks.THROWAWAY_BACKEND
+@common.ROUNDTRIP
+@common.SEEDED
+@common.THROWAWAY_BACKEND
 @pytest.mark.slow
 def test_vector_store_and_uploads_archives_round_trip(roundtrip: RoundTrip, target: Target, stack_host: Host,
                                                       scratch: str, evidence: Evidence) -> None:
@@ -36,18 +36,19 @@ def test_vector_store_and_uploads_archives_round_trip(roundtrip: RoundTrip, targ
     if (before.uploads, before.answers.summary()) != (after.uploads, after.answers.summary()):
         pytest.skip("the live uploads or vector store changed while the backup ran: nothing fixed to compare")
     run = roundtrip.backup
-    assert run.run.exit_code == 0, f"the backup command failed: {run.run.describe()}"
+    common.require(run.run.exit_code == 0, f"the backup command failed: {run.run.describe()}")
     found = run.archives
     evidence.record("archives", {k: [e.describe() for e in v] for k, v in found.items()})
     missing = [f"{k} ({cfg.archive_patterns[k]!r})" for k, v in found.items() if len(v) != 1]
-    assert not missing, f"the backup run did not leave exactly one archive of {', '.join(missing)} in {run.directory}"
+    common.require(not missing, f"the backup run did not leave exactly one archive of {', '.join(missing)} "
+                                f"in {run.directory}")
     root = posixpath.join(scratch, "restored-archives")
     problems: list[str] = []
     for (entry,) in found.values():
         extracted = archives.extract(stack_host, run.path(entry), root)
         if extracted.exit_code != 0:
             problems.append(f"{entry.name} does not unpack: {extracted.describe()}")
-    assert not problems, "; ".join(problems)
+    common.require(not problems, "; ".join(problems))
     if "uploads" in found:
         restored = archives.host_digests(stack_host, posixpath.join(root, posixpath.basename(
             cfg.archive_sources["uploads"])))
@@ -64,4 +65,4 @@ def test_vector_store_and_uploads_archives_round_trip(roundtrip: RoundTrip, targ
         else:
             evidence.record("restored_answers", answers.summary())
             problems += [f"vector store: {p}" for p in archives.answer_differences(before.answers, answers)]
-    assert not problems, "after restoring the archives: " + "; ".join(problems)
+    common.require(not problems, "after restoring the archives: " + "; ".join(problems))

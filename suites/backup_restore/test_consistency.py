@@ -8,12 +8,12 @@ import pytest
 from stackprobe.backup.roundtrip import RoundTrip
 from stackprobe.evidence import Evidence
 from stackprobe.targets import Target
-from suites.backup_restore import marks
+from suites.backup_restore import common
 
 
 @pytest.mark.control("BKP-03")
-@marks.ROUNDTRIP
-@marks.SEEDED
+@common.ROUNDTRIP
+@common.SEEDED
 @pytest.mark.slow
 def test_dump_under_writes_is_a_snapshot_and_does_not_stall_writers(roundtrip: RoundTrip, target: Target,
                                                                    evidence: Evidence) -> None:
@@ -22,7 +22,7 @@ def test_dump_under_writes_is_a_snapshot_and_does_not_stall_writers(roundtrip: R
     evidence.record("transfers", t.summary())
     evidence.record("max_write_stall_s", bound)
     why = roundtrip.why_no_restore()
-    assert not why, why
+    common.require(not why, why)
     problems = []
     if t.restored_total is None:
         problems.append("the restored database lacks the transfer tables (see BKP-02)")
@@ -43,4 +43,4 @@ def test_dump_under_writes_is_a_snapshot_and_does_not_stall_writers(roundtrip: R
     if not problems and t.committed_during == 0:
         problems.append(f"inconclusive: no transfer committed during the {t.dump_s:.2f} s dump "
                         f"(writer: {t.writer.stopped_by or 'running'}, errors {t.writer.errors})")
-    assert not problems, "; ".join(problems)
+    common.require(not problems, "; ".join(problems))

@@ -8,13 +8,13 @@ import pytest
 from stackprobe.backup.newest import Newest
 from stackprobe.evidence import Evidence
 from stackprobe.targets import Target
-from suites.backup_restore import marks
+from suites.backup_restore import common
 
 
 @pytest.mark.control("BKP-07")
 @pytest.mark.nightly
-@marks.NEWEST
-@marks.SCHEDULED
+@common.NEWEST
+@common.SCHEDULED
 def test_newest_backup_younger_than_rpo_and_restorable(newest: Newest, target: Target, evidence: Evidence) -> None:
     evidence.record("newest", newest.summary())
     evidence.record("rpo_s", target.profile.backup.rpo_s)
@@ -22,4 +22,4 @@ def test_newest_backup_younger_than_rpo_and_restorable(newest: Newest, target: T
         evidence.record("backup_size_bytes", newest.newest.size)
     if newest.restore is not None:
         evidence.record("restore_seconds", round(newest.restore.duration_s, 3))
-    assert not newest.problems, "; ".join(newest.problems)
+    common.require(not newest.problems, "; ".join(newest.problems))

@@ -13,13 +13,13 @@ from stackprobe.backup.procedure import Procedure
 from stackprobe.canary import scratch_database
 from stackprobe.evidence import Evidence
 from stackprobe.targets import Target
-from suites.backup_restore import marks
+from suites.backup_restore import common
 
 CONTENT = b"stackprobe retention probe: not a real backup\n"
 
 
 @pytest.mark.control("BKP-05")
-@marks.RETENTION
+@common.RETENTION
 def test_retention_prunes_exactly_the_expired_backups(target: Target, stack_host: Host, procedure: Procedure,
                                                       scratch: str, evidence: Evidence) -> None:
     cfg = target.profile.backup
@@ -40,10 +40,11 @@ def test_retention_prunes_exactly_the_expired_backups(target: Target, stack_host
     with scratch_database(lambda: target.mysql_root("")) as database:
         run = procedure.backup(directory, database=database, files=False, retention_days=days)
     evidence.record("backup", run.summary())
-    assert run.run.exit_code == 0, f"the backup command failed, so retention never ran: {run.run.describe()}"
+    common.require(run.run.exit_code == 0,
+                   f"the backup command failed, so retention never ran: {run.run.describe()}")
     after = stack_host.listdir(directory) or []
     evidence.record("left", sorted(e.name for e in after))
     inside = {e.name for e in stack_host.listdir(posixpath.join(directory, retention.SUBDIR)) or []}
     verdict = retention.judge(planted, before, after, {p.name for p in hidden} <= inside, len(run.dumps))
     evidence.record("verdict", verdict.summary())
-    assert verdict.ok, f"retention of {days} days: " + "; ".join(verdict.problems(days))
+    common.require(verdict.ok, f"retention of {days} days: " + "; ".join(verdict.problems(days)))

@@ -177,7 +177,7 @@ def fixed_rows(zones: tuple[str, ...], large_row_bytes: int, rng: random.Random)
         ],
         "edge_large": [
             {"t": "".join(rng.choice("😀𝄞𠜎🀄") for _ in range(large_chars)), "b": rng.randbytes(large_row_bytes)},
-            {"t": "x" * large_row_bytes, "b": every_byte * max(1, large_row_bytes // 256)},
+            {"t": "x" * large_row_bytes, "b": (every_byte * (large_row_bytes // 256 + 1))[:large_row_bytes]},
         ],
         "edge_audit": [],
     }

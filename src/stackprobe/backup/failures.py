@@ -27,7 +27,7 @@ from typing import Any
 
 from stackprobe.backup.host import FileEntry, Host
 from stackprobe.backup.procedure import BackupRun, Procedure
-from stackprobe.backup.transfers import fill_sql
+from stackprobe.backup.transfers import fill_sql, rows_for
 from stackprobe.redact import REDACTOR
 from stackprobe.targets.base import Target
 from stackprobe.targets.leftovers import PREFIX, remove_leftovers
@@ -85,11 +85,13 @@ class FailedRun:
 
 
 class FailureServer:
-    """The throwaway project; use as a context manager (removed afterwards, whatever happens)."""
+    """The throwaway project, seeded with `padding_mb` of data so a dump of it streams for a
+    while; use as a context manager (removed afterwards, whatever happens)."""
 
-    def __init__(self, target: Target, host: Host, scratch: str) -> None:
+    def __init__(self, target: Target, host: Host, scratch: str, docker: Any = None, padding_mb: int = 16) -> None:
         self.target = target
         self.host = host
+        self.docker = docker if docker is not None else target.docker
         self.service = target.profile.services.database
         self.project = f"{PREFIX}{os.getpid()}x{secrets.token_hex(3)}"
         self.dir = posixpath.join(scratch, "failure-server")
@@ -98,6 +100,7 @@ class FailureServer:
         self.password = secrets.token_urlsafe(18)
         REDACTOR.add(self.password, "failure server root password")
         self.started_s = 0.0
+        self.padding_mb = padding_mb
 
     # --- lifecycle ---------------------------------------------------------------------------
     def _compose(self, *args: str, timeout: float = 180.0) -> Any:
@@ -106,8 +109,8 @@ class FailureServer:
 
     def __enter__(self) -> FailureServer:
         with contextlib.suppress(Exception):
-            remove_leftovers(self.target.docker)  # projects of killed runs (dead pids) only
-        image = str(self.target.service(self.service).inspect()["Config"]["Image"])
+            remove_leftovers(self.docker)  # projects of killed runs (dead pids) only
+        image = self.image()
         self.host.run(["mkdir", "-p", "-m", "0700", self.dir])
         self.host.write_file(self.compose_file, COMPOSE.format(service=self.service, image=image,
                                                                database=DATABASE).encode(), 0o600)
@@ -118,9 +121,24 @@ class FailureServer:
         if up.exit_code != 0:
             self.close()
             raise RuntimeError(REDACTOR.redact(f"the throwaway database server did not start: {up.describe()}"))
-        self._wait_ready()
+        try:
+            self._wait_ready()
+            self.seed(rows_for(self.padding_mb))
+        except BaseException:
+            self.close()
+            raise
         self.started_s = time.monotonic() - started
         return self
+
+    def image(self) -> str:
+        """The image the stack's database service runs (looked up with this server's own client)."""
+        from stackprobe.targets.base import PROJECT_LABEL, SERVICE_LABEL
+
+        found = self.docker.containers.list(all=True, filters={"label": [
+            f"{PROJECT_LABEL}={self.target.project}", f"{SERVICE_LABEL}={self.service}"]})
+        if not found:
+            raise RuntimeError(f"project {self.target.project}: no {self.service} container to take the image of")
+        return str(found[0].attrs["Config"]["Image"])
 
     def _wait_ready(self, timeout: float = 120.0) -> None:
         """Until the root password works (the image's first-start initialisation is done)."""
@@ -135,7 +153,7 @@ class FailureServer:
             time.sleep(0.5)
 
     def container(self) -> Any:
-        found = self.target.docker.containers.list(
+        found = self.docker.containers.list(
             all=True, filters={"label": [f"com.docker.compose.project={self.project}",
                                          f"com.docker.compose.service={self.service}"]})
         if not found:
@@ -145,7 +163,7 @@ class FailureServer:
     def close(self) -> None:
         self._compose("down", "-v", "-t", "2", timeout=120)
         with contextlib.suppress(Exception):
-            for container in self.target.docker.containers.list(
+            for container in self.docker.containers.list(
                     all=True, filters={"label": f"com.docker.compose.project={self.project}"}):
                 container.remove(force=True, v=True)
         self.host.remove_tree(self.dir)
@@ -233,3 +251,41 @@ class FailureServer:
         if not result:
             raise RuntimeError(f"the backup command did not end within {timeout:.0f} s")
         return result[0], note
+
+
+class Prestart:
+    """Starts a FailureServer in a background thread (with a Docker client of its own), so its
+    start-up overlaps other checks; `get()` waits for it, `close()` removes it."""
+
+    def __init__(self, make: Callable[[], FailureServer]) -> None:
+        self.make = make
+        self.server: FailureServer | None = None
+        self.error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        try:
+            self.server = self.make().__enter__()
+        except BaseException as error:  # re-raised by get()
+            self.error = error
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="stackprobe-failure-server", daemon=True)
+            self._thread.start()
+
+    def get(self, timeout: float = 300.0) -> FailureServer:
+        self.start()
+        assert self._thread is not None
+        self._thread.join(timeout=timeout)
+        if self.error is not None:
+            raise self.error
+        if self.server is None:
+            raise RuntimeError(f"the throwaway database server did not start within {timeout:.0f} s")
+        return self.server
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout=300)
+        if self.server is not None:
+            self.server.close()

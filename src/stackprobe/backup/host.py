@@ -197,6 +197,21 @@ class SshHost:
         return done.stdout
 
 
+def own_docker_client(target: Target) -> Any:
+    """A Docker client of its own, for a background thread, talking to the target's engine
+    (over the SSH channel's forwarded socket for a remote target)."""
+    channel = getattr(target, "channel", None)
+    if channel is not None:
+        import docker
+
+        _ = target.docker  # makes sure the socket is forwarded
+        socket = channel.forward_unix(target.profile.ssh.docker_socket)
+        return docker.DockerClient(base_url=f"unix://{socket}", timeout=30)
+    from stackprobe.targets.base import docker_client
+
+    return docker_client()
+
+
 def host_of(target: Target) -> Host:
     """The host of `target`: over its SSH channel for a remote live target, else this host."""
     channel = getattr(target, "channel", None)

@@ -43,10 +43,11 @@ def _named(pattern: str, moment: float) -> str:
 
 def plan(now: float, days: int, dump_pattern: str, archive_patterns: list[str]) -> list[Planted]:
     """Files to plant in a scratch backup directory, each with its expected fate."""
-    ages: list[tuple[float, bool, str]] = [
-        (1 * DAY, True, "a day old"),
-        (max(days - 1, 0) * DAY + 3 * MINUTE, True, "a day inside the retention"),
-        (days * DAY - MINUTE, True, "a minute inside the boundary"),
+    ages: list[tuple[float, bool, str]] = [(3 * MINUTE, True, "minutes old")]
+    if days >= 1:
+        ages += [((days - 1) * DAY + 3 * MINUTE, True, "a day inside the retention"),
+                 (days * DAY - MINUTE, True, "a minute inside the boundary")]
+    ages += [
         (days * DAY, True, "exactly at the boundary (N whole days: find -mtime +N keeps it)"),
         ((days + 1) * DAY, False, "exactly N+1 days: past the boundary"),
         ((days + 1) * DAY + MINUTE, False, "a minute past N+1 days"),
@@ -54,11 +55,11 @@ def plan(now: float, days: int, dump_pattern: str, archive_patterns: list[str]) 
     ]
     planted = []
     for offset, (age, keep, why) in enumerate(ages):
-        # distinct names even where ages coincide (N=0): a second apart
+        # distinct names even where two ages name the same second
         planted.append(Planted(_named(dump_pattern, now - age - offset), age, keep, why))
     for pattern in archive_patterns:
-        planted.append(Planted(_named(pattern, now - DAY), DAY, True, "an archive a day old"))
-        planted.append(Planted(_named(pattern, now - days * DAY), days * DAY, True,
+        planted.append(Planted(_named(pattern, now - 3 * MINUTE), 3 * MINUTE, True, "an archive minutes old"))
+        planted.append(Planted(_named(pattern, now - days * DAY - 1), days * DAY, True,
                                "an archive exactly at the boundary"))
         planted.append(Planted(_named(pattern, now - (days + 1) * DAY), (days + 1) * DAY, False,
                                "an archive N+1 days old"))

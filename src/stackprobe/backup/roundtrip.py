@@ -14,6 +14,7 @@ import posixpath
 import random
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,7 +152,9 @@ def _objects_and_sums(connection: Any, database: str, tables: list[str]) -> tupl
 
 
 def run_roundtrip(target: Target, host: Host, procedure: Procedure, scratch: str,
-                  stack: contextlib.ExitStack) -> RoundTrip:
+                  stack: contextlib.ExitStack, after_dump: Callable[[], None] | None = None) -> RoundTrip:
+    """The round trip; `after_dump` is called once the dump is taken (the writer stopped), for
+    work that may overlap the restore but must not disturb the dump's measurements."""
     cfg = target.profile.backup
     connect_root = target.mysql_root
     source = stack.enter_context(scratch_database(lambda: connect_root("")))
@@ -200,6 +203,8 @@ def run_roundtrip(target: Target, host: Host, procedure: Procedure, scratch: str
             rows_a += more
             padding *= 2
     outcome.attempts = attempts
+    if after_dump is not None:
+        after_dump()
     trip = RoundTrip(source, restored, data, run, outcome, source_tables=source_tables, files_before=before,
                      seeded=seeded)
     trip.files_after = live_files(target) if with_files else None

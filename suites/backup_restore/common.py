@@ -1,6 +1,9 @@
-"""What the backup checks write, for --dry-run (placeholders: the profile's service names)."""
+"""Shared by the backup checks: what they write, for --dry-run (placeholders name the profile's
+services), and one way to fail: one line naming what was seen and the fix, no trace."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import pytest
 
@@ -18,3 +21,16 @@ THROWAWAY_SERVER = pytest.mark.writes(
 RETENTION = pytest.mark.writes(
     "{database}: an empty canary database to dump, dropped afterwards",
     "stack host: a scratch backup directory with planted dated files (removed afterwards)")
+
+
+def fail_on(problems: Iterable[str], prefix: str = "", hint: str = "") -> None:
+    """Fail the check with every problem on one line (nothing to fail: return)."""
+    found = [p for p in problems if p]
+    if found:
+        pytest.fail(f"{prefix}{'; '.join(found)}{hint}", pytrace=False)
+
+
+def require(condition: object, message: str) -> None:
+    """Fail the check with `message` (one line, no trace) unless `condition` holds."""
+    if not condition:
+        pytest.fail(message, pytrace=False)
