@@ -65,7 +65,7 @@ def run_command(argv: Sequence[str], *, cwd: Path, env: dict[str, str], timeout:
     interrupted (Ctrl-C, SIGTERM): its own session does not get the terminal's signal."""
     started = time.monotonic()
     process = subprocess.Popen(list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
                                start_new_session=True)
     try:
         stdout, stderr = process.communicate(timeout=timeout)

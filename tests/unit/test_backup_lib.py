@@ -95,6 +95,7 @@ def test_dump_inspection_reads_header_tables_and_trailer(tmp_path: Path) -> None
 
 @pytest.mark.parametrize(("case", "expected"), [
     ("corrupt", "not an intact gzip stream (gzip: "),
+    ("binary", "not an intact gzip stream (gzip: "),  # bytes that are no text come out first
     ("truncated", "not an intact gzip stream (gzip: unexpected end of file"),
     ("incomplete", "incomplete: the last line is"),
     ("databases", "it switches database itself ('USE `app`;'"),
@@ -104,6 +105,7 @@ def test_dump_inspection_problems_are_one_line_each(tmp_path: Path, case: str, e
     text = DUMP.encode()
     data = {
         "corrupt": b"\x1f\x8b\x08\x00" + os.urandom(300),
+        "binary": gzip.compress(bytes(range(128, 256)) * 40)[:300] + os.urandom(64),
         "truncated": gzip.compress(text + os.urandom(4000).hex().encode())[:600],
         "incomplete": gzip.compress(text.rsplit(b"-- Dump", 1)[0]),
         "databases": gzip.compress(text.replace(b"DROP TABLE", b"USE `app`;\nDROP TABLE", 1)),

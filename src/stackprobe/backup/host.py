@@ -154,7 +154,7 @@ class SshHost:
         started = time.monotonic()
         try:
             done = subprocess.run([*self.channel.ssh("-T"), shlex.join(command)], capture_output=True,
-                                  text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+                                  text=True, errors="replace", timeout=timeout, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired as expired:
             return CommandRun(list(argv), -9, time.monotonic() - started, str(expired.stdout or ""),
                               str(expired.stderr or ""), timed_out=True)
