@@ -95,6 +95,7 @@ def _corrupt_newest(env: BackupEnv, into: Path) -> None:
     newest = max(into.glob("backup_*.sql.gz"), key=lambda p: p.stat().st_mtime)
     later = newest.with_name("backup_29991231_235959.sql.gz")
     later.write_bytes(gzip.compress(newest.read_bytes())[:200] + os.urandom(64))  # a gzip header, then garbage
+    later.chmod(0o600)  # private like the rest: BKP-10 has nothing to say about it
 
 
 def _other_database(env: BackupEnv, into: Path) -> None:
