@@ -36,14 +36,15 @@ def test_row_hash_encodes_every_column_unambiguously() -> None:
     assert "`we``ird`" in sql  # identifiers quoted, backticks doubled
     assert sql.count("IS NULL, _binary'N'") == 2  # NULL is its own token, not an empty string
     assert sql.count("CONCAT(_binary'V', LENGTH(") == 2  # length-prefixed: no separator ambiguity
-    assert sql.startswith("CAST(CONV(LEFT(MD5(CONCAT(")
+    assert sql.startswith("CAST(CONV(LEFT(SHA1(CONCAT(")
     assert sql.index("`id`") < sql.index("`we``ird`")  # ordinal order kept
 
 
 def test_checksum_sql_counts_and_two_order_independent_aggregates() -> None:
     sql = checksums.checksum_sql("db", "t", ["a"])
-    assert sql.startswith("SELECT COUNT(*), COALESCE(BIT_XOR(") and "COALESCE(SUM(" in sql
-    assert sql.endswith("FROM `db`.`t`")
+    assert sql.startswith("SELECT COUNT(*), COALESCE(BIT_XOR(h), 0), COALESCE(SUM(h), 0) FROM (SELECT ")
+    assert sql.count("SHA1(") == 1  # computed once per row, aggregated twice
+    assert "FROM `db`.`t` LIMIT 18446744073709551615) hashed" in sql
     with pytest.raises(ValueError):
         checksums.row_hash_sql([])
 

@@ -1,11 +1,13 @@
 """Per-table checksums computed in SQL, the same way on both sides of a restore.
 
 For each base table: the row count, and two order-independent aggregates (BIT_XOR and SUM) of
-a 64-bit row hash. The row hash is the first 64 bits of MD5 over every column in ordinal
+a 64-bit row hash. The row hash is the first 64 bits of SHA-1 over every column in ordinal
 order, each encoded unambiguously: `N` for NULL, else `V<byte length>:<bytes>`, so neither a
 NULL nor a separator inside a value can make two different rows hash alike. XOR alone would
-let duplicate rows cancel out; SUM catches that. Not `CHECKSUM TABLE`: its value depends on
-the row format and the server version, and it says nothing about which rows differ in count.
+let duplicate rows cancel out; SUM catches that. The hash is computed once per row (a derived
+table the optimizer cannot merge, so the two aggregates do not compute it twice). Not
+`CHECKSUM TABLE`: its value depends on the row format and the server version, and it says
+nothing about which rows differ in count.
 
 TIMESTAMP columns are rendered in the session time zone, so the connection is set to UTC
 first: the checksum compares instants, not the wall-clock text of some zone.
@@ -37,14 +39,15 @@ def row_hash_sql(columns: Iterable[str]) -> str:
     pieces = [column_piece(c) for c in columns]
     if not pieces:
         raise ValueError("a table without columns has no row hash")
-    return f"CAST(CONV(LEFT(MD5(CONCAT({', '.join(pieces)})), 16), 16, 10) AS UNSIGNED)"
+    return f"CAST(CONV(LEFT(SHA1(CONCAT({', '.join(pieces)})), 16), 16, 10) AS UNSIGNED)"
 
 
 def checksum_sql(database: str, table: str, columns: Iterable[str]) -> str:
-    """SELECT rows, BIT_XOR and SUM of the row hash for one table."""
-    row_hash = row_hash_sql(columns)
-    return (f"SELECT COUNT(*), COALESCE(BIT_XOR({row_hash}), 0), COALESCE(SUM({row_hash}), 0) "
-            f"FROM {quote(database)}.{quote(table)}")
+    """SELECT rows, BIT_XOR and SUM of the row hash for one table (the LIMIT keeps the derived
+    table from being merged into the outer query, which would compute the hash twice)."""
+    return (f"SELECT COUNT(*), COALESCE(BIT_XOR(h), 0), COALESCE(SUM(h), 0) FROM "
+            f"(SELECT {row_hash_sql(columns)} AS h FROM {quote(database)}.{quote(table)} "
+            f"LIMIT 18446744073709551615) hashed")
 
 
 def base_tables(cursor: Any, database: str) -> list[str]:

@@ -13,6 +13,7 @@ import os
 import posixpath
 import random
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -146,9 +147,64 @@ def seed_backend(target: Target) -> dict[str, Any]:
     return {"documents": docs, "uploads": uploads}
 
 
-def _objects_and_sums(connection: Any, database: str, tables: list[str]) -> tuple[
-        dict[str, checksums.TableChecksum], dict[str, schema.SchemaObject]]:
-    return checksums.table_checksums(connection, database, tables), schema.schema_objects(connection, database)
+@dataclass
+class Verification:
+    """A dump restored into a scratch database and compared with its source."""
+
+    dump: DumpInfo
+    restore: CommandRun
+    source_sums: dict[str, checksums.TableChecksum]
+    source_objects: dict[str, schema.SchemaObject]
+    restored_sums: dict[str, checksums.TableChecksum] = field(default_factory=dict)
+    restored_objects: dict[str, schema.SchemaObject] = field(default_factory=dict)
+    restored_tables: set[str] = field(default_factory=set)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def restore_and_verify(procedure: Procedure, host: Host, connect: Callable[[], Any], dump_path: str,
+                       source: str, restored: str, tables: list[str] | None = None) -> Verification:
+    """Restore `dump_path` into `restored` with the deployment's restore command and compare.
+
+    What needs no restored database (the dump read on the host, the source's checksums and
+    objects) runs in a second thread while the restore runs, on connections of its own; only the
+    restored side's checksums come after it. `tables` limits the checksums (default: all)."""
+    side: dict[str, Any] = {}
+
+    def source_side() -> None:
+        try:
+            started = time.monotonic()
+            side["dump"] = inspect_dump(host, dump_path)
+            side["inspect_s"] = time.monotonic() - started
+            started = time.monotonic()
+            with contextlib.closing(connect()) as connection:
+                side["sums"] = checksums.table_checksums(connection, source, tables)
+                side["objects"] = schema.schema_objects(connection, source)
+            side["source_s"] = time.monotonic() - started
+        except BaseException as error:  # re-raised below, in the caller's thread
+            side["error"] = error
+
+    thread = threading.Thread(target=source_side, name="stackprobe-verify-source", daemon=True)
+    started = time.monotonic()
+    thread.start()
+    restore = procedure.restore(dump_path, restored)
+    restore_s = time.monotonic() - started
+    thread.join()
+    if "error" in side:
+        raise side["error"]
+    found = Verification(side["dump"], restore, side["sums"], side["objects"])
+    if restore.exit_code == 0:
+        began = time.monotonic()
+        with contextlib.closing(connect()) as connection:
+            with connection.cursor() as cursor:
+                found.restored_tables = set(checksums.base_tables(cursor, restored))
+            wanted = [t for t in (tables if tables is not None else sorted(found.restored_tables))
+                      if t in found.restored_tables]
+            found.restored_sums = checksums.table_checksums(connection, restored, wanted)
+            found.restored_objects = schema.schema_objects(connection, restored)
+        found.timings["restored_s"] = time.monotonic() - began
+    found.timings.update(inspect_s=side["inspect_s"], source_s=side["source_s"], restore_s=restore_s,
+                         wall_s=time.monotonic() - started)
+    return found
 
 
 def run_roundtrip(target: Target, host: Host, procedure: Procedure, scratch: str,
@@ -211,17 +267,19 @@ def run_roundtrip(target: Target, host: Host, procedure: Procedure, scratch: str
     dumps = sorted(run.dumps, key=lambda e: e.mtime)
     if dumps:
         trip.dump_entry = dumps[-1]
-        trip.dump = inspect_dump(host, run.path(dumps[-1]))
-    with contextlib.closing(connect_root("")) as connection:
-        trip.source_sums, trip.source_objects = _objects_and_sums(connection, source, source_tables)
     if trip.dump_path and run.run.exit_code == 0:
-        trip.restore = procedure.restore(trip.dump_path, restored)
-        if trip.restore.exit_code == 0:
+        checked = restore_and_verify(procedure, host, lambda: connect_root(""), trip.dump_path, source, restored,
+                                     source_tables)
+        trip.dump, trip.restore = checked.dump, checked.restore
+        trip.source_sums, trip.source_objects = checked.source_sums, checked.source_objects
+        trip.restored_sums, trip.restored_objects = checked.restored_sums, checked.restored_objects
+        if {transfers.ACCOUNTS_A, transfers.ACCOUNTS_B} <= checked.restored_tables:
             with contextlib.closing(connect_root("")) as connection:
-                with connection.cursor() as cursor:
-                    present = set(checksums.base_tables(cursor, restored))
-                trip.restored_sums, trip.restored_objects = _objects_and_sums(
-                    connection, restored, [t for t in source_tables if t in present])
-                if {transfers.ACCOUNTS_A, transfers.ACCOUNTS_B} <= present:
-                    outcome.restored_total = transfers.total(connection, restored)
+                outcome.restored_total = transfers.total(connection, restored)
+    else:
+        if trip.dump_path:
+            trip.dump = inspect_dump(host, trip.dump_path)
+        with contextlib.closing(connect_root("")) as connection:
+            trip.source_sums = checksums.table_checksums(connection, source, source_tables)
+            trip.source_objects = schema.schema_objects(connection, source)
     return trip
