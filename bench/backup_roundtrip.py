@@ -5,15 +5,16 @@ table data (a canary database each, dropped afterwards):
 
 - raw: `mysqldump | gzip > file`, then `gunzip -c file | mysql` into a second database, both
   through `docker compose exec` with the same mysqldump options the stack's backup.sh uses;
+- procedure: the stack's backup.sh and restore.sh alone (no verification);
 - suite: the stack's backup.sh (BACKUP_DATABASE, BACKUP_FILES=0), then what the suite's round
   trip does (`stackprobe.backup.roundtrip.restore_and_verify`): restore.sh into a scratch
   database while the dump is inspected on the host (intact gzip, trailer, database, every table)
   and the source's per-table checksums are computed, then the restored side's checksums.
 
-Prints per size the wall times of each phase, the ratio suite / raw, what verification adds to
-the wall clock (goal: no more than 25 % of the raw round trip) and as work, and what the scripts'
-own checks add (restore.sh reads the dump three times before restoring it), and writes a record
-to bench/results/.
+Prints per size the wall times of each phase, the ratios suite / raw and procedure / raw (the
+scripts' own checks: restore.sh reads the dump three times before restoring it), what
+verification adds to the wall clock (suite - procedure, goal: no more than 25 % of the raw round
+trip) and its work, and writes a record to bench/results/.
 The two round trips alternate (raw first, then suite, per size) on the same data in the same run.
 
 Usage: .venv/bin/python bench/backup_roundtrip.py [--sizes 50,100,200]
@@ -128,37 +129,58 @@ def suite_round_trip(stack: TestStack, source: str, target: str, workdir: Path) 
     return {"backup_s": backup_s, "restore_s": t["restore_s"], "inspect_s": t["inspect_s"],
             "checksum_source_s": t["source_s"], "checksum_restored_s": t["restored_s"],
             "restore_and_verify_s": restore_and_verify_s,
-            # the verification's own work, and what it adds to the wall clock (the dump inspection
-            # and the source's checksums run while restore.sh runs; the restored side after it)
+            # the verification's own work (the dump inspection and the source's checksums run
+            # while restore.sh runs, the restored side's after it)
             "verify_work_s": round(t["inspect_s"] + t["source_s"] + t["restored_s"], 2),
-            "verify_wall_s": round(restore_and_verify_s - t["restore_s"], 2),
             "total_s": round(backup_s + restore_and_verify_s, 2),
             "dump_bytes": run.dumps[0].size, "tables_identical": len(checked.source_sums)}
+
+
+def procedure_restore(stack: TestStack, dump: str, target: str) -> float:
+    """restore.sh alone, nothing running beside it: the procedure without the suite's verification."""
+    procedure = Procedure(stack.target, LocalHost(), str(stack.env_file))
+    clock = Stopwatch()
+    done = procedure.restore(dump, target)
+    if done.exit_code != 0:
+        raise SystemExit(f"restore.sh failed: {done.describe()}")
+    return clock()
 
 
 def measure(stack: TestStack, size_mb: int) -> dict[str, Any]:
     connect = lambda: stack.target.mysql_root("")  # noqa: E731
     with tempfile.TemporaryDirectory(prefix="bench-bkp-") as work, scratch_database(connect) as source, \
             scratch_database(connect, create=False) as raw_target, \
+            scratch_database(connect, create=False) as plain_target, \
             scratch_database(connect, create=False) as suite_target:
         clock = Stopwatch()
         data = generate(stack, source, size_mb)
         data["generate_s"] = clock()
         raw = raw_round_trip(stack, source, raw_target, Path(work))
         suite = suite_round_trip(stack, source, suite_target, Path(work))
+        # the same dump restored by restore.sh alone: the procedure's round trip without verification
+        dump = next((Path(work) / "suite").glob("backup_*.sql.gz"))
+        plain_restore_s = procedure_restore(stack, str(dump), plain_target)
+    procedure_s = round(suite["backup_s"] + plain_restore_s, 2)
+    verification_s = round(suite["total_s"] - procedure_s, 2)
     figures = {"size_mb": size_mb, "data": data, "raw": raw, "suite": suite,
+               "procedure": {"backup_s": suite["backup_s"], "restore_s": plain_restore_s, "total_s": procedure_s},
                "ratio_suite_to_raw": round(suite["total_s"] / raw["total_s"], 3),
-               "verification_share_of_raw": round(suite["verify_wall_s"] / raw["total_s"], 3),
-               "verification_work_share_of_raw": round(suite["verify_work_s"] / raw["total_s"], 3),
-               "scripts_share_of_raw": round(
-                   (suite["backup_s"] + suite["restore_s"] - raw["total_s"]) / raw["total_s"], 3)}
+               "ratio_procedure_to_raw": round(procedure_s / raw["total_s"], 3),
+               # what verification adds to the wall clock: the suite's round trip minus the same
+               # backup.sh + restore.sh without it (contention with the restore included)
+               "verification_added_s": verification_s,
+               "verification_share_of_raw": round(verification_s / raw["total_s"], 3),
+               "verification_work_share_of_raw": round(suite["verify_work_s"] / raw["total_s"], 3)}
     print(f"{size_mb:>4} MB table data ({data['payload_bytes'] / MB:.0f} MB payload, "
-          f"{data['innodb_data_length_bytes'] / MB:.0f} MB InnoDB): raw {raw['total_s']:.1f} s "
-          f"(dump {raw['dump_s']:.1f}, restore {raw['restore_s']:.1f}) | suite {suite['total_s']:.1f} s "
-          f"(backup.sh {suite['backup_s']:.1f}, inspect {suite['inspect_s']:.1f}, restore.sh "
-          f"{suite['restore_s']:.1f}, checksums {suite['checksum_source_s']:.1f}+{suite['checksum_restored_s']:.1f}) "
-          f"| ratio {figures['ratio_suite_to_raw']:.2f}, verification adds "
-          f"{100 * figures['verification_share_of_raw']:.1f} % of raw", flush=True)
+          f"{data['innodb_data_length_bytes'] / MB:.0f} MB InnoDB, dump {raw['dump_bytes'] / MB:.0f} MB gz): "
+          f"raw {raw['total_s']:.1f} s (dump {raw['dump_s']:.1f}, restore {raw['restore_s']:.1f}) | "
+          f"backup.sh + restore.sh {procedure_s:.1f} s ({suite['backup_s']:.1f} + {plain_restore_s:.1f}) | "
+          f"suite {suite['total_s']:.1f} s (restore.sh {suite['restore_s']:.1f} beside inspect "
+          f"{suite['inspect_s']:.1f} + source checksums {suite['checksum_source_s']:.1f}, then restored checksums "
+          f"{suite['checksum_restored_s']:.1f}) | suite/raw {figures['ratio_suite_to_raw']:.2f}, scripts/raw "
+          f"{figures['ratio_procedure_to_raw']:.2f}; verification adds {verification_s:.1f} s = "
+          f"{100 * figures['verification_share_of_raw']:.1f} % of raw (work: "
+          f"{100 * figures['verification_work_share_of_raw']:.1f} %)", flush=True)
     return figures
 
 
@@ -184,7 +206,7 @@ def main() -> None:
             "from_mb": smallest["size_mb"], "to_mb": largest["size_mb"],
             "raw_s": [smallest["raw"]["total_s"], largest["raw"]["total_s"]],
             "suite_s": [smallest["suite"]["total_s"], largest["suite"]["total_s"]],
-            "verify_wall_s": [r["suite"]["verify_wall_s"] for r in results],
+            "verification_added_s": [r["verification_added_s"] for r in results],
             "verify_work_s": [r["suite"]["verify_work_s"] for r in results],
             "verify_work_s_per_100mb": [round(100 * r["suite"]["verify_work_s"] / r["size_mb"], 2) for r in results],
             "sizes_mb": [r["size_mb"] for r in results],

@@ -325,15 +325,20 @@ def table_checksums(target: Target) -> dict[str, dict[str, int]]:
     return found
 
 
-def file_digests(service: Service, directory: str) -> dict[str, str]:
-    """relative path -> sha256 of every file under `directory` in the service's container."""
-    listing = service.exec(["sh", "-c", 'cd "$1" && find . -type f -exec sha256sum {} +', "sh", directory])
+def parse_sha256sum(output: str) -> dict[str, str]:
+    """relative path -> digest, from `find . -type f -exec sha256sum {} +` output."""
     digests = {}
-    for line in listing.output.splitlines():
+    for line in output.splitlines():
         digest, _, path = line.partition("  ")
         if len(digest) == 64 and path:
             digests[path.removeprefix("./")] = digest
     return digests
+
+
+def file_digests(service: Service, directory: str) -> dict[str, str]:
+    """relative path -> sha256 of every file under `directory` in the service's container."""
+    listing = service.exec(["sh", "-c", 'cd "$1" && find . -type f -exec sha256sum {} +', "sh", directory])
+    return parse_sha256sum(listing.output)
 
 
 # --- read traffic -----------------------------------------------------------------------------

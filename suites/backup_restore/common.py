@@ -3,7 +3,8 @@ services), and one way to fail: one line naming what was seen and the fix, no tr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar, cast
 
 import pytest
 
@@ -34,3 +35,16 @@ def require(condition: object, message: str) -> None:
     """Fail the check with `message` (one line, no trace) unless `condition` holds."""
     if not condition:
         pytest.fail(message, pytrace=False)
+
+
+Check = TypeVar("Check", bound=Callable[..., None])
+
+
+def uses_roundtrip(check: Check) -> Check:
+    """A check judging the shared round trip (canary databases, a scratch directory)."""
+    return cast(Check, ROUNDTRIP(SEEDED(check)))
+
+
+def reads_newest(check: Check) -> Check:
+    """A nightly check of the newest backup in the backup directory (restored into a canary)."""
+    return cast(Check, pytest.mark.nightly(NEWEST(SCHEDULED(check))))

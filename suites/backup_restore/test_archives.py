@@ -17,8 +17,7 @@ from suites.backup_restore import common
 
 
 @pytest.mark.control("BKP-06")
-@common.ROUNDTRIP
-@common.SEEDED
+@common.uses_roundtrip
 @common.THROWAWAY_BACKEND
 @pytest.mark.slow
 def test_vector_store_and_uploads_archives_round_trip(roundtrip: RoundTrip, target: Target, stack_host: Host,

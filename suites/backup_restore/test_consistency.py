@@ -12,8 +12,7 @@ from suites.backup_restore import common
 
 
 @pytest.mark.control("BKP-03")
-@common.ROUNDTRIP
-@common.SEEDED
+@common.uses_roundtrip
 @pytest.mark.slow
 def test_dump_under_writes_is_a_snapshot_and_does_not_stall_writers(roundtrip: RoundTrip, target: Target,
                                                                    evidence: Evidence) -> None:

@@ -19,8 +19,7 @@ OPEN_BITS = 0o044
 
 
 @pytest.mark.control("BKP-01")
-@common.ROUNDTRIP
-@common.SEEDED
+@common.uses_roundtrip
 def test_backup_writes_an_intact_dump_of_every_table(roundtrip: RoundTrip, target: Target,
                                                      evidence: Evidence) -> None:
     run = roundtrip.backup
@@ -42,9 +41,7 @@ def test_backup_writes_an_intact_dump_of_every_table(roundtrip: RoundTrip, targe
 
 
 @pytest.mark.control("BKP-01")
-@pytest.mark.nightly
-@common.NEWEST
-@common.SCHEDULED
+@common.reads_newest
 def test_newest_backup_holds_every_table(newest: Newest, target: Target, evidence: Evidence) -> None:
     evidence.record("newest", newest.summary())
     if newest.dump is None or newest.dump.problems(database=newest.database):
@@ -67,8 +64,7 @@ def _open_files(entries: list[FileEntry]) -> list[str]:
 
 
 @pytest.mark.control("BKP-10")
-@common.ROUNDTRIP
-@common.SEEDED
+@common.uses_roundtrip
 def test_backup_files_are_private(roundtrip: RoundTrip, evidence: Evidence) -> None:
     run = roundtrip.backup
     files = run.new_files
@@ -81,9 +77,7 @@ def test_backup_files_are_private(roundtrip: RoundTrip, evidence: Evidence) -> N
 
 
 @pytest.mark.control("BKP-10")
-@pytest.mark.nightly
-@common.NEWEST
-@common.SCHEDULED
+@common.reads_newest
 def test_backup_directory_files_are_private(newest: Newest, target: Target, evidence: Evidence) -> None:
     cfg = target.profile.backup
     if newest.listing is None:

@@ -12,9 +12,7 @@ from suites.backup_restore import common
 
 
 @pytest.mark.control("BKP-07")
-@pytest.mark.nightly
-@common.NEWEST
-@common.SCHEDULED
+@common.reads_newest
 def test_newest_backup_younger_than_rpo_and_restorable(newest: Newest, target: Target, evidence: Evidence) -> None:
     evidence.record("newest", newest.summary())
     evidence.record("rpo_s", target.profile.backup.rpo_s)

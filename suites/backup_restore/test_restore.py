@@ -16,8 +16,7 @@ OBJECT_KINDS = ("view", "function", "procedure", "trigger", "event")
 
 
 @pytest.mark.control("BKP-02")
-@common.ROUNDTRIP
-@common.SEEDED
+@common.uses_roundtrip
 def test_restore_gives_identical_checksums(roundtrip: RoundTrip, evidence: Evidence) -> None:
     evidence.record("dataset", roundtrip.data.summary())
     evidence.record("checksums_source", checksums.as_evidence(roundtrip.source_sums))
@@ -39,8 +38,7 @@ def test_restore_gives_identical_checksums(roundtrip: RoundTrip, evidence: Evide
 
 
 @pytest.mark.control("BKP-04")
-@common.ROUNDTRIP
-@common.SEEDED
+@common.uses_roundtrip
 def test_routines_triggers_events_included(roundtrip: RoundTrip, evidence: Evidence) -> None:
     source_counts = schema.counts(roundtrip.source_objects)
     evidence.record("objects_source", {k: source_counts[k] for k in OBJECT_KINDS})
@@ -58,9 +56,7 @@ def test_routines_triggers_events_included(roundtrip: RoundTrip, evidence: Evide
 
 
 @pytest.mark.control("BKP-08")
-@pytest.mark.nightly
-@common.NEWEST
-@common.SCHEDULED
+@common.reads_newest
 def test_restore_of_newest_backup_within_rto(newest: Newest, target: Target, evidence: Evidence) -> None:
     rto = target.profile.backup.rto_s
     evidence.record("newest", newest.summary())

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackprobe.backup.host import Host
-from stackprobe.deploy import CommandRun
+from stackprobe.deploy import CommandRun, parse_sha256sum
 from stackprobe.redact import REDACTOR
 from stackprobe.targets.base import Target
 
@@ -48,14 +48,7 @@ def host_digests(host: Host, directory: str) -> dict[str, str] | None:
     """relative path -> sha256 of every file under a host directory (None: no such directory)."""
     done = host.run(["sh", "-c", '[ -d "$1" ] || exit 3; cd "$1" && find . -type f -exec sha256sum {} +',
                      "digests", directory], timeout=600)
-    if done.exit_code == 3:
-        return None
-    found = {}
-    for line in done.stdout.splitlines():
-        digest, _, path = line.partition("  ")
-        if len(digest) == 64 and path:
-            found[path.removeprefix("./")] = digest
-    return found
+    return None if done.exit_code == 3 else parse_sha256sum(done.stdout)
 
 
 def digest_differences(live: dict[str, str], restored: dict[str, str]) -> list[str]:
