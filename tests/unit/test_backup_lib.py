@@ -197,6 +197,9 @@ def test_longest_stall_is_judged_on_transfers_overlapping_the_dump() -> None:
     assert transfers.longest_stall(commits, (3.25, 3.4)) == pytest.approx(0.01)
     assert transfers.longest_stall([], (0.0, 1.0)) == 0.0
     assert transfers.committed_within(commits, (1.0, 3.5)) == 2
+    # the server's own figure wins: a call delayed on the way (an SSH tunnel) waited 0.01 s in the server
+    delayed = [transfers.Commit(1.0, 2.5, server_s=0.01)]
+    assert transfers.longest_stall(delayed, (1.0, 3.0)) == pytest.approx(0.01)
 
 
 def test_padding_rows_and_fill_statement() -> None:

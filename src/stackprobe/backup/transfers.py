@@ -8,7 +8,8 @@ in a dump without a snapshot. Here every transfer debits a row of `acct_a` and c
 that reads the tables at different moments (no --single-transaction, no table locks) catches
 transfers half-way: their debit is missing from `acct_a`, their credit is in `acct_b`, and the
 restored total is off. A dump that locks the tables (mysqldump's default) is consistent, but
-every transfer waits for the whole dump: the writer's longest commit wait says so.
+every transfer waits for the whole dump: the writer's longest wait says so. Each transfer is one
+call of a procedure in the canary database, timed by the server itself.
 """
 
 from __future__ import annotations
@@ -26,10 +27,18 @@ ACCOUNTS_B = "acct_b"
 ROWS_B = 100
 BALANCE = 1_000_000
 FILLER_BYTES = 512  # 16 MD5 hex digests per row: random-looking, so gzip works for real
+PROCEDURE = "stackprobe_transfer"
 TABLES_SQL = (
     f"CREATE TABLE {ACCOUNTS_A} (id INT PRIMARY KEY, bal BIGINT NOT NULL, filler VARCHAR({FILLER_BYTES}) NOT NULL) "
     "ENGINE=InnoDB DEFAULT CHARSET=ascii",
     f"CREATE TABLE {ACCOUNTS_B} (id INT PRIMARY KEY, bal BIGINT NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=ascii",
+    # one transfer = one round trip, timed by the server: the wait measured is the database's
+    # (a table lock), not the network's (an SSH tunnel on a loaded host)
+    f"CREATE PROCEDURE {PROCEDURE}(IN a INT, IN b INT, IN amount INT) MODIFIES SQL DATA "
+    "BEGIN DECLARE began DATETIME(6) DEFAULT SYSDATE(6); START TRANSACTION; "
+    f"UPDATE {ACCOUNTS_A} SET bal = bal - amount WHERE id = a; "
+    f"UPDATE {ACCOUNTS_B} SET bal = bal + amount WHERE id = b; COMMIT; "
+    "SELECT TIMESTAMPDIFF(MICROSECOND, began, SYSDATE(6)); END",
 )
 
 
@@ -80,12 +89,15 @@ def total(connection: Any, database: str) -> int:
 
 @dataclass(frozen=True)
 class Commit:
-    started: float
+    started: float  # the suite's clock around the call
     ended: float
+    server_s: float | None = None  # how long the transfer took in the server
 
     @property
     def wait(self) -> float:
-        return self.ended - self.started
+        """The server's own figure when there is one (a table lock shows there; a stalled
+        network between the suite and the server does not)."""
+        return self.server_s if self.server_s is not None else self.ended - self.started
 
 
 def longest_stall(commits: list[Commit], window: tuple[float, float]) -> float:
@@ -110,9 +122,12 @@ class WriterReport:
 
     def summary(self, window: tuple[float, float]) -> dict[str, Any]:
         waits = sorted(c.wait for c in self.commits)
+        start, end = window
+        seen = [c.ended - c.started for c in self.commits if c.ended >= start and c.started <= end]
         return {"transfers": len(self.commits), "moved_total": self.moved, "stopped_by": self.stopped_by,
                 "errors": self.errors, "committed_during_dump": committed_within(self.commits, window),
                 "longest_wait_during_dump_s": round(longest_stall(self.commits, window), 3),
+                "longest_round_trip_during_dump_s": round(max(seen, default=0.0), 3),
                 "median_wait_s": round(waits[len(waits) // 2], 4) if waits else None}
 
 
@@ -139,7 +154,8 @@ class TransferWriter:
         try:
             with connection.cursor() as cursor:
                 lock_wait = max(1, int(self.max_seconds))
-                cursor.execute(f"SET SESSION lock_wait_timeout = {lock_wait}, innodb_lock_wait_timeout = {lock_wait}")
+                cursor.execute(f"SET SESSION lock_wait_timeout = {lock_wait}, innodb_lock_wait_timeout = {lock_wait}, "
+                               "autocommit = 1")
                 while not self._stop.is_set():
                     if len(self.report.commits) >= self.max_transactions:
                         self.report.stopped_by = "max_transactions"
@@ -151,10 +167,10 @@ class TransferWriter:
                     a, b = self.rng.randint(1, self.rows_a), self.rng.randint(1, ROWS_B)
                     begun = time.monotonic()
                     try:
-                        cursor.execute("START TRANSACTION")
-                        cursor.execute(f"UPDATE {ACCOUNTS_A} SET bal = bal - %s WHERE id = %s", (amount, a))
-                        cursor.execute(f"UPDATE {ACCOUNTS_B} SET bal = bal + %s WHERE id = %s", (amount, b))
-                        connection.commit()
+                        cursor.execute(f"CALL {PROCEDURE}(%s, %s, %s)", (a, b, amount))
+                        server_us = cursor.fetchone()[0]
+                        while cursor.nextset():
+                            pass
                     except Exception as error:  # a lock wait timeout or a dropped connection: counted
                         with contextlib.suppress(Exception):
                             connection.rollback()
@@ -164,7 +180,7 @@ class TransferWriter:
                             self.report.stopped_by = "errors"
                             return
                         continue
-                    self.report.commits.append(Commit(begun, time.monotonic()))
+                    self.report.commits.append(Commit(begun, time.monotonic(), int(server_us) / 1e6))
                     self.report.moved += amount
                     self._first.set()
                     self._stop.wait(self.interval_s)
