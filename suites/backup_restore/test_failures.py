@@ -31,7 +31,8 @@ def judge(failed: FailedRun, evidence: Evidence) -> None:
 @pytest.mark.slow
 def test_wrong_password_fails_and_leaves_nothing(failure_server: FailureServer, procedure: Procedure,
                                                  scratch: str, evidence: Evidence) -> None:
-    evidence.record("server", {"project": failure_server.project, "started_s": round(failure_server.started_s, 2)})
+    evidence.record("server", {"project": failure_server.project, "started_s": round(failure_server.started_s, 2),
+                               "failed_start_ups": failure_server.attempts_failed})
     directory = posixpath.join(scratch, "failed-wrong-password")
     with failure_server.wrong_password():
         run = failure_server.backup(procedure, directory, TIMEOUT_S)

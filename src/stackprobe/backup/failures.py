@@ -101,6 +101,7 @@ class FailureServer:
         REDACTOR.add(self.password, "failure server root password")
         self.started_s = 0.0
         self.padding_mb = padding_mb
+        self.attempts_failed: list[str] = []  # start-ups that failed before the one that worked
 
     # --- lifecycle ---------------------------------------------------------------------------
     def _compose(self, *args: str, timeout: float = 180.0) -> Any:
@@ -117,10 +118,16 @@ class FailureServer:
         self.host.write_file(self.env_file, (f"COMPOSE_PROJECT_NAME={self.project}\n"
                                              f"SPX_FAILURE_ROOT_PASSWORD={self.password}\n").encode(), 0o600)
         started = time.monotonic()
-        up = self._compose("up", "-d", "--wait", timeout=240)
-        if up.exit_code != 0:
-            self.close()
-            raise RuntimeError(REDACTOR.redact(f"the throwaway database server did not start: {up.describe()}"))
+        for attempt in (1, 2):  # a second chance: an image's first start can fail on a loaded host
+            up = self._compose("up", "-d", "--wait", timeout=240)
+            if up.exit_code == 0:
+                break
+            self._compose("down", "-v", "-t", "2", timeout=120)
+            if attempt == 2:
+                self.close()
+                raise RuntimeError(REDACTOR.redact(f"the throwaway database server did not start (twice): "
+                                                   f"{up.describe()}"))
+            self.attempts_failed.append(up.describe(300))
         try:
             self._wait_ready()
             self.seed(rows_for(self.padding_mb))
