@@ -43,6 +43,9 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+pid_alive = _pid_alive  # for other leftovers named by runner and pid (scratch directories, containers)
+
+
 def _orphaned(name: str) -> bool:
     """A canary of this runner whose run is gone (never another runner's, never a live run's)."""
     found = _NAME.match(name)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from stackprobe.backup.failures import FailureServer, Prestart
-from stackprobe.backup.host import Host, host_of, own_docker_client
+from stackprobe.backup.host import Host, host_of, own_docker_client, scratch_dir
 from stackprobe.backup.newest import Newest, find_newest
 from stackprobe.backup.procedure import Procedure, command_env_file
 from stackprobe.backup.roundtrip import RoundTrip, run_roundtrip
@@ -30,8 +30,9 @@ def stack_host(target: Target) -> Host:
 
 @pytest.fixture(scope="session")
 def scratch(stack_host: Host) -> Iterator[str]:
-    """A private (0700) scratch directory on the stack's host, removed at the end."""
-    path = stack_host.mkdtemp("stackprobe-bkp-")
+    """A private (0700) scratch directory on the stack's host, removed at the end (and by the
+    next run if this one is killed outright)."""
+    path = scratch_dir(stack_host)
     try:
         yield path
     finally:

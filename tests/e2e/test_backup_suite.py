@@ -30,10 +30,7 @@ pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
 
 CONTROLS = {f"BKP-{n:02d}" for n in range(1, 11)}
 CASES = backup_defects.cases()
-# lighter than the production defaults, same proof: the padding table starts at 16 MB and the
-# dump must read for 1 s, judged against a stall bound of half that (the writer's waits are timed
-# by the server: a single-transaction dump leaves them well under 0.2 s even on a loaded host)
-LIGHT = {"padding_mb": 16, "min_dump_s": 1.0, "max_write_stall_s": 0.5, "dataset_rows": 30}
+LIGHT = backup_defects.LIGHT
 
 
 @dataclass

@@ -89,6 +89,28 @@ def test_nightly_over_ssh_matches_local_and_changes_nothing(shared_stack: TestSt
     assert not ssh_masters(), f"SSH connections left open: {ssh_masters()}"
 
 
+def test_backup_suite_over_ssh_passes_and_leaves_nothing(shared_stack: TestStack, sshd: Sshd,
+                                                          tmp_path: Path) -> None:
+    """Every backup check (not only the nightly ones) through the SSH channel: the backup and
+    restore commands run on the host, the scratch directory and the throwaway containers are
+    the host's, and nothing of them is left afterwards."""
+    from support.backup_defects import LIGHT, backup_section
+
+    from stackprobe.backup.roundtrip import seed_backend
+
+    seed_backend(shared_stack.target)  # documents and uploads for BKP-06 to archive ("production data")
+    backups = shared_stack.backups(tmp_path / "backups")
+    profile = remote_profile(tmp_path, backup_section({"dir": str(backups), **LIGHT}))
+    before = fingerprint(shared_stack, backups)
+    run = shared_stack.run_suite("suites/backup_restore", report_dir=tmp_path / "r", profile=profile,
+                                 extra=list(sshd.ssh_args()), timeout=600)
+    after = fingerprint(shared_stack, backups)
+    assert run.statuses == {f"BKP-{n:02d}": "passed" for n in range(1, 11)}, run.tail()
+    assert hosts_of(run) == {sshd.url}
+    assert not differences(before, after) and not after["canaries"], (differences(before, after), after["canaries"])
+    assert not ssh_masters(), ssh_masters()
+
+
 def test_readonly_database_account(shared_stack: TestStack, sshd: Sshd, tmp_path: Path) -> None:
     """A profile-given read-only account serves every default MySQL connection over SSH; the
     app password in the env file the suite reads is wrong, so any use of it would fail."""

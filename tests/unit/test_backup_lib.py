@@ -340,3 +340,24 @@ def test_seeded_defects_cover_the_backup_controls() -> None:
     # BKP-07 and BKP-08 are proven by bad backup directories and an RTO the restore cannot meet
     # (tests/e2e/test_backup_suite.py), not by a script defect
     assert covered | {"BKP-07", "BKP-08"} == {f"BKP-{n:02d}" for n in range(1, 11)}
+
+
+def test_scratch_directories_of_killed_runs_are_swept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stackprobe.backup.host import SCRATCH_PREFIX, scratch_dir
+    from stackprobe.canary import RUNNER
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid whose process is gone
+    dead = tmp_path / f"{SCRATCH_PREFIX}{RUNNER}-{gone.pid}-abc"
+    other_runner = tmp_path / f"{SCRATCH_PREFIX}ffffff-{gone.pid}-abc"
+    alive = tmp_path / f"{SCRATCH_PREFIX}{RUNNER}-1-abc"  # pid 1 lives
+    for path in (dead, other_runner, alive):
+        path.mkdir()
+    made = Path(scratch_dir(LocalHost()))
+    assert made.parent == tmp_path and made.name.startswith(f"{SCRATCH_PREFIX}{RUNNER}-{os.getpid()}-")
+    assert (made.stat().st_mode & 0o777) == 0o700
+    assert not dead.exists() and other_runner.exists() and alive.exists()

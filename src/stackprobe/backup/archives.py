@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from stackprobe.backup.host import Host
+from stackprobe.canary import RUNNER, pid_alive
 from stackprobe.deploy import CommandRun, parse_sha256sum
 from stackprobe.redact import REDACTOR
 from stackprobe.targets.base import Target
@@ -118,13 +120,19 @@ def restored_answers(target: Target, restored_dir: str, queries: list[str], k: i
     backend = target.service(target.profile.services.backend)
     image = str(backend.inspect()["Image"])
     name = f"stackprobe-bkp06-{secrets.token_hex(4)}"
+    labels = {"stackprobe.throwaway": "bkp-06", "stackprobe.runner": RUNNER, "stackprobe.pid": str(os.getpid())}
+    for left in target.docker.containers.list(all=True, filters={"label": "stackprobe.throwaway=bkp-06"}):
+        pid = str(left.labels.get("stackprobe.pid", ""))
+        if left.labels.get("stackprobe.runner") == RUNNER and pid.isdigit() and not pid_alive(int(pid)):
+            with contextlib.suppress(Exception):  # a killed run's container
+                left.remove(force=True)
     container = target.docker.containers.create(
         image, command=["python", "-c", QUERY_SCRIPT, "/restore", cfg.chroma_collection, cfg.embed_module,
                         json.dumps(queries), str(k)],
         name=name, user="0", working_dir=str(backend.inspect()["Config"].get("WorkingDir") or "/app"),
         environment={"ANONYMIZED_TELEMETRY": "False"}, network_mode="none",
         volumes={restored_dir: {"bind": "/restore", "mode": "rw"}},
-        labels={"stackprobe.throwaway": "bkp-06"}, entrypoint=[],
+        labels=labels, entrypoint=[],
     )
     try:
         container.start()

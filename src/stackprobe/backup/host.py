@@ -9,6 +9,8 @@ Nothing secret goes on a command line: variables given to `run` over SSH are pas
 from __future__ import annotations
 
 import os
+import posixpath
+import re
 import shlex
 import shutil
 import subprocess
@@ -195,6 +197,25 @@ class SshHost:
         if done.returncode != 0:
             raise FileNotFoundError(f"{self.label}: cannot read {path}: {done.stderr.decode()[-300:]}")
         return done.stdout
+
+
+SCRATCH_PREFIX = "stackprobe-bkp-"
+
+
+def scratch_dir(host: Host) -> str:
+    """A private (0700) scratch directory on the host, named for this runner and process; those
+    a run of this runner killed outright left behind (its process is gone) are removed first:
+    they may hold copies of dumps and archives."""
+    from stackprobe.canary import RUNNER, pid_alive
+
+    path = host.mkdtemp(f"{SCRATCH_PREFIX}{RUNNER}-{os.getpid()}-")
+    parent = posixpath.dirname(path)
+    mine = re.compile(rf"^{SCRATCH_PREFIX}{RUNNER}-(\d+)-")
+    for entry in host.listdir(parent) or []:
+        found = mine.match(entry.name)
+        if found and entry.kind == "dir" and int(found.group(1)) != os.getpid() and not pid_alive(int(found.group(1))):
+            host.remove_tree(posixpath.join(parent, entry.name))
+    return path
 
 
 def own_docker_client(target: Target) -> Any:
