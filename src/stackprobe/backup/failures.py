@@ -29,7 +29,7 @@ from stackprobe.backup.host import FileEntry, Host
 from stackprobe.backup.procedure import BackupRun, Procedure
 from stackprobe.backup.transfers import fill_sql, rows_for
 from stackprobe.redact import REDACTOR
-from stackprobe.targets.base import Target
+from stackprobe.targets.base import PROJECT_LABEL, SERVICE_LABEL, ExecResult, Target
 from stackprobe.targets.leftovers import PREFIX, remove_leftovers
 
 DATABASE = "stackprobe_failure"
@@ -139,8 +139,6 @@ class FailureServer:
 
     def image(self) -> str:
         """The image the stack's database service runs (looked up with this server's own client)."""
-        from stackprobe.targets.base import PROJECT_LABEL, SERVICE_LABEL
-
         found = self.docker.containers.list(all=True, filters={"label": [
             f"{PROJECT_LABEL}={self.target.project}", f"{SERVICE_LABEL}={self.service}"]})
         if not found:
@@ -179,12 +177,10 @@ class FailureServer:
         self.close()
 
     # --- inside the server -------------------------------------------------------------------
-    def sql(self, statement: str, password: str | None = None) -> Any:
+    def sql(self, statement: str, password: str | None = None) -> ExecResult:
         code, output = self.container().exec_run(
             ["sh", "-c", RUN_SQL, "sql", DATABASE, statement],
             environment={"SPX_PW": password or self.password})
-        from stackprobe.targets.base import ExecResult
-
         return ExecResult(int(code or 0), output.decode("utf-8", "replace"))
 
     def seed(self, rows: int) -> None:
