@@ -19,7 +19,7 @@ import os
 import re
 import secrets
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 PREFIX = "stackprobe_canary"
@@ -41,6 +41,9 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+pid_alive = _pid_alive  # for other leftovers named by runner and pid (scratch directories, containers)
 
 
 def _orphaned(name: str) -> bool:
@@ -103,6 +106,25 @@ def canary_database(connection: Any) -> Iterator[str]:
         yield name
     finally:
         with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@contextlib.contextmanager
+def scratch_database(connect: Callable[[], Any], create: bool = True) -> Iterator[str]:
+    """A canary database for a long-lived user (a session of checks): every statement on a
+    fresh connection from `connect`, so the drop at the end does not depend on a connection
+    kept open meanwhile. `create=False` only reserves the name, for a restore command that
+    creates its target itself (and refuses an existing one); it is dropped all the same."""
+    with contextlib.closing(connect()) as connection:
+        sweep_databases(connection)
+        name = canary_name()
+        if create:
+            with connection.cursor() as cursor:
+                cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield name
+    finally:
+        with contextlib.closing(connect()) as connection, connection.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 

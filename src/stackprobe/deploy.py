@@ -61,10 +61,11 @@ class CommandRun:
 
 def run_command(argv: Sequence[str], *, cwd: Path, env: dict[str, str], timeout: float) -> CommandRun:
     """Run `argv` in its own process group with no stdin (so nothing can prompt); on timeout the
-    whole group is killed, children (docker compose) included."""
+    whole group is killed, children (docker compose) included, and so it is when the run is
+    interrupted (Ctrl-C, SIGTERM): its own session does not get the terminal's signal."""
     started = time.monotonic()
     process = subprocess.Popen(list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
                                start_new_session=True)
     try:
         stdout, stderr = process.communicate(timeout=timeout)
@@ -73,6 +74,14 @@ def run_command(argv: Sequence[str], *, cwd: Path, env: dict[str, str], timeout:
         os.killpg(process.pid, signal.SIGKILL)
         stdout, stderr = process.communicate()
         timed_out = True
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(Exception):
+            process.communicate(timeout=10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        raise
     return CommandRun(list(argv), process.returncode if not timed_out else -9,
                       time.monotonic() - started, stdout or "", stderr or "", timed_out)
 
@@ -316,15 +325,20 @@ def table_checksums(target: Target) -> dict[str, dict[str, int]]:
     return found
 
 
-def file_digests(service: Service, directory: str) -> dict[str, str]:
-    """relative path -> sha256 of every file under `directory` in the service's container."""
-    listing = service.exec(["sh", "-c", 'cd "$1" && find . -type f -exec sha256sum {} +', "sh", directory])
+def parse_sha256sum(output: str) -> dict[str, str]:
+    """relative path -> digest, from `find . -type f -exec sha256sum {} +` output."""
     digests = {}
-    for line in listing.output.splitlines():
+    for line in output.splitlines():
         digest, _, path = line.partition("  ")
         if len(digest) == 64 and path:
             digests[path.removeprefix("./")] = digest
     return digests
+
+
+def file_digests(service: Service, directory: str) -> dict[str, str]:
+    """relative path -> sha256 of every file under `directory` in the service's container."""
+    listing = service.exec(["sh", "-c", 'cd "$1" && find . -type f -exec sha256sum {} +', "sh", directory])
+    return parse_sha256sum(listing.output)
 
 
 # --- read traffic -----------------------------------------------------------------------------

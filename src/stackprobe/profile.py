@@ -275,6 +275,65 @@ class DeploySection:
 
 
 @dataclass(frozen=True)
+class BackupSection:
+    # the deployment's backup and restore commands (relative paths: to project_dir), run on the
+    # host the stack runs on; in restore_command {file} is the dump, {database} the scratch
+    # database the suite restores into (never the live one)
+    command: list[str] = field(default_factory=lambda: ["stack/scripts/backup.sh"])
+    restore_command: list[str] = field(
+        default_factory=lambda: ["stack/scripts/restore.sh", "{file}", "--database", "{database}"]
+    )
+    # how the commands are pointed at things (variables of their environment); an empty name
+    # is not set. files_var=1 also archives uploads/ and vector_db/, 0 the database only
+    dir_var: str = "BACKUP_DIR"
+    database_var: str = "BACKUP_DATABASE"
+    files_var: str = "BACKUP_FILES"
+    retention_var: str = "BACKUP_RETENTION_DAYS"
+    env_file_var: str = "STACK_ENV_FILE"
+    compose_files_var: str = "COMPOSE_FILE"
+    # more variables for both commands (not secrets: the commands read those themselves)
+    env: dict[str, str] = field(default_factory=dict)
+    command_timeout_s: float = 600.0
+    # the deployment's backup directory (relative: to project_dir; on an SSH host, the host's
+    # path): BKP-07/08/10 judge what is there; the suite never writes into it
+    dir: str = "backups"
+    # names the backup command gives its artifacts (globs); retention applies to these only
+    dump_pattern: str = "backup_*.sql.gz"
+    archive_patterns: dict[str, str] = field(
+        default_factory=lambda: {"uploads": "uploads_backup_*.tar.gz", "vector_db": "vector_db_backup_*.tar.gz"}
+    )
+    # BKP-06: where the archived directories live in the backend container
+    archive_sources: dict[str, str] = field(
+        default_factory=lambda: {"uploads": "/app/uploads", "vector_db": "/app/vector_db"}
+    )
+    # BKP-06: the Chroma collection the backend keeps in vector_db/, and the module (in the
+    # backend image) whose embed(text) makes its query vectors
+    chroma_collection: str = "documents"
+    embed_module: str = "app.embeddings"
+    # BKP-05: backups older than this many whole days are pruned (`find -mtime +N`: a backup
+    # exactly N days old stays, one N+1 days old goes); other files are never touched
+    retention_days: int = 30
+    # BKP-07: the newest backup must be younger than this (a daily job plus an hour)
+    rpo_s: float = 90000.0
+    # BKP-08: restoring the newest backup into a scratch database must take at most this
+    rto_s: float = 900.0
+    # BKP-03: a bounded writer moves amounts between two tables during a dump; the dump must
+    # restore to an unchanged total and no commit may wait longer than max_write_stall_s.
+    # padding_mb of table data make the dump last long enough to tell (it grows, up to
+    # max_padding_mb, until the dump lasts min_dump_s)
+    max_write_stall_s: float = 1.0
+    padding_mb: int = 32
+    max_padding_mb: int = 192
+    min_dump_s: float = 2.0
+    writer_interval_s: float = 0.02
+    writer_max_transactions: int = 20000
+    writer_max_seconds: float = 180.0
+    # BKP-02: generated edge-case rows per table (hypothesis), and the size of the large rows
+    dataset_rows: int = 60
+    large_row_bytes: int = 1_500_000
+
+
+@dataclass(frozen=True)
 class ReportSection:
     # waiver file (TOML, [[waiver]] tables); "" for none. Relative to project_dir.
     waivers: str = ""
@@ -299,6 +358,7 @@ class Profile:
     logs: LogsSection = field(default_factory=LogsSection)
     safety: SafetySection = field(default_factory=SafetySection)
     deploy: DeploySection = field(default_factory=DeploySection)
+    backup: BackupSection = field(default_factory=BackupSection)
     report: ReportSection = field(default_factory=ReportSection)
     ssh: SshSection = field(default_factory=SshSection)
     # where the profile came from, for reports (not a TOML key)

@@ -56,16 +56,23 @@ def hosts_of(run: object) -> set[str]:
 
 def test_nightly_over_ssh_matches_local_and_changes_nothing(shared_stack: TestStack, sshd: Sshd,
                                                           tmp_path: Path) -> None:
-    profile = remote_profile(tmp_path)
-    before = fingerprint(shared_stack)
+    # the deployment's backup directory, as its backup job fills it: the nightly backup checks
+    # (BKP-01/07/08/10) read it and restore its newest dump into a canary database, nothing more
+    backups = shared_stack.backups(tmp_path / "backups")
+    backup_section = f'[backup]\ndir = "{backups}"\n'
+    profile = remote_profile(tmp_path, backup_section)
+    local_profile = tmp_path / "local.toml"
+    local_profile.write_text(f"{REFERENCE_PROFILE.read_text()}\n{backup_section}")
+    before = fingerprint(shared_stack, backups)
     started = time.monotonic()
-    local = shared_stack.run_suite(*SUITES, report_dir=tmp_path / "local", extra=["--nightly"])
+    local = shared_stack.run_suite(*SUITES, report_dir=tmp_path / "local", profile=local_profile,
+                                   extra=["--nightly"])
     local_s = time.monotonic() - started
     started = time.monotonic()
     remote = shared_stack.run_suite(*SUITES, report_dir=tmp_path / "ssh", profile=profile,
                                     extra=["--nightly", *sshd.ssh_args()])
     ssh_s = time.monotonic() - started
-    after = fingerprint(shared_stack)
+    after = fingerprint(shared_stack, backups)
     print(f"\nnightly run (every suite) wall time: local live {local_s:.1f} s, over SSH {ssh_s:.1f} s")
 
     assert local.returncode == 0, local.tail()
@@ -77,8 +84,31 @@ def test_nightly_over_ssh_matches_local_and_changes_nothing(shared_stack: TestSt
     assert remote.results["run"]["target"]["host"] == sshd.url
     assert not differences(before, after), differences(before, after)
     assert not after["canaries"], after["canaries"]
-    assert before["tables"] and before["files"], "the fingerprint saw no data: it proves nothing"
+    assert before["tables"] and before["files"] and before["backups"], "the fingerprint saw no data: it proves nothing"
+    assert {"BKP-01", "BKP-07", "BKP-08", "BKP-10"} <= set(remote.statuses), sorted(remote.statuses)
     assert not ssh_masters(), f"SSH connections left open: {ssh_masters()}"
+
+
+def test_backup_suite_over_ssh_passes_and_leaves_nothing(shared_stack: TestStack, sshd: Sshd,
+                                                          tmp_path: Path) -> None:
+    """Every backup check (not only the nightly ones) through the SSH channel: the backup and
+    restore commands run on the host, the scratch directory and the throwaway containers are
+    the host's, and nothing of them is left afterwards."""
+    from support.backup_defects import LIGHT, backup_section
+
+    from stackprobe.backup.roundtrip import seed_backend
+
+    seed_backend(shared_stack.target)  # documents and uploads for BKP-06 to archive ("production data")
+    backups = shared_stack.backups(tmp_path / "backups")
+    profile = remote_profile(tmp_path, backup_section({"dir": str(backups), **LIGHT}))
+    before = fingerprint(shared_stack, backups)
+    run = shared_stack.run_suite("suites/backup_restore", report_dir=tmp_path / "r", profile=profile,
+                                 extra=list(sshd.ssh_args()), timeout=600)
+    after = fingerprint(shared_stack, backups)
+    assert run.statuses == {f"BKP-{n:02d}": "passed" for n in range(1, 11)}, run.tail()
+    assert hosts_of(run) == {sshd.url}
+    assert not differences(before, after) and not after["canaries"], (differences(before, after), after["canaries"])
+    assert not ssh_masters(), ssh_masters()
 
 
 def test_readonly_database_account(shared_stack: TestStack, sshd: Sshd, tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ under a temporary directory. It is removed with `deploy.sh clean --yes` and, wha
 does, `docker compose down -v` at the end of the session (also if start-up failed).
 
 Does not use the `stackprobe` package on purpose: these tests prove the stack and its
-scripts, independently of the suite.
+scripts, independently of the suite. One exception: test_backup.py compares tables with the
+per-table checksums of `stackprobe.backup.checksums` (one piece of code for the scripts' tests
+and the backup suite; it needs only a connection).
 """
 
 from __future__ import annotations

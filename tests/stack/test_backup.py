@@ -16,41 +16,11 @@ import pymysql
 import pytest
 from stack_support import Stack, one_line
 
+from stackprobe.backup.checksums import table_checksums
+
 pytestmark = pytest.mark.needs_docker
 
 ARTIFACT_GLOBS = ("backup_*.sql.gz", "uploads_backup_*.tar.gz", "vector_db_backup_*.tar.gz")
-
-
-def table_checksums(conn: pymysql.Connection, database: str) -> dict[str, tuple[int, int, int]]:
-    """Per table: row count and two order-independent hashes of every column of every row
-    (XOR and SUM of the first 64 bits of SHA-256 over all values plus their NULL flags)."""
-    with conn.cursor() as cursor:
-        cursor.execute(
-            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s"
-            " AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
-            (database,),
-        )
-        tables = [row[0] for row in cursor.fetchall()]
-        sums: dict[str, tuple[int, int, int]] = {}
-        for table in tables:
-            cursor.execute(
-                "SELECT COLUMN_NAME FROM information_schema.COLUMNS"
-                " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
-                (database, table),
-            )
-            columns = [f"`{row[0]}`" for row in cursor.fetchall()]
-            row_hash = (
-                "CAST(CONV(SUBSTRING(SHA2(CONCAT_WS('#', "
-                + ", ".join(columns + [f"ISNULL({c})" for c in columns])
-                + "), 256), 1, 16), 16, 10) AS UNSIGNED)"
-            )
-            cursor.execute(
-                f"SELECT COUNT(*), COALESCE(BIT_XOR({row_hash}), 0), COALESCE(SUM({row_hash}), 0)"
-                f" FROM `{database}`.`{table}`"
-            )
-            count, xor, total = cursor.fetchone()
-            sums[table] = (int(count), int(xor), int(total))
-    return sums
 
 
 def table_columns(conn: pymysql.Connection, database: str) -> list[tuple[object, ...]]:

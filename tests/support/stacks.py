@@ -110,6 +110,23 @@ class TestStack:
             if kept := [s for s in services if s in own]:
                 self.reset(*kept)
 
+    def script(self, name: str, *args: str, env: dict[str, str] | None = None,
+               timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """One of the stack's own scripts (stack/scripts/NAME) pointed at this copy."""
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "BACKUP_", "STACKPROBE_"))}
+        base.update({"STACK_ENV_FILE": str(self.env_file), "COMPOSE_PROJECT_NAME": self.project,
+                     "COMPOSE_FILE": ":".join(str(f) for f in self.compose_files), **(env or {})})
+        return subprocess.run([str(REPO / "stack" / "scripts" / name), *args], env=base, capture_output=True,
+                              text=True, timeout=timeout, cwd=REPO)
+
+    def backups(self, directory: Path) -> Path:
+        """`directory` filled by the stack's backup.sh as its scheduled job would (the deployment's
+        backup directory for suites that read one)."""
+        done = self.script("backup.sh", env={"BACKUP_DIR": str(directory)})
+        if done.returncode != 0:
+            raise AssertionError(f"backup.sh exited {done.returncode}: {done.stderr[-2000:]}")
+        return directory
+
     # --- suites -------------------------------------------------------------------------
     def suite_args(self, overrides: Sequence[Path] = ()) -> list[str]:
         """Options that point stackprobe at this copy as a live target."""

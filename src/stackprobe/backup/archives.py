@@ -1,0 +1,156 @@
+"""BKP-06: the uploads/ and vector_db/ archives restored somewhere harmless (a scratch directory
+on the stack's host, read by a throwaway container of the backend's own image, no network),
+then compared with the live stack: the same files by SHA-256, and a Chroma query over the
+restored vector store answering with the ids and distances the live backend gives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from stackprobe.backup.host import Host
+from stackprobe.canary import RUNNER, pid_alive
+from stackprobe.deploy import CommandRun, parse_sha256sum
+from stackprobe.redact import REDACTOR
+from stackprobe.targets.base import Target
+
+QUERY_SCRIPT = r"""
+import importlib, json, sys
+path, name, module, queries, k = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), int(sys.argv[5])
+import chromadb
+from chromadb.config import Settings
+embed = importlib.import_module(module).embed
+client = chromadb.PersistentClient(path=path, settings=Settings(anonymized_telemetry=False))
+collection = client.get_collection(name)
+count = collection.count()
+out = {"count": count, "results": {}}
+for q in queries:
+    if count == 0:
+        out["results"][q] = {"ids": [], "distances": []}
+        continue
+    found = collection.query(query_embeddings=[embed(q)], n_results=min(k, count))
+    out["results"][q] = {"ids": found["ids"][0], "distances": found["distances"][0]}
+print("RESULT " + json.dumps(out))
+"""
+
+
+def extract(host: Host, archive: str, into: str, timeout: float = 600.0) -> CommandRun:
+    """Unpack a .tar.gz into a scratch directory on the host (tar checks the archive on the way)."""
+    return host.run(["sh", "-c", 'mkdir -p -- "$2" && tar -xzf "$1" -C "$2"', "extract", archive, into],
+                    timeout=timeout)
+
+
+def host_digests(host: Host, directory: str) -> dict[str, str] | None:
+    """relative path -> sha256 of every file under a host directory (None: no such directory)."""
+    done = host.run(["sh", "-c", '[ -d "$1" ] || exit 3; cd "$1" && find . -type f -exec sha256sum {} +',
+                     "digests", directory], timeout=600)
+    return None if done.exit_code == 3 else parse_sha256sum(done.stdout)
+
+
+def digest_differences(live: dict[str, str], restored: dict[str, str]) -> list[str]:
+    missing = sorted(set(live) - set(restored))
+    extra = sorted(set(restored) - set(live))
+    changed = sorted(p for p in set(live) & set(restored) if live[p] != restored[p])
+    out = []
+    if missing:
+        out.append(f"{len(missing)} files missing from the restored archive: {', '.join(missing[:5])}")
+    if changed:
+        out.append(f"{len(changed)} files differ after the restore: {', '.join(changed[:5])}")
+    if extra:
+        out.append(f"{len(extra)} files in the archive that the live directory does not have: {', '.join(extra[:5])}")
+    return out
+
+
+@dataclass(frozen=True)
+class QueryAnswer:
+    ids: list[str]
+    distances: list[float]
+
+
+@dataclass
+class Answers:
+    count: int | None = None
+    results: dict[str, QueryAnswer] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {"count": self.count, "results": {q: {"ids": a.ids, "distances": [round(d, 6) for d in a.distances]}
+                                                 for q, a in self.results.items()}}
+
+
+def live_answers(target: Target, queries: list[str], k: int) -> Answers:
+    """The live backend's answers (its search endpoint) to each query."""
+    url = target.backend_url + target.profile.vector_store.query_path
+    answers = Answers()
+    for query in queries:
+        response = target.http().post(url, json={"query": query, "k": k}, timeout=30)
+        response.raise_for_status()
+        body = response.json()
+        answers.results[query] = QueryAnswer([str(i) for i in body.get("ids", [])],
+                                             [float(d) for d in body.get("distances", [])])
+    return answers
+
+
+def answer_differences(live: Answers, restored: Answers, tolerance: float = 1e-6) -> list[str]:
+    out = []
+    for query, want in live.results.items():
+        got = restored.results.get(query)
+        if got is None:
+            out.append(f"query {query!r}: no answer from the restored store")
+        elif got.ids != want.ids:
+            out.append(f"query {query!r}: ids {got.ids[:5]} after the restore, {want.ids[:5]} live")
+        elif any(not math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance)
+                 for a, b in zip(got.distances, want.distances, strict=True)):
+            out.append(f"query {query!r}: distances {[round(d, 6) for d in got.distances[:5]]} after the "
+                       f"restore, {[round(d, 6) for d in want.distances[:5]]} live")
+    return out
+
+
+def restored_answers(target: Target, restored_dir: str, queries: list[str], k: int,
+                     timeout: float = 180.0) -> tuple[Answers | None, str]:
+    """Run the query in a throwaway container of the backend's image over `restored_dir`
+    (bind-mounted from the stack's host, no network, removed afterwards). Returns the answers,
+    or None and what the container said."""
+    cfg = target.profile.backup
+    backend = target.service(target.profile.services.backend)
+    image = str(backend.inspect()["Image"])
+    name = f"stackprobe-bkp06-{secrets.token_hex(4)}"
+    labels = {"stackprobe.throwaway": "bkp-06", "stackprobe.runner": RUNNER, "stackprobe.pid": str(os.getpid())}
+    for left in target.docker.containers.list(all=True, filters={"label": "stackprobe.throwaway=bkp-06"}):
+        pid = str(left.labels.get("stackprobe.pid", ""))
+        if left.labels.get("stackprobe.runner") == RUNNER and pid.isdigit() and not pid_alive(int(pid)):
+            with contextlib.suppress(Exception):  # a killed run's container
+                left.remove(force=True)
+    container = target.docker.containers.create(
+        image, command=["python", "-c", QUERY_SCRIPT, "/restore", cfg.chroma_collection, cfg.embed_module,
+                        json.dumps(queries), str(k)],
+        name=name, user="0", working_dir=str(backend.inspect()["Config"].get("WorkingDir") or "/app"),
+        environment={"ANONYMIZED_TELEMETRY": "False"}, network_mode="none",
+        volumes={restored_dir: {"bind": "/restore", "mode": "rw"}},
+        labels=labels, entrypoint=[],
+    )
+    try:
+        container.start()
+        try:
+            status = container.wait(timeout=timeout)
+        except Exception:  # the docker client's read timeout: the query hung
+            return None, f"the throwaway container did not finish within {timeout:.0f} s"
+        output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+    finally:
+        with contextlib.suppress(Exception):
+            container.remove(force=True)
+    for line in output.splitlines():
+        if line.startswith("RESULT "):
+            data = json.loads(line[len("RESULT "):])
+            answers = Answers(int(data["count"]))
+            for query, found in data["results"].items():
+                answers.results[query] = QueryAnswer([str(i) for i in found["ids"]],
+                                                     [float(d) for d in found["distances"]])
+            return answers, ""
+    tail = " ".join(output.strip().splitlines()[-3:])[-400:]
+    return None, REDACTOR.redact(f"exit {status.get('StatusCode')}: {tail or '(no output)'}")

@@ -1,0 +1,79 @@
+"""Seeded backup defects (tests/defects/backup/<name>/defect.toml): building the defective copy of
+the stack's backup or restore script, and the profile that points the suite at it.
+
+A defect is an edit of a copy of the real script (`old` must occur exactly once, so a change of
+the real script cannot silently void a defect); the profile's `[backup] command` or
+`restore_command` names the copy. The real scripts carry no switch.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from stackprobe.profile import BackupSection
+from support.stacks import REFERENCE_PROFILE, REPO
+
+DEFECTS_DIR = REPO / "tests" / "defects" / "backup"
+SCRIPTS = REPO / "stack" / "scripts"
+COMMAND_KEYS = {"backup.sh": "command", "restore.sh": "restore_command"}
+
+
+def cases() -> list[Path]:
+    return sorted(p for p in DEFECTS_DIR.iterdir() if (p / "defect.toml").is_file())
+
+
+def spec_of(case: Path) -> dict[str, Any]:
+    with (case / "defect.toml").open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def edited_scripts(spec: dict[str, Any], name: str = "defect") -> dict[str, str]:
+    """file name -> text of the real script with the defect's edits applied."""
+    texts: dict[str, str] = {}
+    for edit in spec.get("edit", []):
+        file = edit["file"]
+        text = texts.get(file) or (SCRIPTS / file).read_text()
+        found = text.count(edit["old"])
+        if found != 1:
+            raise AssertionError(f"{name}: {edit['old']!r} occurs {found} times in stack/scripts/{file}, "
+                                 "not once: the real script changed, update the defect")
+        texts[file] = text.replace(edit["old"], edit["new"])
+    return texts
+
+
+def build(case: Path, into: Path) -> dict[str, Any]:
+    """Write the defective scripts under `into` (same layout as the repository) and return the
+    [backup] keys that point the suite at them, plus the case's own [backup] keys."""
+    spec = spec_of(case)
+    keys: dict[str, Any] = dict(spec.get("profile", {}))
+    defaults = BackupSection()
+    for file, text in edited_scripts(spec, case.name).items():
+        path = into / "stack" / "scripts" / file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        path.chmod(0o755)
+        key = COMMAND_KEYS[file]
+        keys[key] = [str(path), *getattr(defaults, key)[1:]]
+    return keys
+
+
+# for the project's own tests: lighter than the production defaults, same proof. The padding table
+# starts at 16 MB and the dump must read for 1 s, judged against a stall bound of half that (the
+# writer's waits are timed by the server: a single-transaction dump keeps them well under 0.2 s
+# even on a loaded host, a locking one makes them as long as the dump)
+LIGHT = {"padding_mb": 16, "min_dump_s": 1.0, "max_write_stall_s": 0.5, "dataset_rows": 30}
+
+
+def backup_section(backup: dict[str, Any]) -> str:
+    """A [backup] table with `backup` (strings, numbers, lists of strings)."""
+    lines = [f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in backup.items()]
+    return "[backup]\n" + "\n".join(lines) + "\n"
+
+
+def profile(path: Path, backup: dict[str, Any], extra: str = "") -> Path:
+    """The reference profile plus a [backup] section with `backup`."""
+    path.write_text(f"{REFERENCE_PROFILE.read_text()}\n{backup_section(backup)}{extra}")
+    return path
