@@ -1,0 +1,104 @@
+"""CHS-04 (acknowledged writes survive a crash, Jepsen-style accounting) and CHS-07 (a backend
+crash under load: errors only inside the outage window)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from stackprobe import canary
+from stackprobe.chaos.history import BoundedWriter, MysqlRows, RedisKeys, account, windows
+from stackprobe.chaos.load import BoundedLoad
+from stackprobe.chaos.probes import Backend
+from stackprobe.chaos.recovery import RecoveryWatch, describe, recovery_evidence, slo_of, watch_timeout
+from suites.chaos.conftest import ChaosRun
+
+
+@pytest.mark.control("CHS-04")
+@pytest.mark.destructive
+@pytest.mark.slow
+@pytest.mark.writes("{database}: canary table (writer); {cache}: canary keys (writer)")
+def test_acknowledged_writes_survive_crash(durable_service: str, experiment: ChaosRun, evidence: Any) -> None:
+    chaos, target, cfg = experiment, experiment.target, experiment.cfg
+    service = durable_service
+    store: MysqlRows | RedisKeys
+    if service == target.profile.services.database:
+        store = MysqlRows(target, canary.canary_name())
+        store.create()
+    else:
+        store = RedisKeys(target, chaos.canary.prefix + "writer:")
+    writer = BoundedWriter(store, cfg.writer_max_writes, cfg.writer_max_s, cfg.writer_interval_s).start()
+    try:
+        before = writer.wait_for(lambda: writer.acknowledged() >= cfg.writer_crash_after_writes, cfg.writer_max_s / 2)
+        assert before, (f"the writer made only {writer.acknowledged()} acknowledged writes to {service} before the "
+                        f"crash ({cfg.writer_crash_after_writes} wanted): {[o.error for o in writer.ops[-3:]]}")
+        with chaos.injector.crashed(service) as fault:
+            acked_before = writer.acknowledged()
+            writer.wait_for(lambda: writer.acknowledged(since=fault.injected_at) >= cfg.writer_after_recovery_writes,
+                            cfg.writer_max_s)
+        ops = writer.stop()
+        observed = store.read_all()
+    finally:
+        writer.stop()
+        try:
+            store.drop()
+        except Exception as error:  # reported, never hidden: canaries of a dead run are swept later
+            evidence.record("canary_drop_error", f"{type(error).__name__}: {error}")
+    result = account(ops, observed)
+    first_ok_after = min((op.ended for op in ops if op.outcome == "ok" and op.started >= fault.injected_at),
+                         default=None)
+    evidence.record("writes", {"store": type(store).__name__, "service": service, "persistence_required":
+                               target.profile.redis.persistence if service != target.profile.services.database
+                               else "durable commits", "acknowledged_before_crash": acked_before,
+                               **result.as_evidence()})
+    evidence.record("windows", windows(ops, fault.injected_at, first_ok_after, cfg.error_grace_s))
+    evidence.record("undo", fault.undo_note)
+    assert result.acknowledged > acked_before, (
+        f"no acknowledged write to {service} after the crash ({cfg.writer_max_s:g} s bound): it did not come back")
+    assert result.ok, (
+        f"{service} crashed mid-write: {len(result.lost)} of {result.acknowledged} acknowledged writes lost "
+        f"({acked_before} acknowledged before the crash), {len(result.duplicated)} duplicated, "
+        f"{len(result.unexpected)} unexpected; lost ids e.g. {result.lost[:5]}")
+
+
+@pytest.mark.control("CHS-07")
+@pytest.mark.destructive
+@pytest.mark.slow
+@pytest.mark.faults("crash:{backend}")
+@pytest.mark.writes("{database}: canary table; {cache}: canary keys")
+def test_backend_crash_under_load_errors_only_in_outage(experiment: ChaosRun, evidence: Any) -> None:
+    chaos, target, cfg = experiment, experiment.target, experiment.cfg
+    service = target.profile.services.backend
+    load = BoundedLoad(Backend(target), cfg.load_paths, cfg.api_probe_ok, cfg.load_concurrency,
+                       cfg.load_max_requests, cfg.load_max_s).start()
+    try:
+        warm = time.monotonic() + 10
+        while load.successes() < 20 and time.monotonic() < warm:
+            time.sleep(0.05)
+        assert load.successes() >= 20, f"the backend answered only {load.successes()} of the load before the crash"
+        slo = slo_of(target, service)
+        with chaos.injector.crashed(service) as fault:
+            trial = RecoveryWatch(target, service, since=fault.injected_at, since_wall=fault.injected_wall,
+                                  old_pid=fault.old_pid, interval_s=cfg.poll_interval_s,
+                                  timeout_s=watch_timeout(target, slo), write=None, backend=chaos.backend).run()
+            http_200 = trial.phases["http_200"]
+            recovered_at = None if http_200 is None else fault.injected_at + http_200
+            until = (recovered_at or time.monotonic()) + cfg.load_after_recovery_s
+            while time.monotonic() < until and time.monotonic() - load.started < cfg.load_max_s:
+                time.sleep(0.05)
+    finally:
+        ops = load.stop()
+    window = windows(ops, fault.injected_at, recovered_at, cfg.error_grace_s)
+    evidence.record("recovery", recovery_evidence("crash", service, slo, [trial]))
+    evidence.record("load", {"paths": cfg.load_paths, "requests": len(ops), "concurrency": cfg.load_concurrency,
+                             "after_recovery_s": cfg.load_after_recovery_s, "phases": describe(trial)})
+    evidence.record("windows", window)
+    assert recovered_at is not None, f"{service} did not answer health 200 again after the crash ({describe(trial)})"
+    ok_after = sum(1 for op in ops if op.outcome == "ok" and op.started > recovered_at)
+    assert ok_after, "no request of the load succeeded after the recovery"
+    assert window["errors_outside"] == 0, (
+        f"{window['errors_outside']} of {window['errors']} errors of the load fell outside the outage window "
+        f"(crash to health 200 + {cfg.error_grace_s:g} s = {window['outage_window_s']}; errors at "
+        f"{window['error_window_s']} s): e.g. {window['errors_outside_sample'][:3]}")
