@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from stackprobe.chaos.probes import Backend, Canary, HttpAnswer
-from stackprobe.chaos.steady import SteadyReport, SteadyState
+from stackprobe.chaos.steady import SteadyState
 from stackprobe.errors import ExperimentAborted
 from stackprobe.faults import FaultGuard, Injector, RecordStore, parse_fault_spec
 from stackprobe.profile import Profile
@@ -82,6 +82,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 # --- collection: refusals, and CHS-08 last -------------------------------------------------
+ORDER = ("CHS-02", "CHS-05", "CHS-06", "CHS-07", "CHS-03", "CHS-04", "CHS-01", "CHS-08")
+
+
+def _control(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("control")
+    return str(marker.args[0]) if marker and marker.args else ""
+
+
 def _is_chaos(item: pytest.Item) -> bool:
     return HERE in Path(str(item.path)).resolve().parents
 
@@ -102,10 +110,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     chaos_items = [i for i in items if _is_chaos(i)]
     planned = [(i.nodeid, kind, svc) for i in chaos_items for kind, svc in planned_faults(i, settings)]
     config.stash[PLANNED] = planned
-    # the steady-state verdict (CHS-08) comes after every experiment
-    last = [i for i in chaos_items if (m := i.get_closest_marker("control")) and m.args[0] == "CHS-08"]
-    if last:
-        items[:] = [i for i in items if i not in last] + last
+    # a fixed order, gentlest first: outages of the database that judge the backend's own pooled
+    # clients (CHS-02, 05, 06), the backend crash under load (CHS-07), the cache outage (CHS-03),
+    # then crashes (CHS-04, CHS-01) and the verdict (CHS-08) last. A backend that fails CHS-03
+    # stays broken until it restarts: run earlier, it would fail the others for CHS-03's reason.
+    if chaos_items:
+        rank = {c: n for n, c in enumerate(ORDER)}
+        first = items.index(chaos_items[0])
+        ordered = sorted(chaos_items, key=lambda i: rank.get(_control(i), len(ORDER)))
+        rest = [i for i in items if i not in chaos_items]
+        items[:] = rest[:first] + ordered + rest[first:]
     if settings.target != "live" or not planned or settings.dry_run:
         return
     where = settings.host or "this host"
@@ -267,7 +281,3 @@ def outage_problems(chaos: ChaosRun, seen: Outage, *, must_reflect: bool) -> lis
             problems.append(f"health answered 2xx {seen.healthy_after_reflect} times while {seen.service} was still "
                             "down, after it had reflected the outage")
     return problems
-
-
-def steady_lines(report: SteadyReport) -> str:
-    return report.reason()

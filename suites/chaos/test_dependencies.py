@@ -4,6 +4,7 @@ is back: health 200 and a read through the backend's own pooled clients (the API
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -23,28 +24,33 @@ def _backend_identity(chaos: ChaosRun) -> dict[str, Any]:
 
 
 def _recovery_after_undo(chaos: ChaosRun, fault: Fault, service: str, dependency: str, evidence: Any) -> list[str]:
-    """From the undo: the dependency's recovery phases, then the backend answering through its
-    own clients within dependency_recovery_s."""
+    """From the undo: the dependency's recovery phases and, at the same time, the backend
+    answering through its own pooled clients within dependency_recovery_s."""
     target, cfg = chaos.target, chaos.cfg
     assert fault.restored_at is not None and fault.restored_wall is not None
     slo = slo_of(target, service)
-    trial = RecoveryWatch(target, service, since=fault.restored_at, since_wall=fault.restored_wall, old_pid=None,
-                          interval_s=cfg.poll_interval_s, timeout_s=cfg.dependency_recovery_s,
-                          write=write_probe(target, service, chaos.canary, chaos.backend),
-                          backend=chaos.backend).run()
     last: list[str] = []
+    api_at: list[float | None] = [None]
 
     def answered() -> bool:
         answer = api_probe(chaos.backend, cfg.degraded_latency_s)
         last[:] = [str(answer.status or answer.error)]
         return api_probe_ok(chaos.backend, answer)
 
-    import threading
+    def watch_api() -> None:
+        api_at[0] = first_success(answered, interval_s=cfg.poll_interval_s,
+                                  deadline=fault.restored_at + cfg.dependency_recovery_s, stop=threading.Event())
 
-    at = first_success(answered, interval_s=cfg.poll_interval_s, deadline=fault.restored_at + cfg.dependency_recovery_s,
-                       stop=threading.Event())
+    api = threading.Thread(target=watch_api, daemon=True)
+    api.start()
+    trial = RecoveryWatch(target, service, since=fault.restored_at, since_wall=fault.restored_wall, old_pid=None,
+                          interval_s=cfg.poll_interval_s, timeout_s=cfg.dependency_recovery_s,
+                          write=write_probe(target, service, chaos.canary, chaos.backend),
+                          backend=chaos.backend).run()
+    api.join(timeout=cfg.dependency_recovery_s + cfg.degraded_latency_s + 2)
     recovery = recovery_evidence(fault.kind, service, slo, [trial])
     evidence.record("recovery", recovery)
+    at = api_at[0]
     api_s = None if at is None else round(at - fault.restored_at, 3)
     evidence.record("backend_api_probe", {"path": cfg.api_probe_path, "answered_after_undo_s": api_s,
                                           "last_answer": last[:1]})
@@ -131,9 +137,16 @@ def test_frozen_dependency_does_not_hang_health(frozen: tuple[str, str], experim
                                                       cfg.host_command_prefix)
             if not effect["slowed_interfaces"]:
                 problems.append(f"no qdisc of stackprobe on {service}'s interfaces: the fault did not take effect")
+        greeting: list[float | None] = []
+        if mode == "slow":  # one exchange with the slowed service, while health is observed
+            bound = cfg.slow_latency_s + 1
+            probe = threading.Thread(target=lambda: greeting.append(_greeting_s(chaos, service, bound)), daemon=True)
+            probe.start()
         seen = observe_health(chaos, dependency, service, fault.injected_at, cfg.outage_s)
-        if mode == "slow":  # after the observation the link is busy: a fresh exchange shows the slowness
-            effect["greeting_s_while_slowed"] = _greeting_s(chaos, service, cfg.slow_latency_s * 4)
+        if mode == "slow":
+            probe.join(timeout=bound + 1)
+            effect["first_bytes_s_while_slowed"] = (greeting[0] if greeting and greeting[0] is not None
+                                                    else f"none within {bound:g} s")
         fault.restore()
         problems += outage_problems(chaos, seen, must_reflect=False)
         problems += _recovery_after_undo(chaos, fault, service, dependency, evidence)
