@@ -348,7 +348,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         status = {"passed": "passed", "failed": "failed", "skipped": "skipped"}[report.outcome]
         if report.when == "setup" and report.outcome == "failed":
             status = "error"
-        if _aborted(call):
+        aborted = _aborted(call)
+        if aborted:
             status = "aborted"
             report.user_properties.append((_ABORTED, True))
         message = ""
@@ -357,6 +358,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             message = crash.message if crash is not None else str(report.longrepr).strip().splitlines()[-1]
             if report.outcome == "skipped" and isinstance(report.longrepr, tuple):
                 message = str(report.longrepr[2])
+        if aborted and call.excinfo is not None:
+            message = f"aborted: {call.excinfo.value}"
         from stackprobe.fleet import host_name
 
         result = CheckResult(

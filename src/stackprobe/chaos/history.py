@@ -14,6 +14,7 @@ Afterwards every record of the writer is read back and classified:
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
@@ -72,8 +73,8 @@ def account(ops: list[Op], observed: dict[int, list[str]]) -> Accounting:
     for seq, values in sorted(observed.items()):
         if len(values) > 1:
             result.duplicated.append(seq)
-        op = by_seq.get(seq)
-        if op is None or op.outcome == "fail":
+        attempt = by_seq.get(seq)
+        if attempt is None or attempt.outcome == "fail":
             result.unexpected.append(seq)
     for op in ops:
         if op.outcome == "info":
@@ -87,7 +88,7 @@ def account(ops: list[Op], observed: dict[int, list[str]]) -> Accounting:
 def windows(ops: list[Op], fault_at: float, recovered_at: float | None, grace_s: float) -> dict[str, Any]:
     """The error window (first to last failed operation, by the moment it answered) against the
     outage window [fault, recovered + grace]; errors outside it are the violation (CHS-07)."""
-    errors = [op for op in ops if op.outcome != "ok"]
+    errors = sorted((op for op in ops if op.outcome != "ok"), key=lambda op: op.ended)
     end = (recovered_at if recovered_at is not None else max((op.ended for op in ops), default=fault_at)) + grace_s
     outside = [op for op in errors if not fault_at <= op.ended <= end]
     return {
@@ -151,10 +152,8 @@ class MysqlRows(_Store):
 
     def close(self) -> None:
         if self.connection is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.connection.close()
-            except Exception:
-                pass
             self.connection = None
 
     def read_all(self) -> dict[int, list[str]]:
@@ -186,10 +185,8 @@ class RedisKeys(_Store):
 
     def close(self) -> None:
         if self.client is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.client.close()
-            except Exception:
-                pass
             self.client = None
 
     def read_all(self) -> dict[int, list[str]]:

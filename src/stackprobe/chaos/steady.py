@@ -14,6 +14,7 @@ It holds when
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,8 +100,11 @@ class SteadyState:
                             f"(status {answer.body.get('status')!r}), expected 200 {profile.health.healthy_value!r}")
         if self.canary is not None:
             writes: dict[str, str] = {}
-            for what, probe in (("mysql", lambda c=self.canary: mysql_roundtrip(self.target, c.table, c.next_seq())),
-                                ("redis", lambda c=self.canary: redis_roundtrip(self.target, c.prefix, c.next_seq()))):
+            canary_objects = self.canary
+            probes: tuple[tuple[str, Callable[[], None]], ...] = (
+                ("mysql", lambda: mysql_roundtrip(self.target, canary_objects.table, canary_objects.next_seq())),
+                ("redis", lambda: redis_roundtrip(self.target, canary_objects.prefix, canary_objects.next_seq())))
+            for what, probe in probes:
                 try:
                     probe()
                     writes[what] = "ok"

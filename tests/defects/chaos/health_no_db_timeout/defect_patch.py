@@ -12,8 +12,9 @@ def patch(health):  # type: ignore[no-untyped-def]
     s = health.settings
 
     def unbounded_probe() -> None:
+        # no read/write timeout, and pymysql's largest connect timeout (a year): no bound at all
         connection = pymysql.connect(host=s.mysql_host, port=s.mysql_port, user=s.mysql_user,
-                                     password=s.mysql_password, database=s.mysql_database, connect_timeout=None)
+                                     password=s.mysql_password, database=s.mysql_database, connect_timeout=31536000)
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")

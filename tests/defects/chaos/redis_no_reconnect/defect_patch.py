@@ -1,6 +1,8 @@
 """Defect: the cache client connects once, at start-up, and never again. After Redis restarts,
 every cache call fails; health (which probes Redis with a fresh client of its own) still says 200."""
 
+import contextlib
+
 from sitecustomize import after_import
 
 
@@ -23,10 +25,8 @@ def patch(cache_module):  # type: ignore[no-untyped-def]
                                         host=s.redis_host, port=s.redis_port, password=s.redis_password or None,
                                         socket_timeout=3, socket_connect_timeout=3, decode_responses=True)
     cache_module.cache = redis.Redis(connection_pool=pool)
-    try:
+    with contextlib.suppress(redis.RedisError):
         cache_module.cache.ping()  # the one connection, made at start-up
-    except redis.RedisError:
-        pass
 
 
 after_import("app.cache", patch)
