@@ -257,6 +257,7 @@ class ChaosSection:
     # health dependency names ([health] dependency_services) frozen (CHS-05: paused, then
     # slowed) and partitioned (CHS-06)
     freeze_dependencies: list[str] = field(default_factory=lambda: ["database"])
+    freeze_faults: list[str] = field(default_factory=lambda: ["pause", "slow"])  # CHS-05: either or both
     partition_dependencies: list[str] = field(default_factory=lambda: ["database"])
     # CHS-05 slowed: latency added to the dependency's network (tc netem; on a kernel without
     # sch_netem, a tbf rate limit that delays a 100-byte packet by about as much); above the
@@ -501,6 +502,9 @@ def _validate(profile: Profile, file: str) -> None:
             "(recovery times are polled at 100 ms or finer)")
     if chaos.trials < 1:
         raise StackprobeUsageError(f"profile {file}: chaos.trials = {chaos.trials} must be at least 1")
+    if not chaos.freeze_faults or set(chaos.freeze_faults) - {"pause", "slow"}:
+        raise StackprobeUsageError(
+            f"profile {file}: chaos.freeze_faults = {chaos.freeze_faults} must name \"pause\", \"slow\" or both")
     for key in ("freeze_dependencies", "partition_dependencies"):
         unknown = [d for d in getattr(chaos, key) if d not in profile.health.dependency_services]
         if unknown:

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from stackprobe.chaos.probes import Backend, Canary, HttpAnswer
-from stackprobe.chaos.steady import SteadyState
+from stackprobe.chaos.steady import SteadyReport, SteadyState
 from stackprobe.errors import ExperimentAborted
 from stackprobe.faults import FaultGuard, Injector, RecordStore, parse_fault_spec
 from stackprobe.profile import Profile
@@ -54,6 +54,9 @@ def dependency_service(profile: Profile, dependency: str) -> str:
 
 
 # --- parametrisation: which services each experiment breaks ------------------------------
+FROZEN_IDS = {"pause": "paused", "slow": "slowed"}
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     profile = _settings(metafunc.config).profile
     roles = profile.services
@@ -70,10 +73,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         params = []
         for dependency in chaos.freeze_dependencies:
             service = dependency_service(profile, dependency)
-            params += [pytest.param((dependency, "pause"), id=f"{dependency}-paused",
-                                    marks=pytest.mark.faults(f"pause:{service}")),
-                       pytest.param((dependency, "slow"), id=f"{dependency}-slowed",
-                                    marks=pytest.mark.faults(f"slow:{service}"))]
+            params += [pytest.param((dependency, mode), id=f"{dependency}-{FROZEN_IDS[mode]}",
+                                    marks=pytest.mark.faults(f"{mode}:{service}")) for mode in chaos.freeze_faults]
         metafunc.parametrize("frozen", params)
     if "partition_dependency" in metafunc.fixturenames:
         metafunc.parametrize("partition_dependency", [
@@ -192,8 +193,13 @@ def experiment(chaos: ChaosRun, request: pytest.FixtureRequest, evidence: Any) -
     if not before.holds:
         raise ExperimentAborted(f"steady state does not hold before the experiment (waited {before.waited_s:.0f} s, "
                                 f"[chaos] steady_wait_s): {before.reason()}; the experiment was not run")
+    chaos.injector.last_healed = None
     yield chaos
-    after = chaos.steady.wait(min(chaos.cfg.steady_wait_s, chaos.cfg.heal_timeout_s))
+    # the last fault's undo waited for the steady state already: that check is the one after the
+    # experiment (a fresh one when no fault ran, or its report is not a SteadyReport)
+    after = chaos.injector.last_healed
+    if not isinstance(after, SteadyReport):
+        after = chaos.steady.wait(min(chaos.cfg.steady_wait_s, chaos.cfg.heal_timeout_s))
     chaos.after.append({"experiment": request.node.nodeid, **after.as_evidence()})
 
 

@@ -139,7 +139,7 @@ def test_frozen_dependency_does_not_hang_health(frozen: tuple[str, str], experim
                 problems.append(f"no qdisc of stackprobe on {service}'s interfaces: the fault did not take effect")
         greeting: list[float | None] = []
         if mode == "slow":  # one exchange with the slowed service, while health is observed
-            bound = cfg.slow_latency_s + 1
+            bound = cfg.slow_latency_s
             probe = threading.Thread(target=lambda: greeting.append(_greeting_s(chaos, service, bound)), daemon=True)
             probe.start()
         seen = observe_health(chaos, dependency, service, fault.injected_at, cfg.outage_s)

@@ -131,6 +131,7 @@ class Injector:
         self.heal_timeout_s = heal_timeout_s
         self.prefix = list(prefix or [])
         self.crash_grace_s = crash_grace_s
+        self.last_healed: Steady | None = None  # the steady state after the latest undo
 
     @classmethod
     def for_target(cls, target: Target, allow_destructive: bool = False, state_dir: Path | None = None,
@@ -209,7 +210,7 @@ class Injector:
                 with _LOCK:
                     _ACTIVE.remove(fault)
             if self.steady is not None:
-                fault.healed = self.steady(self.heal_timeout_s)
+                fault.healed = self.last_healed = self.steady(self.heal_timeout_s)
 
 
 def _before(kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
