@@ -220,3 +220,16 @@ def test_chaos_profile_defaults_and_errors(tmp_path: Path) -> None:
         path.write_text(text)
         with pytest.raises(StackprobeUsageError, match=expected.replace("(", r"\(").replace(".", r"\.")):
             load_profile(path)
+
+
+def test_production_example_documents_every_chaos_key() -> None:
+    from dataclasses import fields
+
+    from stackprobe.profile import ChaosSection, Profile
+
+    example = Path(__file__).parents[2] / "profiles" / "production.example.toml"
+    assert load_profile(example).chaos == Profile().chaos  # documented values are the defaults
+    text = example.read_text()
+    tables = {"slo": "[chaos.slo.", "default_slo": "[chaos.default_slo]"}
+    missing = [f.name for f in fields(ChaosSection) if (tables.get(f.name) or f"\n{f.name} = ") not in text]
+    assert not missing, f"[chaos] keys not documented in {example.name}: {missing}"
