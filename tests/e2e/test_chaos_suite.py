@@ -42,26 +42,22 @@ CONTROLS = {f"CHS-0{n}" for n in range(1, 9)}
 DEFECTS_DIR = REPO / "tests" / "defects" / "chaos"
 DEFECTS = sorted(p for p in DEFECTS_DIR.iterdir() if (p / "defect.toml").is_file())
 FAULTS_DIR = REPO / ".stackprobe" / "faults"
-CHAOS_PROFILE = """
-[chaos]
-trials = 1
-outage_s = 2.0
-steady_wait_s = 20.0
-heal_timeout_s = 60.0
-dependency_recovery_s = 15.0
-api_write_on_live = true
-writer_crash_after_writes = 25
-writer_after_recovery_writes = 25
-load_after_recovery_s = 2.0
-{chaos_extra}
-[safety]
-destructive_services = ["mysql", "redis", "backend"]
-"""
+# short windows and one trial: the defaults (profiles/production.example.toml) are for production
+CHAOS = {"trials": "1", "outage_s": "2.0", "steady_wait_s": "20.0", "heal_timeout_s": "60.0",
+         "dependency_recovery_s": "10.0", "api_write_on_live": "true", "writer_crash_after_writes": "25",
+         "writer_after_recovery_writes": "25", "load_after_recovery_s": "2.0"}
+DESTRUCTIVE = ["mysql", "redis", "backend"]
 
 
-def profile_file(tmp_path: Path, chaos_extra: str = "", extra: str = "") -> Path:
+def profile_file(tmp_path: Path, chaos_extra: str = "", destructive: list[str] = DESTRUCTIVE) -> Path:
+    """The reference profile plus [chaos] (CHAOS, then `chaos_extra` lines `key = value` on top)."""
+    chaos = dict(CHAOS)
+    for line in chaos_extra.strip().splitlines():
+        key, _, value = line.partition("=")
+        chaos[key.strip()] = value.strip()
     path = tmp_path / "profile.toml"
-    path.write_text(REFERENCE_PROFILE.read_text() + CHAOS_PROFILE.format(chaos_extra=chaos_extra) + extra)
+    path.write_text(REFERENCE_PROFILE.read_text() + "\n[chaos]\n" + "".join(f"{k} = {v}\n" for k, v in chaos.items())
+                    + f"\n[safety]\ndestructive_services = {json.dumps(destructive)}\n")
     return path
 
 
@@ -213,7 +209,8 @@ def test_unknown_service_refused_before_anything_is_touched(chaos_stack: TestSta
     before = {n: s.state()["StartedAt"] for n, s in chaos_stack.target.services().items()}
     run = chaos_stack.run_suite("suites/chaos", report_dir=tmp_path / "reports",
                                 extra=["--allow-destructive", "-k", "test_crashed"],
-                                profile=profile_file(tmp_path, 'crash_services = ["redis", "nosuch"]'))
+                                profile=profile_file(tmp_path, 'crash_services = ["redis", "nosuch"]',
+                                                     [*DESTRUCTIVE, "nosuch"]))
     assert run.returncode == 4, run.tail()
     assert "refusing crash of 'nosuch'" in run.stdout + run.stderr and "it is not a service of project" in (
         run.stdout + run.stderr), run.tail()

@@ -177,7 +177,7 @@ class RedisKeys(_Store):
         self.client: Any = None
 
     def connect(self) -> None:
-        self.client = self.target.redis(timeout=self.timeout)
+        self.client = self.target.redis(timeout=self.timeout, single_attempt=True)
         self.client.ping()
 
     def write(self, seq: int, value: str) -> None:
@@ -190,7 +190,7 @@ class RedisKeys(_Store):
             self.client = None
 
     def read_all(self) -> dict[int, list[str]]:
-        client = self.target.redis(timeout=10)
+        client = self.target.redis(timeout=5, single_attempt=True)
         try:
             found: dict[int, list[str]] = {}
             keys = list(client.scan_iter(match=self.prefix + "*", count=1000))
@@ -204,7 +204,7 @@ class RedisKeys(_Store):
             client.close()
 
     def drop(self) -> None:
-        client = self.target.redis(timeout=10)
+        client = self.target.redis(timeout=5, single_attempt=True)
         try:
             keys = list(client.scan_iter(match=self.prefix + "*", count=1000))
             if keys:

@@ -119,7 +119,7 @@ class Canary:
         finally:
             connection.close()
         with contextlib.suppress(Exception):
-            canary.sweep_keys(self.target.redis())
+            canary.sweep_keys(self.target.redis(timeout=2, single_attempt=True))
         self.created = True
 
     def drop(self) -> list[str]:
@@ -136,7 +136,7 @@ class Canary:
             except Exception as error:
                 problems.append(f"canary table {self.table}: {type(error).__name__}: {error}")
         try:
-            client = self.target.redis()
+            client = self.target.redis(timeout=2, single_attempt=True)
             keys = list(client.scan_iter(match=self.prefix + "*", count=500))
             if keys:
                 client.delete(*keys)
@@ -172,7 +172,7 @@ def mysql_roundtrip(target: Target, table: str, seq: int, timeout: float = 2.0) 
 
 def redis_roundtrip(target: Target, prefix: str, seq: int, timeout: float = 2.0) -> None:
     value = secrets.token_hex(8)
-    client = target.redis(timeout=timeout)
+    client = target.redis(timeout=timeout, single_attempt=True)
     try:
         client.set(f"{prefix}steady:{seq}", value, ex=3600)
         seen = client.get(f"{prefix}steady:{seq}")

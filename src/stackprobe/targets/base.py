@@ -332,12 +332,20 @@ class Target:
         cfg = self.profile.database
         return self.mysql("root", self.env.get(cfg.root_password_env, ""), database or "")
 
-    def redis(self, timeout: float = 5) -> redis.Redis[str]:
+    def redis(self, timeout: float = 5, single_attempt: bool = False) -> redis.Redis[str]:
+        """`single_attempt`: no retries (redis-py retries a timed-out command 3 times by default),
+        so a probe of a frozen Redis is bounded by `timeout`."""
         cfg = self.profile.redis
         host, port = self._address(self.profile.services.cache, cfg.container_port)
+        extra: dict[str, Any] = {}
+        if single_attempt:
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            extra["retry"] = Retry(NoBackoff(), 0)
         return redis.Redis(
             host=host, port=port, password=self.env.get(cfg.password_env) or None,
-            socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True,
+            socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True, **extra,
         )
 
     # --- lifecycle -----------------------------------------------------------------------
