@@ -10,8 +10,8 @@ import pytest
 
 from stackprobe import canary
 from stackprobe.chaos.history import BoundedWriter, MysqlRows, RedisKeys, account, windows
-from stackprobe.chaos.load import BoundedLoad
-from stackprobe.chaos.probes import Backend
+from stackprobe.chaos.load import ApiDocuments, BoundedLoad
+from stackprobe.chaos.probes import Backend, api_writes_allowed
 from stackprobe.chaos.recovery import RecoveryWatch, describe, recovery_evidence, slo_of, watch_timeout
 from suites.chaos.conftest import ChaosRun
 
@@ -69,17 +69,26 @@ def test_acknowledged_writes_survive_crash(durable_service: str, experiment: Cha
 @pytest.mark.destructive
 @pytest.mark.slow
 @pytest.mark.faults("crash:{backend}")
-@pytest.mark.writes("{database}: canary table; {cache}: canary keys")
+@pytest.mark.writes("{database}: canary table; {cache}: canary keys; {backend}: documents (API writer)", on="ephemeral")
+@pytest.mark.writes("{database}: canary table; {cache}: canary keys", on="live")
 def test_backend_crash_under_load_errors_only_in_outage(experiment: ChaosRun, evidence: Any) -> None:
     chaos, target, cfg = experiment, experiment.target, experiment.cfg
     service = target.profile.services.backend
     load = BoundedLoad(Backend(target), cfg.load_paths, cfg.api_probe_ok, cfg.load_concurrency,
                        cfg.load_max_requests, cfg.load_max_s).start()
+    documents = ApiDocuments(Backend(target)) if api_writes_allowed(target) else None
+    writer = (BoundedWriter(documents, cfg.writer_max_writes, cfg.load_max_s, cfg.writer_interval_s * 5).start()
+              if documents is not None else None)
     try:
-        warm = time.monotonic() + 10
-        while load.successes() < 20 and time.monotonic() < warm:
+        warm = time.monotonic() + 15
+
+        def warmed() -> bool:
+            return load.successes() >= 20 and (writer is None or writer.acknowledged() >= 10)
+
+        while not warmed() and time.monotonic() < warm:
             time.sleep(0.05)
-        assert load.successes() >= 20, f"the backend answered only {load.successes()} of the load before the crash"
+        assert warmed(), (f"before the crash the backend answered only {load.successes()} reads (20 wanted) and "
+                          f"{writer.acknowledged() if writer else '-'} API writes (10 wanted)")
         slo = slo_of(target, service)
         with chaos.injector.crashed(service) as fault:
             trial = RecoveryWatch(target, service, since=fault.injected_at, since_wall=fault.injected_wall,
@@ -92,7 +101,15 @@ def test_backend_crash_under_load_errors_only_in_outage(experiment: ChaosRun, ev
                 time.sleep(0.05)
     finally:
         ops = load.stop()
+        write_ops = writer.stop() if writer is not None else []
     window = windows(ops, fault.injected_at, recovered_at, cfg.error_grace_s)
+    written = None
+    if documents is not None:
+        written = account(write_ops, documents.read_all())
+        evidence.record("api_writes", {**written.as_evidence(), "windows": windows(
+            write_ops, fault.injected_at, recovered_at, cfg.error_grace_s)})
+    else:
+        evidence.record("api_writes", "not on this target ([chaos] api_write_on_live = false): reads only")
     evidence.record("recovery", recovery_evidence("crash", service, slo, [trial]))
     evidence.record("load", {"paths": cfg.load_paths, "requests": len(ops), "concurrency": cfg.load_concurrency,
                              "after_recovery_s": cfg.load_after_recovery_s, "phases": describe(trial)})
@@ -100,6 +117,13 @@ def test_backend_crash_under_load_errors_only_in_outage(experiment: ChaosRun, ev
     assert recovered_at is not None, f"{service} did not answer health 200 again after the crash ({describe(trial)})"
     ok_after = sum(1 for op in ops if op.outcome == "ok" and op.started > recovered_at)
     assert ok_after, "no request of the load succeeded after the recovery"
+    if written is not None:
+        write_window = windows(write_ops, fault.injected_at, recovered_at, cfg.error_grace_s)
+        assert not written.lost, (f"{len(written.lost)} of {written.acknowledged} documents acknowledged by the "
+                                  f"backend are gone after its crash: e.g. write ids {written.lost[:5]}")
+        assert write_window["errors_outside"] == 0, (
+            f"{write_window['errors_outside']} API writes failed outside the outage window "
+            f"{write_window['outage_window_s']}: e.g. {write_window['errors_outside_sample'][:3]}")
     assert window["errors_outside"] == 0, (
         f"{window['errors_outside']} of {window['errors']} errors of the load fell outside the outage window "
         f"(crash to health 200 + {cfg.error_grace_s:g} s = {window['outage_window_s']}; errors at "

@@ -15,9 +15,11 @@ Afterwards every record of the writer is read back and classified:
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,6 +87,11 @@ def account(ops: list[Op], observed: dict[int, list[str]]) -> Accounting:
     return result
 
 
+def _kind(error: str) -> str:
+    """An error without its variable parts (ports, ids, numbers), to count errors by kind."""
+    return re.sub(r"\d+", "N", error)[:90]
+
+
 def windows(ops: list[Op], fault_at: float, recovered_at: float | None, grace_s: float) -> dict[str, Any]:
     """The error window (first to last failed operation, by the moment it answered) against the
     outage window [fault, recovered + grace]; errors outside it are the violation (CHS-07)."""
@@ -97,6 +104,7 @@ def windows(ops: list[Op], fault_at: float, recovered_at: float | None, grace_s:
         "error_window_s": ([round(min(op.ended for op in errors) - fault_at, 3),
                             round(max(op.ended for op in errors) - fault_at, 3)] if errors else None),
         "errors": len(errors),
+        "error_kinds": dict(Counter(_kind(op.error) for op in errors).most_common(6)),
         "errors_outside": len(outside),
         "errors_outside_sample": [{"at_s": round(op.ended - fault_at, 3), "error": op.error[:160]}
                                   for op in outside[:10]],
@@ -238,7 +246,7 @@ class BoundedWriter:
                 try:
                     self.store.connect()
                     connected = True
-                except Exception as error:
+                except Exception as error:  # never reached the store: definitely not applied
                     self.store.close()
                     self._add(Op(seq, value, begun, time.monotonic(), "fail", f"{type(error).__name__}: {error}"))
                     self._stop.wait(self.interval_s)
@@ -246,6 +254,10 @@ class BoundedWriter:
             try:
                 self.store.write(seq, value)
                 self._add(Op(seq, value, begun, time.monotonic(), "ok"))
+            except ConnectionRefusedError as error:  # refused before anything was sent
+                self.store.close()
+                connected = False
+                self._add(Op(seq, value, begun, time.monotonic(), "fail", f"{type(error).__name__}: {error}"))
             except Exception as error:
                 self.store.close()
                 connected = False

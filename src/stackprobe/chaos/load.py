@@ -1,14 +1,17 @@
-"""CHS-07: bounded read load on the backend while it crashes: every request recorded as an
-operation (ok when its status is one of [chaos] api_probe_ok), bounded in requests,
-concurrency and seconds, only ever to the target's own published port."""
+"""CHS-07: bounded load on the backend while it crashes, only ever to the target's own published
+port: reads (every request an operation, ok when its status is one of [chaos] api_probe_ok,
+bounded in requests, concurrency and seconds) and, where API writes are allowed, a bounded
+writer of documents whose acknowledged writes are read back afterwards."""
 
 from __future__ import annotations
 
 import itertools
+import re
+import secrets
 import threading
 import time
 
-from stackprobe.chaos.history import Op
+from stackprobe.chaos.history import Op, _Store
 from stackprobe.chaos.probes import Backend
 
 
@@ -57,3 +60,41 @@ class BoundedLoad:
     def successes(self, since: float = 0.0) -> int:
         with self._lock:
             return sum(1 for op in self.ops if op.outcome == "ok" and op.started >= since)
+
+
+class ApiDocuments(_Store):
+    """Writes through the backend's API (POST api_write_path), each write's text carrying its id;
+    read back by GET api_read_path of every acknowledged document (the API has no listing, so
+    indeterminate writes stay unknown and `unexpected` cannot be seen here)."""
+
+    def __init__(self, backend: Backend, timeout_s: float = 5.0) -> None:
+        self.backend, self.timeout_s = backend, timeout_s
+        self.cfg = backend.target.profile.chaos
+        self.marker = f"stackprobe chaos writer {secrets.token_hex(4)}"
+        self.ids: dict[int, str] = {}  # seq -> document id, for acknowledged writes
+
+    def connect(self) -> None:
+        if self.backend.url() is None:
+            raise ConnectionError("the backend has no published port (restarting)")
+
+    def write(self, seq: int, value: str) -> None:
+        text = f"{self.marker} seq={seq} value={value}"
+        body = {k: v.replace("{marker}", text) for k, v in self.cfg.api_write_body.items()}
+        answer = self.backend.request("POST", self.cfg.api_write_path, self.timeout_s, json=body)
+        if answer.status == 0 and ("ConnectError" in answer.error or answer.error.startswith("no published port")):
+            raise ConnectionRefusedError(answer.error)  # never reached the backend: definitely not applied
+        if not 200 <= answer.status < 300 or "id" not in answer.body:
+            raise RuntimeError(f"POST {self.cfg.api_write_path}: {answer.status or answer.error}")
+        self.ids[seq] = str(answer.body["id"])
+
+    def close(self) -> None:
+        pass
+
+    def read_all(self) -> dict[int, list[str]]:
+        found: dict[int, list[str]] = {}
+        for seq, ident in sorted(self.ids.items()):
+            answer = self.backend.request("GET", self.cfg.api_read_path.replace("{id}", ident), self.timeout_s)
+            match = re.search(rf"{re.escape(self.marker)} seq={seq} value=(\w+)", str(answer.body))
+            if answer.status == 200 and match:
+                found.setdefault(seq, []).append(match.group(1))
+        return found
