@@ -2,8 +2,9 @@
 bench/recovery_precision.py: it shares no code with the chaos suite's recovery watch.
 
 It streams `docker events` (the engine's own timestamps, timeNano) for the project's containers
-and polls the backend's health endpoint every --interval seconds (a fresh connection each
-time; the published port is looked up again with `docker port` whenever a request fails), and
+and sends a health request every --interval seconds (urllib, a fresh connection each time, at
+most --max-in-flight out at once; the published port is looked up again with `docker port`
+whenever a request fails), and
 writes one JSON line per observation to --out, until --seconds have passed or it is stopped.
 Traffic goes only to 127.0.0.1.
 """
@@ -29,14 +30,16 @@ def main() -> None:
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--interval", type=float, default=0.05)
     parser.add_argument("--seconds", type=float, default=900)
+    parser.add_argument("--max-in-flight", type=int, default=8)
     args = parser.parse_args()
     out = args.out.open("w", encoding="utf-8")
     lock = threading.Lock()
 
     def emit(entry: dict[str, Any]) -> None:
         with lock:
-            out.write(json.dumps(entry) + "\n")
-            out.flush()
+            if not out.closed:  # requests still out when the observer stops are dropped
+                out.write(json.dumps(entry) + "\n")
+                out.flush()
 
     events = subprocess.Popen(
         ["docker", "events", "--filter", f"label=com.docker.compose.project={args.project}",
@@ -56,25 +59,39 @@ def main() -> None:
 
     threading.Thread(target=read_events, daemon=True).start()
     emit({"kind": "ready", "t": time.time()})
-    url = ""
-    deadline = time.monotonic() + args.seconds
-    try:
-        while time.monotonic() < deadline:
-            if not url:
-                port = subprocess.run(["docker", "port", args.backend_container, "8000/tcp"], capture_output=True,
-                                      text=True).stdout.split()
-                url = f"http://{port[0]}{args.health_path}" if port else ""
-            started = time.time()
-            code = 0
-            if url:
+    state = {"url": ""}
+    in_flight = threading.Semaphore(args.max_in_flight)
+
+    def url() -> str:
+        if not state["url"]:
+            port = subprocess.run(["docker", "port", args.backend_container, "8000/tcp"], capture_output=True,
+                                  text=True).stdout.split()
+            state["url"] = f"http://{port[0]}{args.health_path}" if port else ""
+        return state["url"]
+
+    def ask(target: str, started: float) -> None:
+        code = 0
+        try:
+            if target:
                 try:
-                    with urllib.request.urlopen(url, timeout=2) as response:
+                    with urllib.request.urlopen(target, timeout=5) as response:
                         code = response.status
                 except urllib.error.HTTPError as error:
                     code = error.code
                 except (urllib.error.URLError, OSError):
-                    url = ""
+                    state["url"] = ""
             emit({"kind": "health", "started": started, "t": time.time(), "code": code})
+        finally:
+            in_flight.release()
+
+    # a new request every interval, even while earlier ones are out (a health answer takes a second
+    # or more while a dependency is down: one at a time would see the recovery that much late)
+    deadline = time.monotonic() + args.seconds
+    try:
+        while time.monotonic() < deadline:
+            started = time.time()
+            if in_flight.acquire(timeout=args.interval):
+                threading.Thread(target=ask, args=(url(), started), daemon=True).start()
             time.sleep(max(0.0, args.interval - (time.time() - started)))
     finally:
         events.terminate()

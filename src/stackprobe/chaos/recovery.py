@@ -5,7 +5,7 @@ process after a crash), `healthy` (Docker reports it healthy), `http_200` (the h
 answers 200 once the service runs again), `first_write` (the first write through the service
 succeeds and reads back). Each phase has its own watcher thread; the HTTP and write watchers
 send a new request every interval even while earlier ones are still out (at most
-`max_in_flight`), so one slow answer does not blur the time of the next. A phase counts from
+`max_in_flight`, 8), so slow answers do not blur the time of the next one. A phase counts from
 the moment its successful probe *answered*: an upper bound, within one interval plus the
 probe's own latency of the true moment.
 """
@@ -26,7 +26,7 @@ from stackprobe.targets.base import Target
 
 
 def first_success(probe: Callable[[], bool], *, interval_s: float, deadline: float, stop: threading.Event,
-                  max_in_flight: int = 4) -> float | None:
+                  max_in_flight: int = 8) -> float | None:
     """time.monotonic() at which the first successful probe answered, or None by `deadline`.
     A probe returns True on success, False or raises otherwise."""
     done_at: list[float] = []
@@ -79,7 +79,7 @@ class RecoveryWatch:
 
     def __init__(self, target: Target, service: str, *, since: float, since_wall: float, old_pid: int | None,
                  interval_s: float, timeout_s: float, write: Callable[[], None] | None, backend: Backend,
-                 http_timeout_s: float = 3.0) -> None:
+                 http_timeout_s: float = 2.0) -> None:
         self.target, self.service, self.since = target, service, since
         self.old_pid = old_pid
         self.interval_s, self.timeout_s = interval_s, timeout_s
