@@ -282,7 +282,12 @@ class ChaosSection:
     writer_max_s: float = 90.0
     writer_interval_s: float = 0.02
     writer_crash_after_writes: int = 50
+    writer_crash_after_s: float = 5.0  # ... and at least this long after the writer started
     writer_after_recovery_writes: int = 50
+    # Redis with appendfsync everysec acknowledges writes it has not written to its AOF yet while
+    # an fsync is in flight (it postpones the write by up to 2 s): acknowledged writes this close
+    # before a crash may be lost, and are counted apart. 0 demands none (appendfsync always)
+    redis_everysec_window_s: float = 2.0
     # CHS-07: bounded load on the backend (GET these paths; ok statuses as api_probe_ok)
     # while it crashes; errors count only inside [crash, recovered + error_grace_s]
     load_paths: list[str] = field(default_factory=lambda: ["/api/v1/system/ping", "/api/v1/documents/0"])

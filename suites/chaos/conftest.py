@@ -242,14 +242,21 @@ def observe_health(chaos: ChaosRun, dependency: str, service: str, since: float,
             answers.append(answer)
 
     deadline = time.monotonic() + duration_s
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="stackprobe-outage") as pool:
-        in_flight: list[Any] = []
+    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="stackprobe-outage")
+    in_flight: list[Any] = []
+    try:
         while time.monotonic() < deadline:
             in_flight = [f for f in in_flight if not f.done()]
             if len(in_flight) < 4:
                 in_flight.append(pool.submit(ask))
             time.sleep(cfg.poll_interval_s)
-    for answer in sorted(answers, key=lambda a: a.started):
+        for future in in_flight:  # the last answers, each bounded by its own timeout
+            future.exception(timeout=budget + 2)
+    finally:  # on Ctrl-C/SIGTERM: straight on to the undo, the requests end by their timeouts
+        pool.shutdown(wait=False, cancel_futures=True)
+    with lock:
+        collected = list(answers)  # answers still out now come too late to count
+    for answer in sorted(collected, key=lambda a: a.started):
         latency = answer.latency_s
         seen.max_latency_s = max(seen.max_latency_s, latency)
         if latency > budget or (answer.status == 0 and "Timeout" in answer.error):

@@ -43,8 +43,9 @@ DEFECTS_DIR = REPO / "tests" / "defects" / "chaos"
 DEFECTS = sorted(p for p in DEFECTS_DIR.iterdir() if (p / "defect.toml").is_file())
 FAULTS_DIR = REPO / ".stackprobe" / "faults"
 # short windows and one trial: the defaults (profiles/production.example.toml) are for production
-CHAOS = {"trials": "1", "outage_s": "2.0", "steady_wait_s": "20.0", "heal_timeout_s": "60.0",
-         "dependency_recovery_s": "10.0", "api_write_on_live": "true", "writer_crash_after_writes": "25",
+CHAOS = {"trials": "1", "outage_s": "2.0", "writer_crash_after_s": "3.5", "steady_wait_s": "20.0",
+         "heal_timeout_s": "60.0", "dependency_recovery_s": "10.0", "api_write_on_live": "true",
+         "writer_crash_after_writes": "25",
          "writer_after_recovery_writes": "25", "load_after_recovery_s": "2.0"}
 DESTRUCTIVE = ["mysql", "redis", "backend"]
 
@@ -243,11 +244,26 @@ def wait_injected(stack: TestStack, kind: str, child: subprocess.Popen[str], tim
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and child.poll() is None:
         for record in records_of(stack):
-            if record.kind == kind and record.state == "injected":
+            if record.kind == kind and record.state == "injected" and record.owner_pid == child.pid:
                 return record
         time.sleep(0.02)
     child.kill()
     raise AssertionError(f"no {kind} fault was injected: {child.communicate()[0][-3000:]}")
+
+
+def finish(child: subprocess.Popen[str], timeout: float) -> str:
+    """The child's output once it exits; a child that hangs is made to print its threads'
+    tracebacks (pytest's faulthandler, on SIGABRT) and killed, so no later test meets it."""
+    try:
+        return child.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        child.send_signal(signal.SIGABRT)
+        try:
+            output = child.communicate(timeout=20)[0]
+        except subprocess.TimeoutExpired:
+            child.kill()
+            output = child.communicate()[0]
+        raise AssertionError(f"the interrupted run did not end within {timeout:g} s: {output[-6000:]}") from None
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -260,7 +276,7 @@ def test_signal_mid_fault_leaves_stack_steady(chaos_stack: TestStack, kind: str,
     assert record.service == service
     time.sleep(0.2)  # in the middle of it
     child.send_signal(signum)
-    output, _ = child.communicate(timeout=180)
+    output = finish(child, timeout=120)
     assert child.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
     assert unsteady(chaos_stack) == [], output[-3000:]
 

@@ -233,3 +233,12 @@ def test_production_example_documents_every_chaos_key() -> None:
     tables = {"slo": "[chaos.slo.", "default_slo": "[chaos.default_slo]"}
     missing = [f.name for f in fields(ChaosSection) if (tables.get(f.name) or f"\n{f.name} = ") not in text]
     assert not missing, f"[chaos] keys not documented in {example.name}: {missing}"
+
+
+def test_lost_writes_split_by_the_fsync_window() -> None:
+    from stackprobe.chaos.history import split_lost
+
+    ops = [op(1, "ok", ended=1.0), op(2, "ok", ended=8.5), op(3, "ok", ended=9.9), op(4, "ok", ended=10.5)]
+    recent, older = split_lost(ops, [1, 2, 3, 4], crash_at=10.0, window_s=2.0)
+    assert recent == [2, 3, 4] and older == [1]  # everysec may lose the last 2 s, never older writes
+    assert split_lost(ops, [3], crash_at=10.0, window_s=0.0) == ([], [3])

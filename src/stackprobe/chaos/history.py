@@ -92,6 +92,13 @@ def _kind(error: str) -> str:
     return re.sub(r"\d+", "N", error)[:90]
 
 
+def split_lost(ops: list[Op], lost: list[int], crash_at: float, window_s: float) -> tuple[list[int], list[int]]:
+    """Lost writes acknowledged within `window_s` before the crash (or after it), and older ones."""
+    by_seq = {op.seq: op for op in ops}
+    recent = [seq for seq in lost if by_seq[seq].ended >= crash_at - window_s]
+    return recent, [seq for seq in lost if seq not in set(recent)]
+
+
 def windows(ops: list[Op], fault_at: float, recovered_at: float | None, grace_s: float) -> dict[str, Any]:
     """The error window (first to last failed operation, by the moment it answered) against the
     outage window [fault, recovered + grace]; errors outside it are the violation (CHS-07)."""

@@ -51,12 +51,15 @@ class Backend:
 
     def url(self) -> str | None:
         with self._lock:
-            if self._url is None:
-                try:
-                    self._url = self.target.backend_url
-                except Exception:  # restarting: no published port, or the container is gone
-                    return None
-            return self._url
+            if self._url is not None:
+                return self._url
+        try:  # outside the lock: one slow Docker call must not hold up every other request
+            found = self.target.backend_url
+        except Exception:  # restarting: no published port, or the container is gone
+            return None
+        with self._lock:
+            self._url = found
+        return found
 
     def forget(self) -> None:
         with self._lock:
