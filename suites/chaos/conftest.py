@@ -111,16 +111,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     chaos_items = [i for i in items if _is_chaos(i)]
     planned = [(i.nodeid, kind, svc) for i in chaos_items for kind, svc in planned_faults(i, settings)]
     config.stash[PLANNED] = planned
-    # a fixed order, gentlest first: outages of the database that judge the backend's own pooled
-    # clients (CHS-02, 05, 06), the backend crash under load (CHS-07), the cache outage (CHS-03),
-    # then crashes (CHS-04, CHS-01) and the verdict (CHS-08) last. A backend that fails CHS-03
-    # stays broken until it restarts: run earlier, it would fail the others for CHS-03's reason.
+    # After every other suite of the session (their checks must see a stack nobody broke: CTR-01
+    # fails on recent restarts), in a fixed order, gentlest first: outages of the database that
+    # judge the backend's own pooled clients (CHS-02, 05, 06), the backend crash under load
+    # (CHS-07), the cache outage (CHS-03), then crashes (CHS-04, CHS-01) and the verdict (CHS-08).
+    # A backend that fails CHS-03 stays broken until it restarts: run earlier, it would fail the
+    # others for CHS-03's reason.
     if chaos_items:
         rank = {c: n for n, c in enumerate(ORDER)}
-        first = items.index(chaos_items[0])
         ordered = sorted(chaos_items, key=lambda i: rank.get(_control(i), len(ORDER)))
-        rest = [i for i in items if i not in chaos_items]
-        items[:] = rest[:first] + ordered + rest[first:]
+        items[:] = [i for i in items if i not in chaos_items] + ordered
     if settings.target != "live" or not planned or settings.dry_run:
         return
     where = settings.host or "this host"

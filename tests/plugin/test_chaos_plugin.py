@@ -92,3 +92,12 @@ def test_aborted_experiment_reaches_terminal_results_and_page(pytester: pytest.P
     assert summary["totals"] == {"aborted": 1, "passed": 1}
     page = next((pytester.path / "reports").glob("*/controls.html")).read_text()
     assert 'data-control="CHS-03" data-status="aborted"' in page
+
+
+def test_chaos_runs_after_every_other_suite() -> None:
+    done = run("suites/chaos", "suites/smoke", "suites/config", "--collect-only", "-q")
+    assert done.returncode == 0, done.stdout + done.stderr
+    ids = [line for line in done.stdout.splitlines() if "::" in line]
+    first_chaos = next(n for n, line in enumerate(ids) if line.startswith("suites/chaos/"))
+    assert all(line.startswith("suites/chaos/") for line in ids[first_chaos:]), ids
+    assert ids[first_chaos:][-1].endswith("test_steady_after_every_experiment")
