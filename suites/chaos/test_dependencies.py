@@ -138,9 +138,14 @@ def test_frozen_dependency_does_not_hang_health(frozen: tuple[str, str], experim
             if not effect["slowed_interfaces"]:
                 problems.append(f"no qdisc of stackprobe on {service}'s interfaces: the fault did not take effect")
         greeting: list[float | None] = []
-        if mode == "slow":  # one exchange with the slowed service, while health is observed
-            bound = cfg.slow_latency_s
-            probe = threading.Thread(target=lambda: greeting.append(_greeting_s(chaos, service, bound)), daemon=True)
+        if mode == "slow":  # one exchange with the slowed service, halfway through the observation
+            bound = cfg.slow_latency_s  # (a tbf fallback lets its first 1.6 KB through at once)
+
+            def exchange() -> None:
+                time.sleep(cfg.outage_s / 2)
+                greeting.append(_greeting_s(chaos, service, bound))
+
+            probe = threading.Thread(target=exchange, daemon=True)
             probe.start()
         seen = observe_health(chaos, dependency, service, fault.injected_at, cfg.outage_s)
         if mode == "slow":
