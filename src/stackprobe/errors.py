@@ -5,3 +5,8 @@ from __future__ import annotations
 
 class StackprobeUsageError(Exception):
     """Bad input (profile, option, unreachable target): the message names the input and the fix."""
+
+
+class ExperimentAborted(Exception):
+    """The steady state did not hold before an experiment: the experiment was not run, and this
+    is not a failure of its control (the report shows it as "aborted", with this reason)."""

@@ -218,6 +218,7 @@ def target(pytestconfig: pytest.Config, stackprobe_settings: RunSettings) -> Ite
             assert s.env_file is not None and s.project_name is not None
             live = LiveTarget(s.profile, s.project_dir, s.compose_files, s.env_file, s.project_name)
             live.attach()
+            _heal_faults(pytestconfig, live)
             pytestconfig.stash[TARGET] = live
             pytestconfig.stash[IMAGES] = _images_of(live)
             yield live
@@ -240,6 +241,7 @@ def target(pytestconfig: pytest.Config, stackprobe_settings: RunSettings) -> Ite
         yield ephemeral
     finally:
         ephemeral.stop()
+        fault_records(pytestconfig, ephemeral).forget()  # the project is gone, and its records with it
 
 
 def _images_of(target: Target) -> dict[str, Any]:
@@ -269,11 +271,35 @@ def _ssh_target(config: pytest.Config, s: RunSettings) -> Iterator[Target]:
     except StackprobeUsageError as error:
         _stop(config, str(error))
     assert remote is not None
+    _heal_faults(config, remote)
     config.stash[TARGET] = remote
     try:
         yield remote
     finally:
         remote.close()
+
+
+def faults_dir(config: pytest.Config) -> Path:
+    """Where undo records of faults live: STACKPROBE_FAULTS_DIR, else .stackprobe/faults in the rootdir."""
+    import os
+
+    given = os.environ.get("STACKPROBE_FAULTS_DIR")
+    return Path(given) if given else config.rootpath / ".stackprobe" / "faults"
+
+
+def fault_records(config: pytest.Config, target: Target) -> Any:
+    from stackprobe.faults import RecordStore
+
+    return RecordStore(faults_dir(config), target.label, target.project)
+
+
+def _heal_faults(config: pytest.Config, target: Target) -> None:
+    """Before anything else: undo the faults a killed run left on this target, and say so."""
+    from stackprobe.faults import heal_orphans
+
+    store = fault_records(config, target)
+    if store.directory.is_dir():
+        _announce(config, heal_orphans(target, store, target.profile.chaos.host_command_prefix))
 
 
 def _announce(config: pytest.Config, lines: list[str]) -> None:
@@ -322,12 +348,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         status = {"passed": "passed", "failed": "failed", "skipped": "skipped"}[report.outcome]
         if report.when == "setup" and report.outcome == "failed":
             status = "error"
+        aborted = _aborted(call)
+        if aborted:
+            status = "aborted"
+            report.user_properties.append((_ABORTED, True))
         message = ""
         if report.longrepr is not None and report.outcome != "passed":
             crash = getattr(report.longrepr, "reprcrash", None)
             message = crash.message if crash is not None else str(report.longrepr).strip().splitlines()[-1]
             if report.outcome == "skipped" and isinstance(report.longrepr, tuple):
                 message = str(report.longrepr[2])
+        if aborted and call.excinfo is not None:
+            message = f"aborted: {call.excinfo.value}"
         from stackprobe.fleet import host_name
 
         result = CheckResult(
@@ -351,6 +383,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 _WIRE = "stackprobe_result"
+_ABORTED = "stackprobe_aborted"
+
+
+def _aborted(call: pytest.CallInfo[None]) -> bool:
+    from stackprobe.errors import ExperimentAborted
+
+    return call.excinfo is not None and call.excinfo.errisinstance(ExperimentAborted)
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    """An aborted experiment (the steady state did not hold before it) is its own outcome in the
+    terminal: "A" / ABORTED and "N aborted" in the final line; it still fails the run."""
+    if any(key == _ABORTED for key, _ in report.user_properties):
+        return "aborted", "A", "ABORTED"
+    return None
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -411,10 +458,14 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.write_sep("-", "stackprobe controls")
     terminalreporter.write_line(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     for control_id, status in statuses.items():
-        if status in {"failed", "error"}:
+        if status in {"failed", "error", "aborted"}:
             control = catalogue.get(control_id)
-            terminalreporter.write_line(f"  {status.upper():<6} {control_id} ({control.severity}) "
+            terminalreporter.write_line(f"  {status.upper():<7} {control_id} ({control.severity}) "
                                         f"{control.title}")
+            if status == "aborted":  # why: the experiment never ran
+                for result in results:
+                    if result.control == control_id and result.status == "aborted":
+                        terminalreporter.write_line(f"          {result.nodeid}: {result.message}")
     for line in report_session.lines(config):
         terminalreporter.write_line(line)
     if RUN_DIR in config.stash:

@@ -212,6 +212,99 @@ class ConfigSection:
 
 
 @dataclass(frozen=True)
+class PhaseSlo:
+    """Recovery SLO of one service, per phase, in seconds from the fault (crash) or from the
+    moment the fault is undone (stop, pause, partition, slow)."""
+
+    running_s: float = 10.0  # the container runs again (a new main process)
+    healthy_s: float = 90.0  # Docker reports it healthy (its healthcheck passed again)
+    http_200_s: float = 60.0  # the health endpoint answers 200 (the service back)
+    first_write_s: float = 60.0  # the first write through the service succeeds (and reads back)
+
+
+def _reference_slos() -> dict[str, PhaseSlo]:
+    # the reference stack's healthchecks run every 10 s (mysql, redis) and 30 s (backend), and
+    # Docker 20.10 has no start_interval: "healthy" comes one interval after the restart at the
+    # earliest; the rest is start-up (MariaDB crash recovery, uvicorn + Chroma), about 3x headroom
+    return {
+        "mysql": PhaseSlo(running_s=5.0, healthy_s=40.0, http_200_s=30.0, first_write_s=30.0),
+        "redis": PhaseSlo(running_s=5.0, healthy_s=30.0, http_200_s=20.0, first_write_s=20.0),
+        "backend": PhaseSlo(running_s=5.0, healthy_s=75.0, http_200_s=45.0, first_write_s=45.0),
+    }
+
+
+@dataclass(frozen=True)
+class ChaosSection:
+    # CHS-01: crashes per service (p50/p95 over them) and which services; [] = the
+    # [services] database, cache and backend
+    trials: int = 3
+    crash_services: list[str] = field(default_factory=list)
+    # recovery SLOs per service (a table per service replaces the built-in ones for it);
+    # services without one use default_slo
+    slo: dict[str, PhaseSlo] = field(default_factory=_reference_slos)
+    default_slo: PhaseSlo = field(default_factory=PhaseSlo)
+    # every watcher (Docker state, health, writes) polls this often; at most 0.1
+    poll_interval_s: float = 0.1
+    # a phase not reached this long after the fault counts as never reached
+    recovery_timeout_s: float = 180.0
+    # before an experiment: how long the steady state may take to hold before the experiment
+    # is aborted; after one: how long the undo may take to bring it back
+    steady_wait_s: float = 30.0
+    heal_timeout_s: float = 180.0
+    # CHS-02/03/05/06: how long a dependency stays stopped, frozen, slowed or partitioned; every
+    # health answer meanwhile within degraded_latency_s ("promptly"; a longer one is a hang);
+    # after the undo, health 200 and the API probe answer within dependency_recovery_s
+    outage_s: float = 10.0
+    degraded_latency_s: float = 5.0
+    dependency_recovery_s: float = 60.0
+    # health dependency names ([health] dependency_services) frozen (CHS-05: paused, then
+    # slowed) and partitioned (CHS-06)
+    freeze_dependencies: list[str] = field(default_factory=lambda: ["database"])
+    freeze_faults: list[str] = field(default_factory=lambda: ["pause", "slow"])  # CHS-05: either or both
+    partition_dependencies: list[str] = field(default_factory=lambda: ["database"])
+    # CHS-05 slowed: latency added to the dependency's network (tc netem; on a kernel without
+    # sch_netem, a tbf rate limit that delays a 100-byte packet by about as much); above the
+    # backend's probe timeout, so an unbounded probe would hang
+    slow_latency_s: float = 3.0
+    # a read through the backend's own pooled clients (Redis cache, then MySQL): any status
+    # in api_probe_ok means it answered; used while recovering (CHS-02/03/06/07), read-only
+    api_probe_path: str = "/api/v1/documents/0"
+    api_probe_ok: list[int] = field(default_factory=lambda: [200, 404])
+    # writes through the backend's API (POST api_write_path with api_write_body, then GET
+    # api_read_path): the backend's first_write. Always on ephemeral targets; on live targets
+    # only with api_write_on_live (an API write creates real data: not a canary object)
+    api_write_path: str = "/api/v1/documents"
+    api_write_body: dict[str, str] = field(
+        default_factory=lambda: {"title": "stackprobe chaos canary", "content": "{marker}"})
+    api_read_path: str = "/api/v1/documents/{id}"
+    api_write_on_live: bool = False
+    # CHS-04: a bounded writer (MySQL canary rows, Redis canary keys) crashed in the middle:
+    # the crash comes after crash_after_writes acknowledged writes, the writer stops
+    # after_recovery_writes acknowledged writes later, or at its bounds
+    writer_max_writes: int = 3000
+    writer_max_s: float = 90.0
+    writer_interval_s: float = 0.02
+    writer_crash_after_writes: int = 50
+    writer_crash_after_s: float = 5.0  # ... and at least this long after the writer started
+    writer_after_recovery_writes: int = 50
+    # Redis with appendfsync everysec acknowledges writes it has not written to its AOF yet while
+    # an fsync is in flight (it postpones the write by up to 2 s): acknowledged writes this close
+    # before a crash may be lost, and are counted apart. 0 demands none (appendfsync always)
+    redis_everysec_window_s: float = 2.0
+    # CHS-07: bounded load on the backend (GET these paths; ok statuses as api_probe_ok)
+    # while it crashes; errors count only inside [crash, recovered + error_grace_s]
+    load_paths: list[str] = field(default_factory=lambda: ["/api/v1/system/ping", "/api/v1/documents/0"])
+    load_concurrency: int = 4
+    load_max_requests: int = 20000
+    load_max_s: float = 120.0
+    load_after_recovery_s: float = 5.0
+    error_grace_s: float = 1.0
+    # host commands of the faults (kill -9 of the main process, nsenter ... tc) run with this
+    # prefix, e.g. ["sudo", "-n"] for a remote host reached as a non-root user
+    host_command_prefix: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class SafetySection:
     allow_destructive: bool = False
     destructive_services: list[str] = field(default_factory=list)
@@ -361,6 +454,7 @@ class Profile:
     backup: BackupSection = field(default_factory=BackupSection)
     report: ReportSection = field(default_factory=ReportSection)
     ssh: SshSection = field(default_factory=SshSection)
+    chaos: ChaosSection = field(default_factory=ChaosSection)
     # where the profile came from, for reports (not a TOML key)
     source: str = field(default="(defaults)", compare=False)
     sha256: str = field(default="", compare=False)
@@ -389,6 +483,15 @@ def _describe(expected: Any) -> str:
     return getattr(expected, "__name__", None) or str(expected).replace("typing.", "")
 
 
+def _dataclass_values(expected: Any) -> type[Any] | None:
+    """The item class of a dict[str, SomeDataclass] field, else None."""
+    if typing.get_origin(expected) is dict:
+        _, item = typing.get_args(expected)
+        if dataclasses.is_dataclass(item):
+            return item  # type: ignore[return-value]
+    return None
+
+
 def _build(cls: type[Any], data: dict[str, Any], file: str, where: str) -> Any:
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls) if f.name not in {"source", "sha256"}}
@@ -410,6 +513,20 @@ def _build(cls: type[Any], data: dict[str, Any], file: str, where: str) -> Any:
                     f"profile {file}: [{where}{key}] must be a table, got {type(value).__name__}"
                 )
             values[key] = _build(expected, value, file, f"{where}{key}.")  # type: ignore[arg-type]
+        elif _dataclass_values(expected) is not None:
+            if not isinstance(value, dict):
+                raise StackprobeUsageError(
+                    f"profile {file}: [{where}{key}] must be a table of tables, got {type(value).__name__}"
+                )
+            item_cls = _dataclass_values(expected)
+            built = {}
+            for name, table in value.items():
+                if not isinstance(table, dict):
+                    raise StackprobeUsageError(
+                        f"profile {file}: [{where}{key}.{name}] must be a table, got {type(table).__name__}"
+                    )
+                built[name] = _build(item_cls, table, file, f"{where}{key}.{name}.")  # type: ignore[arg-type]
+            values[key] = built
         elif not _type_ok(value, expected):
             raise StackprobeUsageError(
                 f"profile {file}: key {where}{key} must be {_describe(expected)}, "
@@ -438,6 +555,27 @@ def load_profile(path: Path | None) -> Profile:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise StackprobeUsageError(f"profile {path} is not valid TOML: {error}") from None
     profile: Profile = _build(Profile, data, str(path), "")
+    _validate(profile, str(path))
     return dataclasses.replace(
         profile, source=str(path), sha256=hashlib.sha256(raw).hexdigest()
     )
+
+
+def _validate(profile: Profile, file: str) -> None:
+    """Values whose type is right but whose meaning is not."""
+    chaos = profile.chaos
+    if not 0 < chaos.poll_interval_s <= 0.1:
+        raise StackprobeUsageError(
+            f"profile {file}: chaos.poll_interval_s = {chaos.poll_interval_s:g} must be above 0 and at most 0.1 "
+            "(recovery times are polled at 100 ms or finer)")
+    if chaos.trials < 1:
+        raise StackprobeUsageError(f"profile {file}: chaos.trials = {chaos.trials} must be at least 1")
+    if not chaos.freeze_faults or set(chaos.freeze_faults) - {"pause", "slow"}:
+        raise StackprobeUsageError(
+            f"profile {file}: chaos.freeze_faults = {chaos.freeze_faults} must name \"pause\", \"slow\" or both")
+    for key in ("freeze_dependencies", "partition_dependencies"):
+        unknown = [d for d in getattr(chaos, key) if d not in profile.health.dependency_services]
+        if unknown:
+            raise StackprobeUsageError(
+                f"profile {file}: chaos.{key} names {unknown}, which [health] dependency_services does not map "
+                f"to a service (it maps: {', '.join(sorted(profile.health.dependency_services)) or 'nothing'})")

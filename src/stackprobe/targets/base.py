@@ -208,6 +208,31 @@ class Target:
         Checks that read deployment files (logrotate config, backups, scripts) use this."""
         return Path(path).read_bytes()
 
+    def host_run(self, command: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run a command on the host the stack runs on (this host; over SSH, the remote host).
+        Faults use it for what the Docker API cannot do: kill -9 of a container's main process,
+        `nsenter -t PID -n tc ...` in its network namespace."""
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def host_kill(self, pid: int, prefix: list[str] | None = None) -> None:
+        """SIGKILL a process of the host by its host pid (`docker inspect -f {{.State.Pid}}`)."""
+        if not prefix:
+            import signal
+
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                raise RuntimeError(f"no process {pid} on {self.label} (the container exited already?)") from None
+            except PermissionError:
+                raise StackprobeUsageError(
+                    f"not allowed to kill process {pid} on {self.label} (it belongs to Docker's root): run as root "
+                    "or set [chaos] host_command_prefix = [\"sudo\", \"-n\"]") from None
+            return
+        done = self.host_run([*prefix, "kill", "-s", "KILL", str(pid)], timeout=30)
+        if done.returncode != 0:
+            raise RuntimeError(f"kill -s KILL {pid} on {self.label} failed ({done.returncode}): "
+                               f"{(done.stderr or done.stdout).strip()[:300]}")
+
     def compose_base(self) -> list[str]:
         cmd = ["docker", "compose", "-p", self.project, "--project-directory", str(self.project_dir)]
         for file in self.compose_files:
@@ -270,7 +295,7 @@ class Target:
 
     def mysql(
         self, user: str | None = None, password: str | None = None, database: str | None = None,
-        timeout: int = 10,
+        timeout: float = 10, read_timeout: float = 60,
     ) -> pymysql.connections.Connection[Any]:
         cfg = self.profile.database
         host, port = self._address(self.profile.services.database, cfg.container_port)
@@ -288,7 +313,7 @@ class Target:
             return pymysql.connect(
                 host=host, port=port, user=user, password=password,
                 database=database if database is not None else self.env.get(cfg.database_env) or None,
-                connect_timeout=timeout, read_timeout=60, write_timeout=60, charset="utf8mb4",
+                connect_timeout=timeout, read_timeout=read_timeout, write_timeout=read_timeout, charset="utf8mb4",
             )
         except pymysql.err.OperationalError as error:
             code = error.args[0] if error.args else 0
@@ -310,12 +335,20 @@ class Target:
         cfg = self.profile.database
         return self.mysql("root", self.env.get(cfg.root_password_env, ""), database or "")
 
-    def redis(self) -> redis.Redis[str]:
+    def redis(self, timeout: float = 5, single_attempt: bool = False) -> redis.Redis[str]:
+        """`single_attempt`: no retries (redis-py retries a timed-out command 3 times by default),
+        so a probe of a frozen Redis is bounded by `timeout`."""
         cfg = self.profile.redis
         host, port = self._address(self.profile.services.cache, cfg.container_port)
+        extra: dict[str, Any] = {}
+        if single_attempt:
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            extra["retry"] = Retry(NoBackoff(), 0)
         return redis.Redis(
             host=host, port=port, password=self.env.get(cfg.password_env) or None,
-            socket_timeout=5, socket_connect_timeout=5, decode_responses=True,
+            socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True, **extra,
         )
 
     # --- lifecycle -----------------------------------------------------------------------

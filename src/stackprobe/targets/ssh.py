@@ -319,6 +319,17 @@ class SshLiveTarget(LiveTarget):
     def read_host_file(self, path: Path | str) -> bytes:
         return self.channel.read_file(str(path))[0]
 
+    def host_run(self, command: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Commands of the faults (kill -9, nsenter ... tc) run on the remote host."""
+        return self.channel.run(command, timeout=timeout)
+
+    def host_kill(self, pid: int, prefix: list[str] | None = None) -> None:
+        done = self.host_run([*(prefix or []), "kill", "-s", "KILL", str(pid)], timeout=30)
+        if done.returncode != 0:
+            raise RuntimeError(f"{self.host_url}: kill -s KILL {pid} failed ({done.returncode}): "
+                               f"{(done.stderr or done.stdout).strip()[:300]}: is the SSH user allowed to signal "
+                               "Docker's processes? ([chaos] host_command_prefix = [\"sudo\", \"-n\"])")
+
     def mirror_files(self, paths: list[Path], into: Path) -> dict[Path, Path]:
         """Copy host files into a private local directory (same relative layout, same modes),
         so file checks (the config suite) read exactly what the host has."""

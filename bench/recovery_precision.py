@@ -1,0 +1,129 @@
+"""Recovery-time precision: the recovery times the chaos suite reports (CHS-01, results.json)
+against an independent observer (bench/observer.py: its own process, polling health every 50 ms
+and reading the Docker events stream), over at least 10 crashes. Goal: within 200 ms.
+
+Per crash, the observer's clock starts at the engine's `die` event of the crashed container;
+its phases: running = the `start` event, healthy = the `health_status: healthy` event, http_200 =
+the first 200 from a health request sent after the start event. The suite's clock starts right
+after its own kill -9, which Docker notices (the die event) some tens to hundreds of ms later:
+"raw" differences compare each from its own origin, "aligned" ones from the die event for both
+(the suite's figure less that lag). first_write has no outside view and is not compared.
+
+Usage: .venv/bin/python bench/recovery_precision.py [--trials 4] (x mysql, redis, backend)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from record import REPO, Stopwatch, machine, write_record
+from support.stacks import REFERENCE_PROFILE, started_stack
+
+PHASES = ("running", "healthy", "http_200")
+GOAL_S = 0.2
+
+
+def observed_phases(lines: list[dict[str, Any]], service: str, injected_at: float) -> dict[str, float | None]:
+    events = [e for e in lines if e["kind"] == "event" and e["service"] == service]
+    die = next((e["t"] for e in events if e["status"] == "die" and injected_at - 1 <= e["t"] <= injected_at + 5), None)
+    if die is None:
+        return dict.fromkeys(PHASES)
+    start = next((e["t"] for e in events if e["status"] == "start" and e["t"] > die), None)
+    healthy = next((e["t"] for e in events if e["status"] == "health_status: healthy" and start and e["t"] > start),
+                   None)
+    first_200 = next((h["t"] for h in lines if h["kind"] == "health" and start and h["started"] >= start
+                      and h["code"] == 200), None)
+    return {"running": None if start is None else start - die, "healthy": None if healthy is None else healthy - die,
+            "http_200": None if first_200 is None else first_200 - die, "_die": die}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=4, help="crashes per service (3 services)")
+    args = parser.parse_args()
+    at_start = machine()
+    clock = Stopwatch()
+    work = Path(tempfile.mkdtemp(prefix="spbench-"))
+    with started_stack() as stack:
+        started_in = clock()
+        profile = work / "profile.toml"
+        profile.write_text(REFERENCE_PROFILE.read_text() + f"""
+[chaos]
+trials = {args.trials}
+steady_wait_s = 30.0
+api_write_on_live = true
+[safety]
+destructive_services = ["mysql", "redis", "backend"]
+""")
+        log = work / "observer.jsonl"
+        observer = subprocess.Popen([sys.executable, str(REPO / "bench" / "observer.py"), "--project", stack.project,
+                                     "--backend-container", f"{stack.project}-backend", "--out", str(log)])
+        try:
+            while not log.exists() or "ready" not in log.read_text():
+                time.sleep(0.05)
+            suite_clock = Stopwatch()
+            run = stack.run_suite("suites/chaos", report_dir=work / "reports", profile=profile,
+                                  extra=["--allow-destructive", "-k", "test_crashed_service_recovers_within_slo"])
+            suite_s = suite_clock()
+            time.sleep(0.5)
+        finally:
+            observer.terminate()
+            observer.wait(timeout=30)
+    lines = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
+    comparisons = []
+    for check in run.results["controls"]["CHS-01"]["checks"]:
+        recovery, details = check["evidence"]["recovery"], check["evidence"]["trials_detail"]
+        for trial, detail in zip(recovery["trials"], details, strict=False):
+            seen = observed_phases(lines, recovery["service"], detail["injected_at"])
+            row: dict[str, Any] = {"service": recovery["service"], "trial": detail["trial"],
+                                   "kill_to_die_event_ms": None if seen.get("_die") is None
+                                   else round((seen["_die"] - detail["injected_at"]) * 1000, 1)}
+            lag = None if seen.get("_die") is None else seen["_die"] - detail["injected_at"]
+            for phase in PHASES:
+                suite, outside = trial.get(f"{phase}_s"), seen.get(phase)
+                both = suite is not None and outside is not None
+                row[phase] = {"suite_s": suite, "observer_s": None if outside is None else round(outside, 3),
+                              # raw: each from its own origin (the suite's kill, the observer's die event)
+                              "diff_ms": round((suite - outside) * 1000, 1) if both else None,
+                              # aligned: both from the die event (the suite's figure less Docker's notice lag)
+                              "aligned_diff_ms": round((suite - lag - outside) * 1000, 1)
+                              if both and lag is not None else None}
+            comparisons.append(row)
+    summary: dict[str, Any] = {}
+    for phase in PHASES:
+        summary[phase] = {}
+        for key in ("diff_ms", "aligned_diff_ms"):
+            diffs = [r[phase][key] for r in comparisons if r[phase][key] is not None]
+            summary[phase][key.removesuffix("_ms")] = {
+                "n": len(diffs), "mean_ms": round(statistics.fmean(diffs), 1) if diffs else None,
+                "max_abs_ms": max((abs(d) for d in diffs), default=None),
+                "within_goal": all(abs(d) <= GOAL_S * 1000 for d in diffs) and bool(diffs)}
+    lags = [r["kill_to_die_event_ms"] for r in comparisons if r["kill_to_die_event_ms"] is not None]
+    figures = {"crashes": len(comparisons), "trials_per_service": args.trials, "goal_ms": GOAL_S * 1000,
+               "kill_to_die_event_ms": {"min": min(lags, default=None), "max": max(lags, default=None),
+                                        "mean": round(statistics.fmean(lags), 1) if lags else None},
+               "summary": summary, "suite_exit_code": run.returncode, "suite_wall_s": suite_s,
+               "stack_start_s": started_in, "poll_interval_suite_s": 0.1, "poll_interval_observer_s": 0.05,
+               "comparisons": comparisons}
+    print(f"{len(comparisons)} crashes (suite exit {run.returncode}, {suite_s:.0f} s); Docker's kill -> die event lag "
+          f"{figures['kill_to_die_event_ms']} ms")
+    print(f"{'phase':<10} {'raw mean/max |diff| ms':>24} {'aligned mean/max |diff| ms':>28}  "
+          f"goal <= {GOAL_S * 1000:.0f} ms")
+    for phase, s in summary.items():
+        raw, aligned = s["diff"], s["aligned_diff"]
+        print(f"{phase:<10} {raw['mean_ms']!s:>11} / {raw['max_abs_ms']!s:<10} {aligned['mean_ms']!s:>13} / "
+              f"{aligned['max_abs_ms']!s:<12}  raw {'met' if raw['within_goal'] else 'NOT met'}, aligned "
+              f"{'met' if aligned['within_goal'] else 'NOT met'}")
+    write_record("recovery_precision", figures, at_start)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""Recovery timing: seconds from a fault (or its undo) to each phase, polled at 100 ms or finer.
+
+Phases (the report's `recovery` evidence): `running` (the container runs again: a new main
+process after a crash), `healthy` (Docker reports it healthy), `http_200` (the health endpoint
+answers 200 once the service runs again), `first_write` (the first write through the service
+succeeds and reads back). Each phase has its own watcher thread; the HTTP and write watchers
+send a new request every interval even while earlier ones are still out (at most
+`max_in_flight`, 8), so slow answers do not blur the time of the next one. A phase counts from
+the moment its successful probe *answered*: an upper bound, within one interval plus the
+probe's own latency of the true moment.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from stackprobe.chaos.probes import Backend
+from stackprobe.profile import PhaseSlo
+from stackprobe.report.recovery import PHASES, percentile
+from stackprobe.targets.base import Target
+
+
+def first_success(probe: Callable[[], bool], *, interval_s: float, deadline: float, stop: threading.Event,
+                  max_in_flight: int = 8) -> float | None:
+    """time.monotonic() at which the first successful probe answered, or None by `deadline`.
+    A probe returns True on success, False or raises otherwise."""
+    done_at: list[float] = []
+    lock = threading.Lock()
+
+    def attempt() -> None:
+        try:
+            ok = probe()
+        except Exception:
+            ok = False
+        if ok:
+            with lock:
+                done_at.append(time.monotonic())
+
+    pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="stackprobe-poll")
+    pending: list[Future[None]] = []
+    try:
+        while not stop.is_set() and time.monotonic() < deadline:
+            with lock:
+                if done_at:
+                    return min(done_at)
+            pending = [f for f in pending if not f.done()]
+            if len(pending) < max_in_flight:
+                pending.append(pool.submit(attempt))
+            stop.wait(interval_s)
+        with lock:
+            return min(done_at) if done_at else None
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass
+class Trial:
+    """One measured recovery: phase -> seconds (None: not reached), plus what was seen."""
+
+    phases: dict[str, float | None] = field(default_factory=lambda: dict.fromkeys(PHASES))
+    since_wall: float = 0.0  # time.time() of the fault (or of its undo)
+    never: str = ""  # why the container will not come back by itself (restart policy "no")
+    old_pid: int = 0
+    new_pid: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def evidence(self) -> dict[str, float | None]:
+        return {f"{p}_s": (None if v is None else round(v, 3)) for p, v in self.phases.items()}
+
+
+class RecoveryWatch:
+    """Watches one service from `since` (time.monotonic()) until every phase is reached, it
+    will never be (it exited and its restart policy is "no"), or `timeout_s` passed."""
+
+    def __init__(self, target: Target, service: str, *, since: float, since_wall: float, old_pid: int | None,
+                 interval_s: float, timeout_s: float, write: Callable[[], None] | None, backend: Backend,
+                 http_timeout_s: float = 2.0) -> None:
+        self.target, self.service, self.since = target, service, since
+        self.old_pid = old_pid
+        self.interval_s, self.timeout_s = interval_s, timeout_s
+        self.write, self.backend = write, backend
+        self.http_timeout_s = http_timeout_s
+        self.trial = Trial(since_wall=since_wall, old_pid=old_pid or 0)
+        if write is None:
+            self.trial.notes.append("first_write: no write path through this service on this target")
+        self._running_at: float | None = None
+        self._running = threading.Event()
+        self._stop = threading.Event()
+
+    def _mark(self, phase: str, at: float | None) -> None:
+        if at is not None and self.trial.phases[phase] is None:
+            self.trial.phases[phase] = max(0.0, at - self.since)
+
+    def _watch_docker(self, deadline: float) -> None:
+        container = self.target.service(self.service).container
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            try:
+                container.reload()
+            except Exception:
+                self._stop.wait(self.interval_s)
+                continue
+            now = time.monotonic()
+            state = container.attrs["State"]
+            pid = int(state.get("Pid") or 0)
+            running = bool(state.get("Running")) and not state.get("Paused") and not state.get("Restarting") and (
+                self.old_pid is None or pid not in (0, self.old_pid))
+            if running and self._running_at is None:
+                self._running_at = now
+                self.trial.new_pid = pid
+                self._mark("running", now)
+                self._running.set()
+            if running:
+                health = (state.get("Health") or {}).get("Status")
+                if health in (None, "healthy"):
+                    self._mark("healthy", now)
+                    return
+            policy = (container.attrs["HostConfig"].get("RestartPolicy") or {}).get("Name") or "no"
+            if not state.get("Running") and not state.get("Restarting") and policy == "no" and (
+                    now - self.since > 1.0):
+                self.trial.never = (f"{self.service} exited ({state.get('Status')}, exit code "
+                                    f"{state.get('ExitCode')}) and its restart policy is 'no': Docker will not "
+                                    "restart it")
+                self._stop.set()
+                return
+            self._stop.wait(self.interval_s)
+
+    def _after_running(self, phase: str, probe: Callable[[], bool], deadline: float) -> None:
+        while not self._running.wait(self.interval_s):
+            if self._stop.is_set() or time.monotonic() > deadline:
+                return
+        # every probe from here on starts after the service ran again: an answer from before the
+        # fault (or from the old process) can never count as the recovery
+        self._mark(phase, first_success(probe, interval_s=self.interval_s, deadline=deadline, stop=self._stop))
+
+    def _health_ok(self) -> bool:
+        answer = self.backend.health(self.http_timeout_s)
+        return answer.status == 200
+
+    def _write_ok(self) -> bool:
+        assert self.write is not None
+        self.write()
+        return True
+
+    def run(self) -> Trial:
+        deadline = self.since + self.timeout_s
+        threads = [threading.Thread(target=self._watch_docker, args=(deadline,), daemon=True),
+                   threading.Thread(target=self._after_running, args=("http_200", self._health_ok, deadline),
+                                    daemon=True)]
+        if self.write is not None:
+            threads.append(threading.Thread(target=self._after_running, args=("first_write", self._write_ok,
+                                                                                deadline), daemon=True))
+        for thread in threads:
+            thread.start()
+        try:
+            wanted = [p for p in PHASES if p != "first_write" or self.write is not None]
+            while time.monotonic() < deadline and not self._stop.is_set():
+                if all(self.trial.phases[p] is not None for p in wanted):
+                    break
+                time.sleep(self.interval_s / 2)
+        finally:
+            self._stop.set()
+            for thread in threads:
+                thread.join(timeout=self.http_timeout_s + 2)
+        return self.trial
+
+
+# --- evidence and judgement ------------------------------------------------------------------
+def slo_of(target: Target, service: str) -> PhaseSlo:
+    chaos = target.profile.chaos
+    return chaos.slo.get(service, chaos.default_slo)
+
+
+def slo_map(slo: PhaseSlo) -> dict[str, float]:
+    return {p: float(getattr(slo, f"{p}_s")) for p in PHASES}
+
+
+def watch_timeout(target: Target, slo: PhaseSlo) -> float:
+    """Long enough to see a breach (1.5 x the largest SLO), never longer than recovery_timeout_s."""
+    return min(target.profile.chaos.recovery_timeout_s, 1.5 * max(slo_map(slo).values()) + 5)
+
+
+def recovery_evidence(fault: str, service: str, slo: PhaseSlo, trials: list[Trial]) -> dict[str, Any]:
+    """The report's `recovery` shape: {fault, service, slo_s, trials, p50_s, p95_s}."""
+    p50: dict[str, float] = {}
+    p95: dict[str, float] = {}
+    for phase in PHASES:
+        values = [v for t in trials if (v := t.phases.get(phase)) is not None]
+        if values:
+            p50[phase] = round(percentile(values, 50.0) or 0.0, 3)
+            p95[phase] = round(percentile(values, 95.0) or 0.0, 3)
+    return {"fault": fault, "service": service, "slo_s": slo_map(slo), "trials": [t.evidence() for t in trials],
+            "p50_s": p50, "p95_s": p95}
+
+
+def judge(recovery: dict[str, Any], trials: list[Trial], skip: tuple[str, ...] = ()) -> list[str]:
+    """Breaches of the SLO, in words: a phase never reached in a trial, or a p95 above its SLO."""
+    problems = []
+    service = recovery["service"]
+    for number, trial in enumerate(trials, start=1):
+        if trial.never:
+            problems.append(f"trial {number}: {trial.never}")
+        for phase, value in trial.phases.items():
+            if phase in skip or (phase == "first_write" and any("first_write:" in n for n in trial.notes)):
+                continue
+            if value is None and not trial.never:
+                problems.append(f"trial {number}: {service} {phase} not reached within the watch "
+                                f"({recovery['slo_s'][phase]:g} s SLO)")
+    for phase, slo in recovery["slo_s"].items():
+        p95 = recovery["p95_s"].get(phase)
+        if phase not in skip and p95 is not None and p95 > slo:
+            seen = ", ".join(f"{t.phases[phase]:.2f}" for t in trials if t.phases.get(phase) is not None)
+            problems.append(f"{service} {phase}: p95 {p95:.2f} s is over its SLO of {slo:g} s (trials: {seen} s)")
+    return problems
+
+
+def describe(trial: Trial) -> str:
+    return ", ".join(f"{p} {'never' if v is None else f'{v:.2f} s'}" for p, v in trial.phases.items())

@@ -1,0 +1,49 @@
+"""CHS-01: each service, crashed (SIGKILL of its main process from the host), comes back running
+and healthy within its SLO; every phase timed, p50/p95 over [chaos] trials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stackprobe.chaos.probes import write_probe
+from stackprobe.chaos.recovery import RecoveryWatch, Trial, describe, judge, recovery_evidence, slo_of, watch_timeout
+from suites.chaos.conftest import ChaosRun
+
+
+@pytest.mark.control("CHS-01")
+@pytest.mark.destructive
+@pytest.mark.slow
+@pytest.mark.writes("{database}: canary table; {cache}: canary keys; {backend}: canary documents", on="ephemeral")
+@pytest.mark.writes("{database}: canary table; {cache}: canary keys", on="live")
+def test_crashed_service_recovers_within_slo(crash_service: str, experiment: ChaosRun, evidence: Any) -> None:
+    chaos, target, service = experiment, experiment.target, crash_service
+    cfg = chaos.cfg
+    slo = slo_of(target, service)
+    trials: list[Trial] = []
+    details = []
+    for number in range(1, cfg.trials + 1):
+        if number > 1:
+            between = chaos.steady.wait(cfg.steady_wait_s)
+            if not between.holds:  # the previous trial's undo waited for it already
+                details.append({"trial": number, "not run": f"steady state did not hold: {between.reason()}"})
+                break
+        with chaos.injector.crashed(service) as fault:
+            trial = RecoveryWatch(
+                target, service, since=fault.injected_at, since_wall=fault.injected_wall, old_pid=fault.old_pid,
+                interval_s=cfg.poll_interval_s, timeout_s=watch_timeout(target, slo),
+                write=write_probe(target, service, chaos.canary, chaos.backend), backend=chaos.backend).run()
+        trial.notes.append(f"undo: {fault.undo_note}")
+        trials.append(trial)
+        details.append({"trial": number, "injected_at": round(fault.injected_wall, 3), "old_pid": trial.old_pid,
+                        "new_pid": trial.new_pid, "phases": describe(trial), "notes": trial.notes,
+                        "steady_after_undo": getattr(fault.healed, "holds", None)})
+    recovery = recovery_evidence("crash", service, slo, trials)
+    evidence.record("recovery", recovery)
+    evidence.record("trials_detail", details)
+    problems = judge(recovery, trials)
+    if len(trials) < cfg.trials:
+        problems.append(f"only {len(trials)} of {cfg.trials} trials ran: {details[-1].get('not run')}")
+    assert not problems, (f"{service} crashed (SIGKILL of its main process from the host) did not recover within "
+                          f"its SLO: " + "; ".join(problems))

@@ -1,0 +1,27 @@
+"""CHS-08: the stack is steady after every experiment (checked after each, and once more at the end)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from suites.chaos.conftest import ChaosRun
+
+
+@pytest.mark.control("CHS-08")
+@pytest.mark.slow
+@pytest.mark.writes("{database}: canary table; {cache}: canary keys")
+def test_steady_after_every_experiment(chaos: ChaosRun, evidence: Any) -> None:
+    final = chaos.steady.wait(chaos.cfg.steady_wait_s)
+    left = chaos.injector.store.records()
+    evidence.record("after_each_experiment", chaos.after)
+    evidence.record("final", final.as_evidence())
+    evidence.record("undo_records_left", [r.describe() for r in left])
+    problems = [f"after {a['experiment']}: {'; '.join(a['problems'])}" for a in chaos.after if not a["holds"]]
+    if not final.holds:
+        problems.append(f"at the end: {final.reason()}")
+    if left:
+        problems.append(f"undo records left: {[r.describe() for r in left]}")
+    assert not problems, (f"the stack was not steady after {sum(not a['holds'] for a in chaos.after)} of "
+                          f"{len(chaos.after)} experiments: " + " | ".join(problems))

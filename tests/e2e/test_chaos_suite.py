@@ -1,0 +1,297 @@
+"""The chaos suite proven on one stack copy (every test puts back what it breaks):
+
+- the whole suite passes on the reference stack, with recovery times in results.json and the
+  auditor's page, and the stack is steady afterwards;
+- each seeded defect under tests/defects/chaos/ fails exactly its control, with a message naming
+  the defect; defects that break disjoint controls and services share one suite run (batch in
+  defect.toml), which must fail exactly the union, every failed check naming its own defect.
+  All of CHS-01..08 run each time, narrower than the reference run to stay in the test budget
+  (CHS-01 crashes Redis only; CHS-05 slows the database only for the CHS-05 defect);
+- an experiment whose steady state does not hold is ABORTED (terminal, results.json, page);
+- an unknown service is refused before anything is touched;
+- SIGINT and SIGTERM in the middle of each fault type leave the stack steady (nothing paused,
+  disconnected, slowed or stopped); a run killed by SIGKILL mid-fault is healed by the next.
+
+The suite runs against the copy as a live target with --allow-destructive, as on a production
+host, with short outage windows and one trial ([chaos] below).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.stacks import REFERENCE_PROFILE, REPO, TestStack, started_stack
+
+from stackprobe.faults import RecordStore, UndoRecord
+from stackprobe.faults.inject import QDISC_HANDLE
+
+pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
+
+CONTROLS = {f"CHS-0{n}" for n in range(1, 9)}
+DEFECTS_DIR = REPO / "tests" / "defects" / "chaos"
+DEFECTS = sorted(p for p in DEFECTS_DIR.iterdir() if (p / "defect.toml").is_file())
+FAULTS_DIR = REPO / ".stackprobe" / "faults"
+# short windows and one trial: the defaults (profiles/production.example.toml) are for production
+CHAOS = {"trials": "1", "outage_s": "2.0", "writer_crash_after_s": "3.5", "steady_wait_s": "20.0",
+         "heal_timeout_s": "60.0", "dependency_recovery_s": "10.0", "api_write_on_live": "true",
+         "writer_crash_after_writes": "25",
+         "writer_after_recovery_writes": "25", "load_after_recovery_s": "2.0"}
+DESTRUCTIVE = ["mysql", "redis", "backend"]
+
+
+def profile_file(tmp_path: Path, chaos_extra: str = "", destructive: list[str] = DESTRUCTIVE) -> Path:
+    """The reference profile plus [chaos] (CHAOS, then `chaos_extra` lines `key = value` on top)."""
+    chaos = dict(CHAOS)
+    for line in chaos_extra.strip().splitlines():
+        key, _, value = line.partition("=")
+        chaos[key.strip()] = value.strip()
+    path = tmp_path / "profile.toml"
+    path.write_text(REFERENCE_PROFILE.read_text() + "\n[chaos]\n" + "".join(f"{k} = {v}\n" for k, v in chaos.items())
+                    + f"\n[safety]\ndestructive_services = {json.dumps(destructive)}\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def chaos_stack() -> Iterator[TestStack]:
+    with started_stack() as stack:
+        yield stack
+
+
+def records_of(stack: TestStack) -> list[UndoRecord]:
+    return RecordStore(FAULTS_DIR, "this host", stack.project).records()
+
+
+def unsteady(stack: TestStack) -> list[str]:
+    """What is not steady now, seen from outside the suite (Docker and the host)."""
+    target = stack.target
+    problems = []
+    for name, service in sorted(target.services().items()):
+        attrs = service.inspect()
+        state = attrs["State"]
+        health = (state.get("Health") or {}).get("Status", "none")
+        if not state.get("Running") or state.get("Restarting"):
+            problems.append(f"{name} stopped ({state.get('Status')})")
+            continue
+        if state.get("Paused"):
+            problems.append(f"{name} paused")
+        if health != "healthy":
+            problems.append(f"{name} {health}")
+        networks = attrs["NetworkSettings"].get("Networks") or {}
+        if not networks or any(name not in (n.get("Aliases") or []) for n in networks.values()):
+            problems.append(f"{name} disconnected or without its alias: {sorted(networks)}")
+        shown = subprocess.run(["nsenter", "-t", str(state["Pid"]), "-n", "tc", "qdisc", "show"],
+                               capture_output=True, text=True)
+        if QDISC_HANDLE in shown.stdout:
+            problems.append(f"{name} slowed: {shown.stdout.strip()}")
+    if left := records_of(stack):
+        problems.append(f"undo records left: {[r.describe() for r in left]}")
+    return problems
+
+
+def results_of(report_dir: Path) -> dict[str, Any]:
+    found = sorted(report_dir.glob("*/results.json"), key=lambda p: p.stat().st_mtime)
+    return json.loads(found[-1].read_text()) if found else {}
+
+
+def messages(results: dict[str, Any], control: str) -> list[str]:
+    return [c["message"] for c in results.get("controls", {}).get(control, {}).get("checks", [])
+            if c["status"] != "passed"]
+
+
+# --- the reference passes ------------------------------------------------------------------
+def test_chaos_suite_passes_on_reference(chaos_stack: TestStack, tmp_path: Path) -> None:
+    run = chaos_stack.run_suite("suites/chaos", report_dir=tmp_path / "reports", extra=["--allow-destructive"],
+                                profile=profile_file(tmp_path))
+    assert run.statuses == dict.fromkeys(sorted(CONTROLS), "passed"), run.tail(6000)
+    checks = run.results["controls"]["CHS-01"]["checks"]
+    crashed = {c["evidence"]["recovery"]["service"]: c["evidence"]["recovery"] for c in checks}
+    assert set(crashed) == {"mysql", "redis", "backend"}
+    for service, recovery in crashed.items():
+        trial = recovery["trials"][0]
+        assert all(trial[f"{p}_s"] is not None for p in ("running", "healthy", "http_200", "first_write")), recovery
+        assert all(recovery["p95_s"][p] <= recovery["slo_s"][p] for p in recovery["p95_s"]), (service, recovery)
+    page = next((tmp_path / "reports").glob("*/controls.html")).read_text()
+    assert "data-recovery='backend crash'" in page and "class=\"chart recovery\"" in page
+    assert unsteady(chaos_stack) == []
+
+
+# --- seeded defects --------------------------------------------------------------------------
+def spec_of(defect: Path) -> dict[str, Any]:
+    return tomllib.loads((defect / "defect.toml").read_text())
+
+
+# Defects that break disjoint controls (and services) share one suite run: the run must fail
+# exactly the union of their controls, and every failed check must carry the message of the
+# defect whose control it is, so no defect hides behind another's failure.
+BATCHES = sorted({spec_of(d)["batch"] for d in DEFECTS})
+
+
+@pytest.mark.parametrize("batch", BATCHES, ids=[
+    "+".join(d.name for d in DEFECTS if spec_of(d)["batch"] == b) for b in BATCHES])
+def test_chaos_defects_fail_exactly_their_controls(chaos_stack: TestStack, batch: int, tmp_path: Path) -> None:
+    defects = [d for d in DEFECTS if spec_of(d)["batch"] == batch]
+    specs = {d.name: spec_of(d) for d in defects}
+    owners = {c: name for name, spec in specs.items() for c in spec["fails"]}
+    assert len(owners) == sum(len(s["fails"]) for s in specs.values()), f"batch {batch}: controls overlap"
+    env: dict[str, str] = {}
+    overrides = []
+    with ExitStack() as undo:
+        for defect in defects:
+            spec = specs[defect.name]
+            override = (defect / spec["override"]).resolve()
+            if "backend-patch" in override.name:
+                assert "DEFECT_DIR" not in env, f"batch {batch}: two backend patches cannot share a run"
+                env["DEFECT_DIR"] = str(defect)
+            overrides.append(override)
+            undo.enter_context(chaos_stack.defect(override, *spec["services"], env=dict(env)))
+        run = chaos_stack.run_suite("suites/chaos", report_dir=tmp_path / "reports", overrides=overrides,
+                                    extra=["--allow-destructive"], env=env,
+                                    profile=profile_file(tmp_path, batch_profile(specs)))
+    assert set(run.statuses) == CONTROLS, f"not every chaos control ran: {run.statuses}\n{run.tail()}"
+    failed = {c for c, s in run.statuses.items() if s != "passed"}
+    assert failed == set(owners), (
+        f"{', '.join(specs)}: expected exactly {sorted(owners)} to fail, got {sorted(failed)} ({run.statuses})"
+        f"\n{run.tail(6000)}")
+    for control, name in owners.items():
+        found = messages(run.results, control)
+        assert found and all(specs[name]["expect_message"] in m for m in found), (
+            f"{control} failed without naming defect {name} ({specs[name]['expect_message']!r}): {found}")
+    assert unsteady(chaos_stack) == []
+
+
+def batch_profile(specs: dict[str, dict[str, Any]]) -> str:
+    """Narrower than the reference run, to stay in the test budget: CHS-01 crashes Redis only, and
+    CHS-05 slows the database only in the batch whose defect is about CHS-05."""
+    freeze = '["pause", "slow"]' if any("CHS-05" in s["fails"] for s in specs.values()) else '["pause"]'
+    return f'crash_services = ["redis"]\nfreeze_faults = {freeze}'
+
+
+def test_every_chaos_defect_names_its_control() -> None:
+    covered = {c for d in DEFECTS for c in spec_of(d)["fails"]}
+    assert covered == {"CHS-01", "CHS-02", "CHS-03", "CHS-04", "CHS-05"}
+    assert all({"title", "fails", "services", "override", "expect_message", "batch"} <= set(spec_of(d))
+               for d in DEFECTS)
+
+
+# --- aborted, refused ----------------------------------------------------------------------------
+def test_unsteady_stack_aborts_the_experiment(chaos_stack: TestStack, tmp_path: Path) -> None:
+    redis = chaos_stack.target.service("redis")
+    started = redis.state()["StartedAt"]
+    redis.container.pause()  # by hand: the suite must find it, and touch nothing
+    try:
+        run = chaos_stack.run_suite("suites/chaos", report_dir=tmp_path / "reports",
+                                    extra=["--allow-destructive", "-k", "test_cache_down"],
+                                    profile=profile_file(tmp_path, "steady_wait_s = 1.0"))
+    finally:
+        redis.container.unpause()
+    assert run.returncode == 1, run.tail()
+    assert run.statuses == {"CHS-03": "aborted"}, run.tail()
+    assert "1 aborted" in run.stdout and "ABORTED CHS-03" in run.stdout, run.tail()
+    assert "redis: paused" in run.stdout, run.tail()
+    assert "redis: paused" in run.results["controls"]["CHS-03"]["checks"][0]["message"]
+    page = next((tmp_path / "reports").glob("*/controls.html")).read_text()
+    assert 'data-control="CHS-03" data-status="aborted"' in page
+    assert redis.state()["StartedAt"] == started, "the aborted experiment touched redis"
+    assert records_of(chaos_stack) == []
+
+
+def test_unknown_service_refused_before_anything_is_touched(chaos_stack: TestStack, tmp_path: Path) -> None:
+    before = {n: s.state()["StartedAt"] for n, s in chaos_stack.target.services().items()}
+    run = chaos_stack.run_suite("suites/chaos", report_dir=tmp_path / "reports",
+                                extra=["--allow-destructive", "-k", "test_crashed"],
+                                profile=profile_file(tmp_path, 'crash_services = ["redis", "nosuch"]',
+                                                     [*DESTRUCTIVE, "nosuch"]))
+    assert run.returncode == 4, run.tail()
+    assert "refusing crash of 'nosuch'" in run.stdout + run.stderr and "it is not a service of project" in (
+        run.stdout + run.stderr), run.tail()
+    assert "Traceback" not in run.stdout + run.stderr
+    assert {n: s.state()["StartedAt"] for n, s in chaos_stack.target.services().items()} == before
+    assert records_of(chaos_stack) == []
+
+
+# --- interruption ----------------------------------------------------------------------------
+SELECT = {  # one experiment per fault kind, and the service it breaks
+    "crash": ("test_crashed_service_recovers_within_slo and redis", "redis"),
+    "stop": ("test_cache_down", "redis"),
+    "pause": ("test_frozen and paused", "mysql"),
+    "slow": ("test_frozen and slowed", "mysql"),
+    "partition": ("test_partition", "mysql"),
+}
+
+
+def start_child(stack: TestStack, selection: str, tmp_path: Path) -> subprocess.Popen[str]:
+    # long outages: the signal lands while the fault is in place, whatever the machine's speed
+    profile = profile_file(tmp_path, "outage_s = 60.0")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "STACKPROBE_"))}
+    return subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "suites/chaos", "--profile", str(profile),
+         *stack.suite_args(), "--allow-destructive", "-k", selection, "--report-dir=none"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_injected(stack: TestStack, kind: str, child: subprocess.Popen[str], timeout: float = 90) -> UndoRecord:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and child.poll() is None:
+        for record in records_of(stack):
+            if record.kind == kind and record.state == "injected" and record.owner_pid == child.pid:
+                return record
+        time.sleep(0.02)
+    child.kill()
+    raise AssertionError(f"no {kind} fault was injected: {child.communicate()[0][-3000:]}")
+
+
+def finish(child: subprocess.Popen[str], timeout: float) -> str:
+    """The child's output once it exits; a child that hangs is made to print its threads'
+    tracebacks (pytest's faulthandler, on SIGABRT) and killed, so no later test meets it."""
+    try:
+        return child.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        child.send_signal(signal.SIGABRT)
+        try:
+            output = child.communicate(timeout=20)[0]
+        except subprocess.TimeoutExpired:
+            child.kill()
+            output = child.communicate()[0]
+        raise AssertionError(f"the interrupted run did not end within {timeout:g} s: {output[-6000:]}") from None
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("kind", list(SELECT))
+def test_signal_mid_fault_leaves_stack_steady(chaos_stack: TestStack, kind: str, signum: int,
+                                              tmp_path: Path) -> None:
+    selection, service = SELECT[kind]
+    child = start_child(chaos_stack, selection, tmp_path)
+    record = wait_injected(chaos_stack, kind, child)
+    assert record.service == service
+    time.sleep(0.2)  # in the middle of it
+    child.send_signal(signum)
+    output = finish(child, timeout=120)
+    assert child.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
+    assert unsteady(chaos_stack) == [], output[-3000:]
+
+
+def test_sigkill_mid_fault_is_healed_by_next_run(chaos_stack: TestStack, tmp_path: Path) -> None:
+    child = start_child(chaos_stack, SELECT["pause"][0], tmp_path)
+    record = wait_injected(chaos_stack, "pause", child)
+    child.kill()  # SIGKILL: no finally runs
+    child.communicate(timeout=30)
+    assert chaos_stack.target.service("mysql").state()["Paused"], "the killed run should have left mysql paused"
+    assert [r.id for r in records_of(chaos_stack)] == [record.id]
+    run = chaos_stack.run_suite("suites/chaos", report_dir=tmp_path / "next",
+                                extra=["-k", "test_steady_after_every_experiment"], profile=profile_file(tmp_path))
+    assert f"stackprobe: healed pause of mysql ({record.container_name}) left by killed run (pid " \
+           f"{record.owner_pid}" in run.stdout, run.tail()
+    assert "unpaused" in run.stdout
+    assert run.statuses == {"CHS-08": "passed"}, run.tail()
+    assert unsteady(chaos_stack) == []

@@ -1,0 +1,244 @@
+"""The chaos library without Docker: undo records, refusals, percentiles and SLO judgement,
+Jepsen-style accounting, error windows, signal deferral, the [chaos] profile section, and
+healing a killed run's record (against a fake engine)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stackprobe.chaos.history import Op, account, windows
+from stackprobe.chaos.recovery import Trial, judge, recovery_evidence
+from stackprobe.errors import StackprobeUsageError
+from stackprobe.faults import FaultGuard, RecordStore, UndoRecord, deferred_signals, heal_orphans, parse_fault_spec
+from stackprobe.faults.inject import netem_arguments, tbf_arguments
+from stackprobe.faults.records import process_start
+from stackprobe.profile import PhaseSlo, load_profile
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def record(kind: str = "pause", **kw: Any) -> UndoRecord:
+    return UndoRecord(kind, kw.pop("service", "mysql"), "proj", "this host", "cid123", "proj-mysql",
+                      kw.pop("details", {}), **kw)
+
+
+# --- undo records ----------------------------------------------------------------------------
+def test_record_written_before_and_removed_after(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path, "this host", "proj")
+    mine = record()
+    path = store.write(mine)
+    assert json.loads(path.read_text())["kind"] == "pause"
+    assert [r.id for r in store.records()] == [mine.id]
+    assert store.orphaned() == [] and store.foreign_active() == []  # ours, and we are alive
+    store.remove(mine)
+    assert store.records() == [] and not store.directory.exists()
+
+
+def test_record_of_dead_run_is_orphaned_and_pid_reuse_is_seen(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path, "ssh://deploy@prod:22", "proj")
+    gone = record(owner_pid=dead_pid(), owner_started="123")
+    reused = record(owner_pid=os.getppid(), owner_started="1")  # a live pid, but another process's start time
+    alive = record(owner_pid=os.getppid(), owner_started=process_start(os.getppid()))
+    other_runner = record(owner_pid=dead_pid(), runner="ffffff")  # whose processes we cannot see
+    for r in (gone, reused, alive, other_runner):
+        store.write(r)
+    assert {r.id for r in store.orphaned()} == {gone.id, reused.id}
+    assert {r.id for r in store.foreign_active()} == {alive.id, other_runner.id}
+    store.forget()
+    assert store.records() == []
+
+
+def test_unreadable_record_is_reported_not_guessed(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path, "this host", "proj")
+    store.directory.mkdir(parents=True)
+    (store.directory / "broken.json").write_text("{not json")
+    assert store.records() == []
+    assert store.unreadable() == [store.directory / "broken.json"]
+
+
+class FakeContainer:
+    def __init__(self, paused: bool) -> None:
+        self.attrs = {"State": {"Paused": paused, "Running": True, "Pid": 42}, "HostConfig": {},
+                      "NetworkSettings": {"Networks": {}}}
+        self.calls: list[str] = []
+
+    def reload(self) -> None:
+        pass
+
+    def unpause(self) -> None:
+        self.calls.append("unpause")
+        self.attrs["State"]["Paused"] = False
+
+
+class FakeTarget:
+    label = "this host"
+
+    def __init__(self, container: FakeContainer) -> None:
+        self.docker = type("D", (), {"containers": type("C", (), {"get": staticmethod(lambda cid: container)})()})()
+
+
+def test_heal_orphans_undoes_and_says_so(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path, "this host", "proj")
+    left = record(owner_pid=dead_pid())
+    store.write(left)
+    container = FakeContainer(paused=True)
+    lines = heal_orphans(FakeTarget(container), store)  # type: ignore[arg-type]
+    assert container.calls == ["unpause"]
+    assert len(lines) == 1 and lines[0].startswith("stackprobe: healed pause of mysql (proj-mysql) left by killed run")
+    assert lines[0].endswith(": unpaused")
+    assert store.records() == []
+    assert heal_orphans(FakeTarget(container), store) == []  # idempotent: nothing left  # type: ignore[arg-type]
+
+
+# --- refusals --------------------------------------------------------------------------------
+def test_guard_refusals() -> None:
+    known = {"mysql", "redis", "backend"}
+    ephemeral = FaultGuard("ephemeral", "spx1", False, ())
+    assert ephemeral.refusal("crash", "mysql", known) is None
+    assert "not a service of project 'spx1'" in (ephemeral.refusal("crash", "nosuch", known) or "")
+    live = FaultGuard("live", "prod", False, ("redis",), "ssh://deploy@prod:22", "prod.toml")
+    assert "need --allow-destructive" in (live.refusal("pause", "redis", known) or "")
+    allowed = FaultGuard("live", "prod", True, ("redis",), "this host", "prod.toml")
+    assert allowed.refusal("pause", "redis", known) is None
+    message = allowed.refusal("crash", "mysql", known) or ""
+    assert "not in [safety] destructive_services of profile prod.toml (allowed: redis)" in message
+    assert "\n" not in message
+
+
+def test_fault_spec_parsing() -> None:
+    assert parse_fault_spec("crash:mysql, redis") == ("crash", ["mysql", "redis"])
+    assert parse_fault_spec("stop:(none)") == ("stop", [])
+
+
+# --- recovery: percentiles and SLOs ----------------------------------------------------------
+def trial(**phases: float | None) -> Trial:
+    t = Trial()
+    t.phases.update(phases)
+    return t
+
+
+def test_recovery_evidence_percentiles_and_judgement() -> None:
+    slo = PhaseSlo(running_s=1.0, healthy_s=10.0, http_200_s=5.0, first_write_s=5.0)
+    trials = [trial(running=0.2, healthy=h, http_200=h - 1, first_write=h - 0.5) for h in (3.0, 4.0, 9.0, 12.0)]
+    evidence = recovery_evidence("crash", "backend", slo, trials)
+    assert evidence["slo_s"] == {"running": 1.0, "healthy": 10.0, "http_200": 5.0, "first_write": 5.0}
+    assert evidence["trials"][0] == {"running_s": 0.2, "healthy_s": 3.0, "http_200_s": 2.0, "first_write_s": 2.5}
+    assert evidence["p50_s"]["healthy"] == 4.0  # nearest rank: the 2nd of 4
+    assert evidence["p95_s"]["healthy"] == 12.0  # nearest rank: the 4th of 4
+    problems = judge(evidence, trials)
+    assert any("backend healthy: p95 12.00 s is over its SLO of 10 s" in p for p in problems)
+    assert any("backend http_200: p95 11.00 s is over its SLO of 5 s" in p for p in problems)
+    assert not any("running" in p for p in problems)
+
+
+def test_phase_never_reached_and_restart_policy_no() -> None:
+    slo = PhaseSlo()
+    missing = trial(running=0.3, healthy=None, http_200=1.0, first_write=1.0)
+    never = trial()
+    never.never = "redis exited (exited, exit code 137) and its restart policy is 'no': Docker will not restart it"
+    problems = judge(recovery_evidence("crash", "redis", slo, [missing, never]), [missing, never])
+    assert "trial 1: redis healthy not reached within the watch (90 s SLO)" in problems
+    assert any(p.startswith("trial 2: redis exited") for p in problems)
+    assert not any("trial 2: redis healthy not reached" in p for p in problems)  # said once, by its cause
+
+
+# --- Jepsen-style accounting -------------------------------------------------------------------
+def op(seq: int, outcome: str, value: str = "", ended: float = 0.0) -> Op:
+    return Op(seq, value or f"v{seq}", ended, ended, outcome)
+
+
+def test_accounting_lost_duplicated_unexpected_indeterminate() -> None:
+    ops = [op(1, "ok"), op(2, "ok"), op(3, "ok"), op(4, "fail"), op(5, "info"), op(6, "info"), op(7, "ok")]
+    observed = {1: ["v1"], 2: ["v2", "v2"], 3: ["other"], 4: ["v4"], 5: ["v5"], 9: ["v9"]}
+    result = account(ops, observed)
+    assert (result.attempted, result.acknowledged, result.failed, result.indeterminate) == (7, 4, 1, 2)
+    assert result.lost == [3, 7]  # a wrong value is as lost as a missing one
+    assert result.duplicated == [2]
+    assert result.unexpected == [4, 9]  # definitely failed yet present; never attempted
+    assert (result.indeterminate_present, result.indeterminate_absent) == (1, 1)
+    assert not result.ok
+    assert account([op(1, "ok"), op(2, "info")], {1: ["v1"]}).ok
+
+
+def test_error_window_against_outage_window() -> None:
+    ops = [op(1, "ok", ended=9.0), op(2, "info", ended=10.2), op(3, "info", ended=12.5), op(4, "ok", ended=13.0),
+           op(5, "info", ended=14.8), op(6, "info", ended=9.5)]
+    window = windows(ops, fault_at=10.0, recovered_at=13.0, grace_s=1.0)
+    assert window["outage_window_s"] == [0.0, 3.0]
+    assert window["error_window_s"] == [-0.5, 4.8]
+    assert window["errors"] == 4 and window["errors_outside"] == 2  # one before the crash, one after + grace
+    assert [e["at_s"] for e in window["errors_outside_sample"]] == [-0.5, 4.8]
+
+
+# --- slowed: the tc arguments ------------------------------------------------------------------
+def test_slow_mechanisms() -> None:
+    assert netem_arguments(0.25) == ["netem", "delay", "250ms"]
+    tbf = tbf_arguments(3.0)
+    assert tbf[:3] == ["tbf", "rate", "267bit"] and "burst" in tbf  # 100 bytes take about 3 s
+
+
+# --- signals wait for the undo -------------------------------------------------------------------
+def test_signals_deferred_until_the_undo_is_done() -> None:
+    done = []
+    with pytest.raises(KeyboardInterrupt, match="held back until the fault was undone"), deferred_signals():
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        done.append("undone")
+    assert done == ["undone"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# --- the [chaos] profile section ---------------------------------------------------------------
+def test_chaos_profile_defaults_and_errors(tmp_path: Path) -> None:
+    profile = load_profile(Path(__file__).parents[2] / "profiles" / "reference.toml")
+    assert profile.chaos.poll_interval_s <= 0.1 and profile.chaos.trials >= 1
+    assert set(profile.chaos.slo) == {"mysql", "redis", "backend"}
+    path = tmp_path / "p.toml"
+    path.write_text("[chaos.slo.backend]\nhealthy_s = 20\n[chaos]\ntrials = 5\n")
+    custom = load_profile(path)
+    assert custom.chaos.slo == {"backend": PhaseSlo(healthy_s=20.0)} and custom.chaos.trials == 5
+    for text, expected in (
+        ("[chaos]\npoll_interval_s = 0.5\n", "at most 0.1"),
+        ("[chaos.slo.backend]\nhealty_s = 3\n", "did you mean chaos.slo.backend.'healthy_s'"),
+        ("[chaos]\nfreeze_dependencies = [\"vector_store\"]\n", "does not map"),
+        ("[chaos]\ntrails = 2\n", "did you mean chaos.'trials'"),
+    ):
+        path.write_text(text)
+        with pytest.raises(StackprobeUsageError, match=expected.replace("(", r"\(").replace(".", r"\.")):
+            load_profile(path)
+
+
+def test_production_example_documents_every_chaos_key() -> None:
+    from dataclasses import fields
+
+    from stackprobe.profile import ChaosSection, Profile
+
+    example = Path(__file__).parents[2] / "profiles" / "production.example.toml"
+    assert load_profile(example).chaos == Profile().chaos  # documented values are the defaults
+    text = example.read_text()
+    tables = {"slo": "[chaos.slo.", "default_slo": "[chaos.default_slo]"}
+    missing = [f.name for f in fields(ChaosSection) if (tables.get(f.name) or f"\n{f.name} = ") not in text]
+    assert not missing, f"[chaos] keys not documented in {example.name}: {missing}"
+
+
+def test_lost_writes_split_by_the_fsync_window() -> None:
+    from stackprobe.chaos.history import split_lost
+
+    ops = [op(1, "ok", ended=1.0), op(2, "ok", ended=8.5), op(3, "ok", ended=9.9), op(4, "ok", ended=10.5)]
+    recent, older = split_lost(ops, [1, 2, 3, 4], crash_at=10.0, window_s=2.0)
+    assert recent == [2, 3, 4] and older == [1]  # everysec may lose the last 2 s, never older writes
+    assert split_lost(ops, [3], crash_at=10.0, window_s=0.0) == ([], [3])
