@@ -126,7 +126,9 @@ filter_server_args() {
 server_help=
 server_config() { # NAME: value of a server variable with the given arguments
     [ -n "$server_help" ] || server_help=$("$server_bin" "${server_args[@]}" --verbose --help 2>/dev/null)
-    printf '%s\n' "$server_help" | awk -v n="$1" '$1 == n { sub(/^[^ \t]+[ \t]+/, ""); print; exit }'
+    # awk reads everything (no early `exit`): under pipefail, printf killed by SIGPIPE after awk
+    # stopped reading would fail the entrypoint (seen under load: exit 141 at first start)
+    awk -v n="$1" '!found && $1 == n { sub(/^[^ \t]+[ \t]+/, ""); print; found = 1 }' <<<"$server_help"
 }
 
 docker_process_sql() { # SQL on stdin, to the temporary server, as root over its socket
