@@ -227,7 +227,9 @@ def own_docker_client(target: Target) -> Any:
 
         _ = target.docker  # makes sure the socket is forwarded
         socket = channel.forward_unix(target.profile.ssh.docker_socket)
-        return docker.DockerClient(base_url=f"unix://{socket}", timeout=30)
+        from stackprobe.targets.base import DOCKER_API_TIMEOUT_S
+
+        return docker.DockerClient(base_url=f"unix://{socket}", timeout=DOCKER_API_TIMEOUT_S)
     from stackprobe.targets.base import docker_client
 
     return docker_client()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import docker.errors
+import requests.exceptions
 
 from stackprobe.checks.compose_policy import ServiceRoles
 from stackprobe.checks.envchecks import EnvPolicy
@@ -225,15 +226,41 @@ def scan_images(
         config_env: Mapping[str, str] = env_from_inspect(image.attrs)
         scan = None
         if scan_layers:
-            stream = target.docker.api.get_image(image_id, chunk_size=1 << 20)
-            try:
-                scan = scan_saved_image(stream, name, long_secrets, max_file_bytes=max_file_bytes,
-                                        deadline=deadline, seen_layers=seen_layers)
-            finally:
-                close = getattr(stream, "close", None)
-                if close is not None:
-                    close()
+            scan = _scan_layers(target, image_id, name, long_secrets, max_file_bytes, deadline, seen_layers)
         findings = check_image(name, services, history, config_env, long_secrets, is_secret, scan,
                                MIN_SECRET_LENGTH)
         reports.append(ImageReport(name, image_id, services, history, scan, findings))
     return reports
+
+
+def _scan_layers(
+    target: Target,
+    image_id: str,
+    name: str,
+    secrets: Mapping[str, str],
+    max_file_bytes: int,
+    deadline: float,
+    seen_layers: set[str],
+) -> LayerScan:
+    """One image's `docker image save`, bounded by the scan's deadline rather than by the
+    client's per-request timeout: the engine can be silent for long while it assembles the
+    archive. An engine that does not answer before the deadline leaves the scan incomplete
+    (SEC-07 fails as unproven and says which bound to raise) instead of erroring out."""
+    api = target.docker.api
+    saved_timeout = api.timeout
+    api.timeout = max(1.0, deadline - time.monotonic())
+    stream: Any = None
+    try:
+        stream = api.get_image(image_id, chunk_size=1 << 20)
+        return scan_saved_image(stream, name, secrets, max_file_bytes=max_file_bytes,
+                                deadline=deadline, seen_layers=seen_layers)
+    except (requests.exceptions.Timeout, requests.exceptions.ConnectionError):
+        # requests reports a read timeout inside a streamed body as a ConnectionError
+        if time.monotonic() < deadline - 1.0:
+            raise
+        return LayerScan(name, complete=False, seconds=api.timeout)
+    finally:
+        api.timeout = saved_timeout
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()

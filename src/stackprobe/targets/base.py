@@ -122,9 +122,14 @@ def load_image_overrides(project_dir: Path) -> None:
                 os.environ.setdefault(key, value)
 
 
+# Per-request bound on the Docker API. Compose's own default is 60 s; a busy 2-core machine
+# running several stacks was seen taking over 30 s to answer an image request.
+DOCKER_API_TIMEOUT_S = 120
+
+
 def docker_client() -> docker.DockerClient:
     try:
-        client = docker.from_env(timeout=30)
+        client = docker.from_env(timeout=DOCKER_API_TIMEOUT_S)
         client.ping()
         return client
     except Exception as error:  # docker raises several types for "no engine"

@@ -33,6 +33,7 @@ from dotenv import dotenv_values
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.profile import Profile
 from stackprobe.redact import REDACTOR
+from stackprobe.targets.base import DOCKER_API_TIMEOUT_S
 from stackprobe.targets.live import LiveTarget
 
 
@@ -275,7 +276,7 @@ class SshLiveTarget(LiveTarget):
                     "install and start Docker there, or set [ssh] docker_socket in the profile")
             local = self.channel.forward_unix(remote)
             try:
-                client = docker.DockerClient(base_url=f"unix://{local}", timeout=30)
+                client = docker.DockerClient(base_url=f"unix://{local}", timeout=DOCKER_API_TIMEOUT_S)
                 client.ping()
             except Exception as error:
                 raise StackprobeUsageError(
