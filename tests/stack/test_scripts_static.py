@@ -32,7 +32,7 @@ def test_script_parses_and_is_strict(name: str) -> None:
 def test_script_passes_shellcheck(name: str) -> None:
     shellcheck = shutil.which("shellcheck")
     if shellcheck is None:
-        pytest.skip("shellcheck not installed")
+        pytest.skip("shellcheck not installed (tools/setup.sh installs it)")
     checked = subprocess.run([shellcheck, str(SCRIPTS / name)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout
 
