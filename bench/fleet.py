@@ -3,20 +3,18 @@
 Starts three throwaway copies of the reference stack (three compose projects on this host),
 runs `pytest suites/smoke --nightly --fleet` with a fleet of the first copy, then of all three
 (`-n 3 --dist each`, set by --fleet), and prints both wall times and their ratio (goal: <= 1.5).
-Removes the copies afterwards. Usage: PYTHONPATH=src python bench/fleet.py [--rounds N]
+Removes the copies afterwards. Usage: .venv/bin/python bench/fleet.py [--rounds N]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import statistics
 import tempfile
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
+from record import Stopwatch, machine, write_record
 from support.stacks import REFERENCE_PROFILE, TestStack, run_pytest, started_stack
 
 
@@ -32,9 +30,9 @@ def fleet_file(path: Path, stacks: list[TestStack]) -> Path:
 
 
 def timed(fleet: Path, report_dir: Path) -> float:
-    started = time.monotonic()
+    clock = Stopwatch()
     run = run_pytest("suites/smoke", "--nightly", "--fleet", str(fleet), report_dir=report_dir)
-    elapsed = time.monotonic() - started
+    elapsed = clock()
     if run.returncode != 0:
         raise SystemExit(f"fleet run failed ({run.returncode}):\n{run.tail()}")
     return elapsed
@@ -44,17 +42,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
+    at_start = machine()
+    ones: list[float] = []
+    threes: list[float] = []
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack_of_stacks:
         work = Path(tmp)
-        started = time.monotonic()
+        clock = Stopwatch()
         stacks = [stack_of_stacks.enter_context(started_stack()) for _ in range(3)]
-        print(f"3 copies up in {time.monotonic() - started:.1f} s")
+        copies_up_s = clock()
+        print(f"3 copies up in {copies_up_s:.1f} s")
         one, three = fleet_file(work / "one.toml", stacks[:1]), fleet_file(work / "three.toml", stacks)
         for round_ in range(args.rounds):
-            t1 = timed(one, work / f"r1-{round_}")
-            t3 = timed(three, work / f"r3-{round_}")
-            print(f"round {round_ + 1}: 1 target {t1:.1f} s, 3 targets (-n 3) {t3:.1f} s, "
-                  f"ratio {t3 / t1:.2f} (goal <= 1.5)")
+            ones.append(timed(one, work / f"r1-{round_}"))
+            threes.append(timed(three, work / f"r3-{round_}"))
+            print(f"round {round_ + 1}: 1 target {ones[-1]:.1f} s, 3 targets (-n 3) {threes[-1]:.1f} s, "
+                  f"ratio {threes[-1] / ones[-1]:.2f} (goal <= 1.5)")
+    one_s, three_s = statistics.median(ones), statistics.median(threes)
+    write_record("fleet", {"one_target_s": one_s, "three_targets_s": three_s, "rounds": args.rounds,
+                           "ratio": round(three_s / one_s, 2), "goal_ratio": 1.5, "copies_up_s": copies_up_s,
+                           "samples": {"one_target_s": ones, "three_targets_s": threes}}, at_start)
 
 
 if __name__ == "__main__":
