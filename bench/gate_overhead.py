@@ -53,7 +53,8 @@ def procedure_seconds(summary: dict[str, Any]) -> dict[str, float]:
                 words = str(command.get("cmd", "")).split()
                 at = next((n for n, word in enumerate(words) if word.endswith("deploy.sh")), None)
                 if at is not None:
-                    spent[" ".join(words[at + 1:at + 2]) or "(no subcommand)"] += float(command.get("duration_s") or 0.0)
+                    name = " ".join(words[at + 1:at + 2]) or "(no subcommand)"
+                    spent[name] += float(command.get("duration_s") or 0.0)
     return {name: round(s, 1) for name, s in sorted(spent.items())}
 
 
