@@ -102,7 +102,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RESULTS] = []
     _CONTROLLER_CONFIG[:] = [config]
     config.stash[STARTED] = time.time()
-    if settings.report_dir is not None and not getattr(config, "workerinput", None):
+    # A collection-only run checks nothing: it leaves no run directory and no history record.
+    if settings.report_dir is not None and not getattr(config, "workerinput", None) \
+            and not config.option.collectonly:
         run = time.strftime("%Y%m%d-%H%M%S") + f"-{settings.target}"
         run_dir = settings.report_dir / run
         run_dir.mkdir(parents=True, exist_ok=True)

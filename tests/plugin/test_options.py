@@ -157,3 +157,12 @@ def test_repo_layout_has_reference_profile() -> None:
     profile = load_profile(REPO / "profiles" / "reference.toml")
     assert "10.11." in profile.database.version_prefixes
     load_profile(REPO / "profiles" / "production.example.toml")
+
+
+def test_collect_only_writes_no_report(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest_subprocess("--collect-only", "-q", "--report-dir=reports")
+    assert result.ret == pytest.ExitCode.OK
+    assert not (pytester.path / "reports").exists(), "a collection-only run wrote reports/"
+    result = pytester.runpytest_subprocess("-q", "--report-dir=reports")
+    assert result.ret == pytest.ExitCode.OK and (pytester.path / "reports" / "latest").exists()
