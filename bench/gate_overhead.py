@@ -48,7 +48,10 @@ def procedure_seconds(summary: dict[str, Any]) -> dict[str, float]:
     spent: dict[str, float] = defaultdict(float)
     for control in summary["controls"].values():
         for check in control.get("checks", []):
-            commands = check.get("evidence", {}).get("commands", [])
+            evidence = check.get("evidence", {})
+            commands = evidence.get("commands", [])
+            for step in evidence.get("update_flow", []):  # DEP-02's steps, each its own command
+                spent["update flow"] += float(step.get("duration_s") or 0.0)
             for command in commands if isinstance(commands, list) else [commands]:
                 words = str(command.get("cmd", "")).split()
                 at = next((n for n, word in enumerate(words) if word.endswith("deploy.sh")), None)

@@ -150,6 +150,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 )
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Hypothesis's plugin imports all of hypothesis in its end-of-run summary (1.3 s, the
+    # largest single cost of a nightly smoke run) even when no test used it; the suites
+    # use hypothesis only as a data generator, never @given, so drop it when nothing needs it.
+    plugin = session.config.pluginmanager.get_plugin("hypothesispytest")
+    if plugin is not None and not any(getattr(getattr(item, "obj", None), "is_hypothesis_test", False)
+                                      for item in session.items):
+        session.config.pluginmanager.unregister(plugin)
+
+
 def control_of(item: pytest.Item) -> str | None:
     marker = item.get_closest_marker("control")
     return str(marker.args[0]) if marker and marker.args else None

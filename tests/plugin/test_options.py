@@ -166,3 +166,23 @@ def test_collect_only_writes_no_report(pytester: pytest.Pytester) -> None:
     assert not (pytester.path / "reports").exists(), "a collection-only run wrote reports/"
     result = pytester.runpytest_subprocess("-q", "--report-dir=reports")
     assert result.ret == pytest.ExitCode.OK and (pytester.path / "reports" / "latest").exists()
+
+
+def test_hypothesis_plugin_dropped_only_when_no_test_uses_it(pytester: pytest.Pytester) -> None:
+    """Its end-of-run summary imports all of hypothesis (1.3 s of a nightly smoke run)."""
+    pytester.makeconftest("""
+        def pytest_sessionfinish(session):
+            kept = session.config.pluginmanager.get_plugin("hypothesispytest") is not None
+            print(f"hypothesis plugin kept: {kept}")
+    """)
+    pytester.makepyfile(test_plain="def test_x(): pass")
+    pytester.makepyfile(test_given="""
+        from hypothesis import given, strategies as st
+        @given(st.integers())
+        def test_y(n): assert n == n
+    """)
+    plain = pytester.runpytest_subprocess("-s", "--report-dir=none", "test_plain.py")
+    plain.stdout.fnmatch_lines(["*hypothesis plugin kept: False*"])
+    both = pytester.runpytest_subprocess("-s", "--report-dir=none")
+    both.stdout.fnmatch_lines(["*hypothesis plugin kept: True*"])
+    assert both.ret == pytest.ExitCode.OK

@@ -192,14 +192,21 @@ class Target:
             self._docker = docker_client()
         return self._docker
 
-    def containers(self) -> list[Container]:
-        found = self.docker.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={self.project}"})
+    def containers(self, service: str | None = None) -> list[Container]:
+        """The project's containers (one-off `compose run` containers excluded), or one service's.
+        docker-py inspects every container it lists, so filtering by service in the engine saves
+        a request per other container (URLs are looked up this way many times per run)."""
+        labels = [f"{PROJECT_LABEL}={self.project}", *([f"{SERVICE_LABEL}={service}"] if service else [])]
+        found = self.docker.containers.list(all=True, filters={"label": labels})
         return [c for c in found if c.labels.get("com.docker.compose.oneoff") != "True"]
 
     def services(self) -> dict[str, Service]:
         return {s.name: s for s in (Service(c) for c in self.containers())}
 
     def service(self, name: str) -> Service:
+        found = self.containers(name)
+        if found:
+            return Service(found[-1])  # as services() does, the last one listed
         services = self.services()
         if name not in services:
             raise StackprobeUsageError(
