@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from stackprobe.backup import checksums
 from stackprobe.profile import Profile
 from stackprobe.redact import REDACTOR
 from stackprobe.targets.base import PROJECT_LABEL, Service, Target
@@ -269,8 +270,9 @@ _AUTO_INCREMENT = re.compile(r" AUTO_INCREMENT=\d+")
 
 
 def schema_fingerprint(target: Target) -> dict[str, Any]:
-    """Table definitions (counters stripped), triggers, routines, the migration table's rows and
-    per-table row counts of the app database: what a migration run may change."""
+    """Table definitions (counters stripped), triggers, routines, the migration table's rows,
+    per-table row counts and content checksums of the app database: what a migration run may
+    change (a data step that rewrites rows keeps the count and changes the content)."""
     table = target.profile.database.migration_table
     fingerprint: dict[str, Any] = {"tables": {}, "rows": {}, "versions": [], "triggers": [], "routines": []}
     with target.mysql() as connection, connection.cursor() as cursor:
@@ -290,6 +292,9 @@ def schema_fingerprint(target: Target) -> dict[str, Any]:
         cursor.execute("SELECT routine_name, routine_type, routine_definition FROM information_schema.routines "
                        "WHERE routine_schema = DATABASE() ORDER BY 1, 2")
         fingerprint["routines"] = [list(row) for row in cursor.fetchall()]
+        cursor.execute("SELECT DATABASE()")
+        database = str(cursor.fetchone()[0])
+        fingerprint["content"] = checksums.as_evidence(checksums.table_checksums(connection, database))
     return fingerprint
 
 
@@ -306,23 +311,24 @@ def fingerprint_changes(before: dict[str, Any], after: dict[str, Any]) -> list[s
             elif old[name] != new[name]:
                 changes.append(f"table {name}: rows {old[name]} -> {new[name]}" if part == "rows"
                                else f"table {name}: definition changed")
+    old_content, new_content = before.get("content", {}), after.get("content", {})
+    for name in sorted(set(old_content) & set(new_content)):
+        was, now = old_content[name], new_content[name]
+        if was != now and was.get("rows") == now.get("rows"):  # a count change is reported above
+            changes.append(f"table {name}: same {now.get('rows')} rows, content changed")
     for part in ("versions", "triggers", "routines"):
         if before[part] != after[part]:
             changes.append(f"{part}: {before[part]} -> {after[part]}")
     return changes
 
 
-def table_checksums(target: Target) -> dict[str, dict[str, int]]:
-    """table -> {rows, checksum} for every base table of the app database."""
-    found: dict[str, dict[str, int]] = {}
+def table_checksums(target: Target) -> dict[str, dict[str, Any]]:
+    """table -> {rows, xor, sum} for every base table of the app database: the backup suite's
+    row-hash checksums (not CHECKSUM TABLE, whose value depends on the row format)."""
     with target.mysql() as connection, connection.cursor() as cursor:
-        cursor.execute("SHOW FULL TABLES WHERE Table_type = 'BASE TABLE'")
-        for (name, _kind) in sorted(cursor.fetchall()):
-            cursor.execute(f"SELECT COUNT(*) FROM `{name}`")
-            rows = int(cursor.fetchone()[0])
-            cursor.execute(f"CHECKSUM TABLE `{name}`")
-            found[name] = {"rows": rows, "checksum": int(cursor.fetchone()[1] or 0)}
-    return found
+        cursor.execute("SELECT DATABASE()")
+        database = str(cursor.fetchone()[0])
+        return checksums.as_evidence(checksums.table_checksums(connection, database))
 
 
 def parse_sha256sum(output: str) -> dict[str, str]:

@@ -37,6 +37,10 @@ def test_fingerprint_changes_name_what_moved() -> None:
     assert fingerprint_changes(before, after) == [
         "table audit appeared", "table documents: definition changed", "table users disappeared",
         "table documents: rows 3 -> 4", "versions: [['0002']] -> [['0003']]"]
+    rewritten = {**before, "content": {"documents": {"rows": 3, "xor": "00ff", "sum": "7"}}}
+    moved = {**before, "content": {"documents": {"rows": 3, "xor": "0f0f", "sum": "9"}}}
+    assert fingerprint_changes(rewritten, moved) == ["table documents: same 3 rows, content changed"]
+    assert fingerprint_changes(rewritten, {**rewritten}) == []
 
 
 def test_run_command_kills_the_whole_group_on_timeout(tmp_path: Path) -> None:
