@@ -7,12 +7,21 @@ for good start their own with `support.stacks.started_stack()`.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
 from support.stacks import TestStack, started_stack
 
 pytest_plugins = ["pytester"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A job started in the background by a non-interactive shell (`cmd &`, some CI runners)
+    # inherits SIGINT ignored, Python then installs no KeyboardInterrupt handler, and the
+    # children the interruption tests signal inherit the ignore too: restore Ctrl-C here.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
