@@ -117,7 +117,8 @@ CONTROLS: tuple[Control, ...] = (
        "Set BCRYPT_ROUNDS to 12 or more.",
        "secrets", "OWASP-A02"),
     _c("SEC-04", "config", "critical", "Compose has no insecure fallback defaults for secrets",
-       "`${PASSWORD:-rootpassword}` silently deploys a known password when .env lacks the key.",
+       "A fallback written into compose (`${VAR:-literal}`) silently deploys a password anyone who reads the "
+       "compose file knows, whenever .env lacks the key.",
        "Use `${VAR:?message}` so compose refuses to start without the secret.",
        "secrets"),
     _c("SEC-05", "config", "high", "Env file not readable by group or others",

@@ -163,3 +163,14 @@ def test_sec03_bcrypt_rounds(value: str, expected: str | None) -> None:
     else:
         (finding,) = findings
         assert finding.control == "SEC-03" and expected in finding.message
+
+
+def test_catalogue_text_quotes_no_known_default() -> None:
+    """The catalogue is printed into every report: quoting the seed's defaults there would put
+    a known password into the auditor's files (and trip every leak scanner that reads them)."""
+    from stackprobe import catalogue
+    from stackprobe.checks.secrets import SEED_DEFAULTS
+
+    quoted = [(c.id, value) for c in catalogue.CONTROLS for value in SEED_DEFAULTS
+              if value in f"{c.title} {c.why} {c.fix}".lower()]
+    assert quoted == []
