@@ -280,21 +280,18 @@ def schema_fingerprint(target: Target) -> dict[str, Any]:
         for name, kind in sorted(cursor.fetchall()):
             cursor.execute(f"SHOW CREATE TABLE `{name}`" if kind == "BASE TABLE" else f"SHOW CREATE VIEW `{name}`")
             fingerprint["tables"][name] = _AUTO_INCREMENT.sub("", cursor.fetchone()[1])
-            if kind == "BASE TABLE":
-                cursor.execute(f"SELECT COUNT(*) FROM `{name}`")
-                fingerprint["rows"][name] = int(cursor.fetchone()[0])
-                if name == table:
-                    cursor.execute(f"SELECT * FROM `{table}` ORDER BY 1")
-                    fingerprint["versions"] = [list(row) for row in cursor.fetchall()]
+            if kind == "BASE TABLE" and name == table:
+                cursor.execute(f"SELECT * FROM `{table}` ORDER BY 1")
+                fingerprint["versions"] = [list(row) for row in cursor.fetchall()]
         cursor.execute("SELECT trigger_name, action_statement FROM information_schema.triggers "
                        "WHERE trigger_schema = DATABASE() ORDER BY 1")
         fingerprint["triggers"] = [list(row) for row in cursor.fetchall()]
         cursor.execute("SELECT routine_name, routine_type, routine_definition FROM information_schema.routines "
                        "WHERE routine_schema = DATABASE() ORDER BY 1, 2")
         fingerprint["routines"] = [list(row) for row in cursor.fetchall()]
-        cursor.execute("SELECT DATABASE()")
-        database = str(cursor.fetchone()[0])
-        fingerprint["content"] = checksums.as_evidence(checksums.table_checksums(connection, database))
+        # Last: the checksums set the session's time zone to UTC.
+        fingerprint["content"] = _content_checksums(connection)
+    fingerprint["rows"] = {name: sums["rows"] for name, sums in fingerprint["content"].items()}
     return fingerprint
 
 
@@ -325,10 +322,16 @@ def fingerprint_changes(before: dict[str, Any], after: dict[str, Any]) -> list[s
 def table_checksums(target: Target) -> dict[str, dict[str, Any]]:
     """table -> {rows, xor, sum} for every base table of the app database: the backup suite's
     row-hash checksums (not CHECKSUM TABLE, whose value depends on the row format)."""
-    with target.mysql() as connection, connection.cursor() as cursor:
+    with target.mysql() as connection:
+        return _content_checksums(connection)
+
+
+def _content_checksums(connection: Any) -> dict[str, dict[str, Any]]:
+    """The backup suite's checksums of every base table of the connection's database."""
+    with connection.cursor() as cursor:
         cursor.execute("SELECT DATABASE()")
         database = str(cursor.fetchone()[0])
-        return checksums.as_evidence(checksums.table_checksums(connection, database))
+    return checksums.as_evidence(checksums.table_checksums(connection, database))
 
 
 def parse_sha256sum(output: str) -> dict[str, str]:

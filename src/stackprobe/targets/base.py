@@ -205,15 +205,13 @@ class Target:
 
     def service(self, name: str) -> Service:
         found = self.containers(name)
-        if found:
-            return Service(found[-1])  # as services() does, the last one listed
-        services = self.services()
-        if name not in services:
+        if not found:
+            running = sorted(self.services())
             raise StackprobeUsageError(
                 f"service {name!r} is not part of project {self.project!r} "
-                f"(it runs: {', '.join(sorted(services)) or 'nothing'}); check [services] in the profile"
+                f"(it runs: {', '.join(running) or 'nothing'}); check [services] in the profile"
             )
-        return services[name]
+        return Service(found[-1])  # as services() does, the last one listed
 
     def read_host_file(self, path: Path | str) -> bytes:
         """A file of the host the stack runs on (this host; over SSH, the remote host's).
