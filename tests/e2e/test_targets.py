@@ -90,6 +90,65 @@ def test_ephemeral_smoke_passes_and_removes_leftovers(killed_run: str, tmp_path:
     assert not project_containers(own), f"the run left its stack {own} behind"
 
 
+BROKEN_REDIS = """\
+services:
+  redis:
+    restart: "no"
+    command: ["sh", "-c", "echo 'redis-standin: refusing to start (stackprobe test)'; exit 3"]
+"""
+
+
+def project_leftovers(project: str) -> list[str]:
+    """Containers, volumes and networks of one compose project."""
+    client = docker.from_env()
+    label = {"label": f"com.docker.compose.project={project}"}
+    return ([f"container {c.name}" for c in client.containers.list(all=True, filters=label)]
+            + [f"volume {v.name}" for v in client.volumes.list(filters=label)]
+            + [f"network {n.name}" for n in client.networks.list(filters=label)])
+
+
+def test_startup_failure_names_the_service_with_its_logs_and_leaves_nothing(tmp_path: Path) -> None:
+    override = tmp_path / "broken-redis.yml"
+    override.write_text(BROKEN_REDIS)
+    project = f"spx{os.getpid()}x{secrets.token_hex(3)}"
+    result = run_pytest("suites/smoke/test_health.py", "--target", "ephemeral", "--profile", "profiles/reference.toml",
+                        "--compose-file", "docker-compose.yml", "--compose-file", str(override),
+                        "--project-name", project, "--report-dir=none", timeout=600)
+    output = result.stdout + result.stderr
+    assert result.returncode == pytest.ExitCode.INTERNAL_ERROR, output[-3000:]
+    assert "the stack did not become healthy" in output, output[-3000:]
+    assert "--- redis: status=exited" in output and "refusing to start (stackprobe test)" in output, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    assert not project_leftovers(project), project_leftovers(project)
+
+
+INTERRUPTIBLE = "def test_needs_the_stack(target):\n    pass\n"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_start_tears_the_copy_down(signum: signal.Signals, tmp_path: Path) -> None:
+    (tmp_path / "test_needs_stack.py").write_text(INTERRUPTIBLE)
+    project = f"spx{os.getpid()}x{secrets.token_hex(3)}"
+    process = subprocess.Popen(
+        [PY, "-m", "pytest", "-p", "no:cacheprovider", "--report-dir=none", f"--rootdir={tmp_path}",
+         "--project-name", project, str(tmp_path / "test_needs_stack.py")],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not project_containers(project) and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.2)
+        assert project_containers(project), "the run never started creating its copy"
+        time.sleep(1.0)  # compose is now waiting for health
+        process.send_signal(signum)
+        output, _ = process.communicate(timeout=240)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
+    assert not project_leftovers(project), (project_leftovers(project), output[-3000:])
+    assert not (REPO / ".stackprobe" / "runs" / project).exists()
+
+
 @pytest.fixture(scope="module")
 def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, str]]:
     """A copy of the reference stack started the runbook's way (deploy.sh), with a canary secret."""
@@ -176,6 +235,8 @@ def test_bad_input_gives_one_line_usage_error(live_stack: tuple[str, Path, str],
         "live project not running": (["--target", "live", "--project-name", "not_running_xyz",
                                       "--env-file", str(env_file)], {}, "is not running on this host"),
     }
+    cases["ephemeral over a running project"] = (
+        ["--target", "ephemeral", "--project-name", project], {}, f"compose project {project} already exists")
     bad_env = tmp_path / "bad.env"
     bad_env.write_text(env_file.read_text().replace("MYSQL_USER=ai_user", "MYSQL_USER=nobody"))
     cases["wrong database credentials"] = (
@@ -194,6 +255,7 @@ def test_bad_input_gives_one_line_usage_error(live_stack: tuple[str, Path, str],
     # or sessions); one left by these runs would belong to a project whose owner has exited
     started = [name for name in set(project_containers("")) - before if not _owner_alive(name)]
     assert not started, f"bad input must start nothing, found {started}"
+    assert project_containers(project), "the refused ephemeral run must leave the live project alone"
 
 
 def _owner_alive(container: str) -> bool:

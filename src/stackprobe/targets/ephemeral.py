@@ -86,6 +86,7 @@ class EphemeralTarget(Target):
                     f"compose file {file} does not exist: check --compose-file / [stack] compose_files"
                 )
         removed = remove_leftovers(self.docker)
+        self._refuse_existing_project()
         REDACTOR.add_environment(self.env, "env file")
         self._compose = DockerCompose(
             context=str(self.project_dir),
@@ -94,21 +95,36 @@ class EphemeralTarget(Target):
             wait=True,
         )
         try:
+            self._bring_up()
+        except BaseException:
+            # start-up failure, Ctrl-C or SIGTERM half-way: nothing of this copy may outlive the run
+            self.stop()
+            raise
+        return removed
+
+    def _refuse_existing_project(self) -> None:
+        """An ephemeral copy ends with `down -v`: given the name of a project that already exists
+        (a live deployment, say), it would take that project over and delete its volumes."""
+        label = {"label": f"{PROJECT_LABEL}={self.project}"}
+        if self.docker.containers.list(all=True, filters=label) or self.docker.volumes.list(filters=label):
+            raise StackprobeUsageError(
+                f"compose project {self.project} already exists on this engine; an ephemeral run would take it "
+                f"over and remove its volumes: choose an unused --project-name, or use --target live")
+
+    def _bring_up(self) -> None:
+        assert self._compose is not None
+        try:
             with _project_name_in_environment(self.project):
                 self._compose.start()  # not __enter__: it would remove the containers and their logs
         except subprocess.CalledProcessError as error:
-            report = self._failure_report(error)
-            self.stop()
-            raise StackStartError(REDACTOR.redact(report)) from None
+            raise StackStartError(REDACTOR.redact(self._failure_report(error))) from None
         if self.profile.stack.migrate_command:
             migrate = self.compose(*self.profile.stack.migrate_command, check=False)
             if migrate.returncode != 0:
-                self.stop()
                 raise StackStartError(REDACTOR.redact(
                     f"migration `docker compose {' '.join(self.profile.stack.migrate_command)}` "
                     f"failed ({migrate.returncode}): {migrate.stderr.strip()[-1500:]}"))
         self.learn_secrets()
-        return removed
 
     def _failure_report(self, error: subprocess.CalledProcessError) -> str:
         stderr = (error.stderr or b"").decode("utf-8", "replace").strip().splitlines()
