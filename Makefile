@@ -25,5 +25,6 @@ lint:
 	.venv/bin/ruff check .
 	.venv/bin/mypy
 
+# Copies of the stack left by killed runs (owner process gone); never a running run's copy.
 clean-stacks:
-	-docker ps -aq --filter name='^spx' | xargs -r docker rm -f -v
+	$(PY) -c "import docker; from stackprobe.targets.leftovers import remove_leftovers; print('removed:', *remove_leftovers(docker.from_env()) or ['nothing'])"
