@@ -68,7 +68,37 @@ def test_backup_suite_passes_on_the_reference(backup_env: BackupEnv, tmp_path: P
     assert transfers["writer"]["committed_during_dump"] > 0 and transfers["restored_total"] == transfers[
         "expected_total"], transfers
     print("reference BKP-03:", transfers["attempts"], transfers["writer"])
+    _assert_dump_and_restore_evidence(run)
     assert "Traceback" not in run.stdout + run.stderr
+
+
+def check_named(run: SuiteRun, control: str, function: str) -> dict[str, Any]:
+    (found,) = [c for c in checks(run, control) if c["nodeid"].endswith(f"::{function}")]
+    return found
+
+
+def _assert_dump_and_restore_evidence(run: SuiteRun) -> None:
+    """What BKP-01/02 record (suites/backup_restore/test_dump.py, test_restore.py): the dump's name and
+    size, its gzip integrity, per-table checksums of both sides, and how long backup and restore took."""
+    bkp01 = check_named(run, "BKP-01", "test_backup_writes_an_intact_dump_of_every_table")["evidence"]
+    backup, dump, size = bkp01["backup"], bkp01["dump"], bkp01["backup_size_bytes"]
+    assert backup["exit"] == 0 and backup["duration_s"] > 0, backup
+    name = Path(dump["path"]).name
+    assert name.startswith("backup_") and name.endswith(".sql.gz"), dump["path"]
+    assert isinstance(size, int) and size > 0, bkp01
+    assert [f["size"] for f in backup["new_files"] if f["name"] == name] == [size], (name, backup["new_files"])
+    assert dump["intact_gzip"] is True and dump["complete"] is True, dump
+    assert dump["tables"], dump
+
+    bkp02 = check_named(run, "BKP-02", "test_restore_gives_identical_checksums")["evidence"]
+    source, restored = bkp02["checksums_source"], bkp02["checksums_restored"]
+    assert source and source == restored, (source, restored)
+    assert all(set(sums) == {"rows", "xor", "sum"} for sums in source.values()), source
+    assert sum(sums["rows"] for sums in source.values()) > 0, source
+    assert set(source) <= set(dump["tables"]), (sorted(source), dump["tables"])
+    assert bkp02["restore"]["exit"] == 0 and bkp02["restore_seconds"] > 0, bkp02["restore"]
+    print(f"reference BKP-01/02: {name} {size} bytes, backup {backup['duration_s']} s, restore "
+          f"{bkp02['restore_seconds']} s, {len(source)} tables checksummed on both sides")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -83,6 +113,8 @@ def test_defect_fails_exactly_its_controls(backup_env: BackupEnv, tmp_path: Path
         messages = " ".join(c["message"] for c in checks(run, control) if c["status"] == "failed")
         missing = [name for name in spec.get("names", []) if name not in messages]
         assert not missing, f"{case.name}: {control}'s message does not name the defect ({missing}): {messages}"
+        wrong = [name for name in spec.get("not_names", []) if name in messages]
+        assert not wrong, f"{case.name}: {control}'s message blames what the defect leaves alone ({wrong}): {messages}"
         print(f"{case.name} {control}: {messages[:400]}")
     assert "Traceback" not in run.stdout + run.stderr
 

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from support import backup_defects
 
-from stackprobe.backup import checksums, dataset, retention, transfers
+from stackprobe.backup import archives, checksums, dataset, retention, transfers
 from stackprobe.backup.dumpfile import INSPECT_SCRIPT, parse_inspection
 from stackprobe.backup.host import FileEntry, LocalHost, parse_find_listing
 from stackprobe.backup.procedure import BackupRun, Procedure
@@ -319,6 +319,114 @@ def test_every_backup_key_is_documented_in_the_production_example() -> None:
     for key in BackupSection.__dataclass_fields__:
         assert f"\n{key} = " in section, f"[backup] {key} is not in profiles/production.example.toml"
     assert load_profile(REPO / "profiles" / "production.example.toml").backup == BackupSection()
+
+
+# --- BKP-06: the archives compared with the live stack ----------------------------------------------
+LIVE_IDS = [f"doc-{n}" for n in range(10)]  # QUERIES_K answers: past the five a message used to show
+LIVE_DISTANCES = [0.1 * n for n in range(10)]
+
+
+def _answers(ids: list[str], distances: list[float], query: str = "backups") -> archives.Answers:
+    return archives.Answers(len(ids), {query: archives.QueryAnswer(ids, distances)})
+
+
+def _vector_problem(ids: list[str], distances: list[float], tolerance: float = 1e-6) -> str:
+    (problem,) = archives.answer_differences(_answers(LIVE_IDS, LIVE_DISTANCES), _answers(ids, distances),
+                                             tolerance)
+    assert problem.startswith("query 'backups': ") and "\n" not in problem, problem
+    return problem
+
+
+def test_identical_answers_and_distances_within_tolerance_are_no_difference() -> None:
+    live = _answers(LIVE_IDS, LIVE_DISTANCES)
+    assert archives.answer_differences(live, _answers(list(LIVE_IDS), list(LIVE_DISTANCES))) == []
+    nudged = [d + 5e-7 for d in LIVE_DISTANCES]  # float32 noise, under the 1e-6 tolerance
+    assert archives.answer_differences(live, _answers(list(LIVE_IDS), nudged)) == []
+    assert archives.answer_differences(_answers([], []), _answers([], [])) == []
+
+
+def test_answer_differences_name_a_missing_id() -> None:
+    problem = _vector_problem(LIVE_IDS[:7] + LIVE_IDS[8:], LIVE_DISTANCES[:9])
+    assert "1 ids missing after the restore: doc-7" in problem and "only after" not in problem
+
+
+def test_answer_differences_name_an_extra_id() -> None:
+    problem = _vector_problem([*LIVE_IDS, "stranger"], [*LIVE_DISTANCES, 1.5])
+    assert "1 ids only after the restore: stranger" in problem and "missing" not in problem
+
+
+def test_answer_differences_name_a_replaced_id_both_ways() -> None:
+    problem = _vector_problem([*LIVE_IDS[:9], "stranger"], LIVE_DISTANCES)
+    assert "ids missing after the restore: doc-9" in problem and "ids only after the restore: stranger" in problem
+
+
+def test_answer_differences_name_a_reordered_result() -> None:
+    ids = list(LIVE_IDS)
+    ids[6], ids[7] = ids[7], ids[6]
+    problem = _vector_problem(ids, LIVE_DISTANCES)
+    assert "the same ids in another order, from rank 7: doc-7, doc-6" in problem, problem
+    assert "doc-6, doc-7, doc-8, doc-9 live" in problem and "missing" not in problem
+
+
+def test_answer_differences_name_a_distance_beyond_tolerance() -> None:
+    distances = list(LIVE_DISTANCES)
+    distances[8] += 1e-3
+    problem = _vector_problem(list(LIVE_IDS), distances)
+    assert "1 distances differ by more than 1e-06: doc-8 0.801 after the restore, 0.8 live" in problem, problem
+    # the same gap within a looser tolerance is the same answer
+    assert archives.answer_differences(_answers(LIVE_IDS, LIVE_DISTANCES), _answers(LIVE_IDS, distances),
+                                       tolerance=1e-2) == []
+    # NaN is never close to anything
+    assert "doc-0 nan after the restore" in _vector_problem(list(LIVE_IDS), [math.nan, *LIVE_DISTANCES[1:]])
+
+
+def test_answer_differences_say_a_missing_query_or_malformed_distances_without_raising() -> None:
+    live = archives.Answers(None, {"a": archives.QueryAnswer(["x"], [0.5]), "b": archives.QueryAnswer(["y"], [0.7])})
+    restored = archives.Answers(1, {"a": archives.QueryAnswer(["x"], [0.5])})
+    assert archives.answer_differences(live, restored) == ["query 'b': no answer from the restored store"]
+    short = archives.Answers(1, {"a": archives.QueryAnswer(["x"], []), "b": archives.QueryAnswer(["y"], [0.7])})
+    assert archives.answer_differences(live, short) == ["query 'a': 0 distances after the restore, 1 live, for 1 ids"]
+
+
+def test_answer_differences_list_every_differing_query() -> None:
+    live = archives.Answers(None, {"a": archives.QueryAnswer(["x", "y"], [0.1, 0.2]),
+                                   "b": archives.QueryAnswer(["z"], [0.3])})
+    restored = archives.Answers(2, {"a": archives.QueryAnswer(["y", "x"], [0.1, 0.2]),
+                                    "b": archives.QueryAnswer(["z"], [0.4])})
+    assert [p.split(":")[0] for p in archives.answer_differences(live, restored)] == ["query 'a'", "query 'b'"]
+
+
+DIGESTS = {"a.txt": "1" * 64, "sub/b.bin": "2" * 64, "c.bin": "3" * 64}
+
+
+def test_digest_differences_none_when_the_same_files_come_back() -> None:
+    assert archives.digest_differences(DIGESTS, dict(DIGESTS)) == []
+    assert archives.digest_differences({}, {}) == []
+
+
+def test_digest_differences_name_a_missing_file() -> None:
+    restored = {k: v for k, v in DIGESTS.items() if k != "sub/b.bin"}
+    assert archives.digest_differences(DIGESTS, restored) == [
+        "1 files missing from the restored archive: sub/b.bin"]
+
+
+def test_digest_differences_name_a_changed_file() -> None:
+    assert archives.digest_differences(DIGESTS, {**DIGESTS, "c.bin": "4" * 64}) == [
+        "1 files differ after the restore: c.bin"]
+
+
+def test_digest_differences_name_an_extra_file() -> None:
+    assert archives.digest_differences(DIGESTS, {**DIGESTS, "stray.tmp": "5" * 64}) == [
+        "1 files in the archive that the live directory does not have: stray.tmp"]
+
+
+def test_digest_differences_say_each_kind_once_with_counts() -> None:
+    live = {**DIGESTS, **{f"m{n}": "6" * 64 for n in range(7)}}
+    restored = {"a.txt": "0" * 64, "sub/b.bin": "2" * 64, "new": "7" * 64}
+    missing, changed, extra = archives.digest_differences(live, restored)
+    assert missing.startswith("8 files missing from the restored archive: c.bin, m0, m1, m2, m3")
+    assert changed == "1 files differ after the restore: a.txt"
+    assert extra == "1 files in the archive that the live directory does not have: new"
 
 
 # --- the seeded defects ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import secrets
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,18 +97,41 @@ def live_answers(target: Target, queries: list[str], k: int) -> Answers:
     return answers
 
 
+def _few(items: list[str], n: int = 5) -> str:
+    return ", ".join(items[:n]) + (f" (+{len(items) - n} more)" if len(items) > n else "")
+
+
 def answer_differences(live: Answers, restored: Answers, tolerance: float = 1e-6) -> list[str]:
+    """One line per query the restored store answers differently: the ids it lacks or adds, the
+    first rank where the same ids come in another order, or the ids whose distance differs by
+    more than `tolerance` (relative or absolute)."""
     out = []
     for query, want in live.results.items():
         got = restored.results.get(query)
         if got is None:
             out.append(f"query {query!r}: no answer from the restored store")
         elif got.ids != want.ids:
-            out.append(f"query {query!r}: ids {got.ids[:5]} after the restore, {want.ids[:5]} live")
-        elif any(not math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance)
-                 for a, b in zip(got.distances, want.distances, strict=True)):
-            out.append(f"query {query!r}: distances {[round(d, 6) for d in got.distances[:5]]} after the "
-                       f"restore, {[round(d, 6) for d in want.distances[:5]]} live")
+            missing = list((Counter(want.ids) - Counter(got.ids)).elements())
+            extra = list((Counter(got.ids) - Counter(want.ids)).elements())
+            parts = []
+            if missing:
+                parts.append(f"{len(missing)} ids missing after the restore: {_few(missing)}")
+            if extra:
+                parts.append(f"{len(extra)} ids only after the restore: {_few(extra)}")
+            if not parts:
+                rank = next(n for n, (a, b) in enumerate(zip(got.ids, want.ids, strict=True)) if a != b)
+                parts.append(f"the same ids in another order, from rank {rank + 1}: {_few(got.ids[rank:])} "
+                             f"after the restore, {_few(want.ids[rank:])} live")
+            out.append(f"query {query!r}: " + "; ".join(parts))
+        elif len(got.distances) != len(want.distances) or len(want.distances) != len(want.ids):
+            out.append(f"query {query!r}: {len(got.distances)} distances after the restore, "
+                       f"{len(want.distances)} live, for {len(want.ids)} ids")
+        else:
+            off = [f"{i} {a:.9g} after the restore, {b:.9g} live"
+                   for i, a, b in zip(want.ids, got.distances, want.distances, strict=True)
+                   if not math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance)]
+            if off:
+                out.append(f"query {query!r}: {len(off)} distances differ by more than {tolerance:g}: {_few(off, 3)}")
     return out
 
 
