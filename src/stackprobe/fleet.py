@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 from stackprobe.errors import StackprobeUsageError
+from stackprobe.settings import dry_run_requested
 
 _KEYS = {"name", "host", "profile", "project_name", "env_file", "compose_files", "identity_file",
          "known_hosts_file"}
@@ -122,11 +123,12 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
     if path is not None and worker_index(config) is None and not config.option.collectonly:
         try:
             hosts = load_fleet(path)
+            dry_run = dry_run_requested(config.option)
         except StackprobeUsageError as error:
             raise pytest.UsageError(str(error)) from None
         if not config.pluginmanager.hasplugin("xdist"):
             raise pytest.UsageError("--fleet needs pytest-xdist (pip install pytest-xdist)")
-        if not getattr(config.option, "stackprobe_dry_run", False):
+        if not dry_run:
             config.option.numprocesses = len(hosts)
             config.option.dist = "each"
         config.option.stackprobe_target = "live"

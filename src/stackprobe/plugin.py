@@ -20,7 +20,7 @@ from stackprobe import catalogue
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.evidence import CheckResult, Evidence
 from stackprobe.redact import REDACTOR
-from stackprobe.settings import RunSettings, resolve
+from stackprobe.settings import RunSettings, list_controls_requested, resolve
 from stackprobe.targets.base import Target
 
 SETTINGS = pytest.StashKey[RunSettings]()
@@ -65,12 +65,13 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     help="known_hosts file with the host's key [STACKPROBE_SSH_KNOWN_HOSTS, "
                          "profile [ssh] known_hosts_file; default ~/.ssh/known_hosts]")
     group.addoption("--dry-run", dest="stackprobe_dry_run", action="store_true", default=False,
-                    help="print the plan (target, checks, what they write, which faults where) and touch nothing")
+                    help="print the plan (target, checks, what they write, which faults where) and touch "
+                         "nothing [STACKPROBE_DRY_RUN]")
     group.addoption("--nightly", dest="stackprobe_nightly", action="store_true", default=False,
                     help="only the checks marked nightly: the production-safe set [STACKPROBE_NIGHTLY, "
                          "profile [safety] nightly_only]")
     group.addoption("--list-controls", dest="stackprobe_list_controls", action="store_true",
-                    default=False, help="print the control catalogue and exit")
+                    default=False, help="print the control catalogue and exit [STACKPROBE_LIST_CONTROLS]")
     group.addoption("--report-dir", dest="stackprobe_report_dir", metavar="DIR", default=None,
                     help="where reports/<run>/ go; 'none' writes none [STACKPROBE_REPORT_DIR, "
                          "default reports]")
@@ -83,7 +84,11 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
 
 
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
-    if config.option.stackprobe_list_controls:
+    try:
+        listing = list_controls_requested(config.option)
+    except StackprobeUsageError as error:
+        raise pytest.UsageError(str(error)) from None
+    if listing:
         print(catalogue.render_table())
         return 0
     return None
@@ -99,6 +104,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except StackprobeUsageError as error:
         raise pytest.UsageError(str(error)) from None
     config.stash[SETTINGS] = settings
+    learn_profile_credentials(settings)
     config.stash[RESULTS] = []
     _CONTROLLER_CONFIG[:] = [config]
     config.stash[STARTED] = time.time()
@@ -115,6 +121,24 @@ def pytest_configure(config: pytest.Config) -> None:
         if not config.option.xmlpath:
             config.option.xmlpath = str(run_dir / "junit.xml")
     _install_sigterm()
+
+
+def learn_profile_credentials(settings: RunSettings) -> None:
+    """Teach the redactor, before any check runs, the values of the credentials the profile names:
+    the bearer token and basic-auth password for protected endpoints (and the Authorization header
+    that carries them, base64 and all) and a live target's read-only database password, all read
+    from the environment (the target also learns them on use)."""
+    import base64
+    import os
+
+    creds, database = settings.profile.credentials, settings.profile.database
+    for name in (creds.bearer_token_env, creds.basic_password_env, database.readonly_password_env):
+        if name and os.environ.get(name):
+            REDACTOR.add(os.environ[name], name)
+    password = os.environ.get(creds.basic_password_env, "") if creds.basic_password_env else ""
+    if password:
+        user = os.environ.get(creds.basic_user_env, "") if creds.basic_user_env else ""
+        REDACTOR.add(base64.b64encode(f"{user}:{password}".encode()).decode(), creds.basic_password_env)
 
 
 def _install_sigterm() -> None:

@@ -48,7 +48,27 @@ def _bool(value: str, name: str) -> bool:
         return True
     if value.lower() in _FALSE:
         return False
-    raise StackprobeUsageError(f"STACKPROBE_{name}={value!r} is not a boolean: use 1/0, true/false")
+    raise StackprobeUsageError(f"STACKPROBE_{name}={value!r} is not a boolean: use 1/0, true/false, yes/no or on/off")
+
+
+def flag(given: bool, name: str, default: bool = False) -> bool:
+    """A boolean option: on if given on the command line, else STACKPROBE_<name> (1/0, true/false,
+    yes/no, on/off; a bad value is a usage error), else `default` (the profile's, where it has one)."""
+    if given:
+        return True
+    value = _env(name)
+    return _bool(value, name) if value is not None else default
+
+
+def dry_run_requested(option: Any) -> bool:
+    """--dry-run or STACKPROBE_DRY_RUN (read before the settings too: a fleet run starts no
+    workers for a dry run)."""
+    return flag(bool(getattr(option, "stackprobe_dry_run", False)), "DRY_RUN")
+
+
+def list_controls_requested(option: Any) -> bool:
+    """--list-controls or STACKPROBE_LIST_CONTROLS."""
+    return flag(bool(getattr(option, "stackprobe_list_controls", False)), "LIST_CONTROLS")
 
 
 def resolve(option: Any, rootdir: Path) -> RunSettings:
@@ -95,12 +115,7 @@ def resolve(option: Any, rootdir: Path) -> RunSettings:
     if target == "live" and not project_name:
         project_name = profile.stack.project_name
 
-    if option.stackprobe_allow_destructive:
-        allow = True
-    elif _env("ALLOW_DESTRUCTIVE") is not None:
-        allow = _bool(_env("ALLOW_DESTRUCTIVE") or "", "ALLOW_DESTRUCTIVE")
-    else:
-        allow = profile.safety.allow_destructive
+    allow = flag(option.stackprobe_allow_destructive, "ALLOW_DESTRUCTIVE", profile.safety.allow_destructive)
 
     report_arg = option.stackprobe_report_dir or _env("REPORT_DIR") or "reports"
     report_dir = None if report_arg == "none" else (rootdir / report_arg).resolve()
@@ -114,9 +129,7 @@ def resolve(option: Any, rootdir: Path) -> RunSettings:
         history = project_dir / profile.report.history
     else:
         history = report_dir / "history.jsonl" if report_dir is not None else None
-    nightly_arg = getattr(option, "stackprobe_nightly", False)
-    nightly = bool(nightly_arg) or (_bool(_env("NIGHTLY") or "", "NIGHTLY") if _env("NIGHTLY") is not None
-                                    else profile.safety.nightly_only)
+    nightly = flag(bool(getattr(option, "stackprobe_nightly", False)), "NIGHTLY", profile.safety.nightly_only)
     return RunSettings(
         target, profile, project_dir, compose_files, env_file, project_name, allow, report_dir,
         waivers=waivers, history=history,
@@ -125,6 +138,6 @@ def resolve(option: Any, rootdir: Path) -> RunSettings:
         or profile.ssh.identity_file,
         ssh_known_hosts=getattr(option, "stackprobe_ssh_known_hosts", None) or _env("SSH_KNOWN_HOSTS")
         or profile.ssh.known_hosts_file,
-        dry_run=bool(getattr(option, "stackprobe_dry_run", False)),
+        dry_run=dry_run_requested(option),
         nightly=nightly,
     )

@@ -186,3 +186,108 @@ def test_hypothesis_plugin_dropped_only_when_no_test_uses_it(pytester: pytest.Py
     both = pytester.runpytest_subprocess("-s", "--report-dir=none")
     both.stdout.fnmatch_lines(["*hypothesis plugin kept: True*"])
     assert both.ret == pytest.ExitCode.OK
+
+
+# --- every option from a STACKPROBE_* variable -------------------------------------------
+_OUR_VARIABLES = ("TARGET", "PROFILE", "ENV_FILE", "PROJECT_NAME", "COMPOSE_FILE", "ALLOW_DESTRUCTIVE",
+                  "LIVE_HOST", "LIST_CONTROLS", "DRY_RUN", "NIGHTLY", "FLEET")
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No STACKPROBE_* variable of the calling shell leaks into the runs under test."""
+    for name in _OUR_VARIABLES:
+        monkeypatch.delenv(f"STACKPROBE_{name}", raising=False)
+    return monkeypatch
+
+
+def test_list_controls_from_environment(pytester: pytest.Pytester, clean_environment: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile("def test_x(): print('TEST RAN')")
+    clean_environment.setenv("STACKPROBE_LIST_CONTROLS", "yes")
+    listed = pytester.runpytest_subprocess("-s", "--report-dir=none")
+    assert listed.ret == 0
+    assert "HLT-01" in listed.stdout.str() and "TEST RAN" not in listed.stdout.str()
+    clean_environment.setenv("STACKPROBE_LIST_CONTROLS", "off")
+    ran = pytester.runpytest_subprocess("-s", "--report-dir=none")
+    ran.assert_outcomes(passed=1)
+    assert "TEST RAN" in ran.stdout.str() and "HLT-01" not in ran.stdout.str()
+    clean_environment.setenv("STACKPROBE_LIST_CONTROLS", "maybe")
+    bad = pytester.runpytest_subprocess("--report-dir=none")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    assert "STACKPROBE_LIST_CONTROLS='maybe' is not a boolean" in bad.stderr.str()
+    assert "Traceback" not in bad.stdout.str() + bad.stderr.str()
+
+
+def test_dry_run_from_environment(pytester: pytest.Pytester, clean_environment: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile("""
+        import pytest
+        @pytest.mark.control("SEC-03")
+        def test_x(): print('TEST RAN')
+    """)
+    clean_environment.setenv("STACKPROBE_DRY_RUN", "1")
+    result = pytester.runpytest_subprocess("-s", "--report-dir=none")
+    assert result.ret == 0 and "TEST RAN" not in result.stdout.str()
+    assert "SEC-03" in result.stdout.str()  # the plan names the check's control
+
+
+def test_every_option_has_its_variable_and_is_in_readme(pytester: pytest.Pytester) -> None:
+    """Each option of the stackprobe group names its STACKPROBE_* variable in --help, the
+    code reads that variable, and the README lists the option."""
+    config = pytester.parseconfig()
+    options = config._parser.getgroup("stackprobe").options
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "src" / "stackprobe").glob("*.py"))
+    longs = [name for option in options for name in option.names() if name.startswith("--")]
+    assert len(longs) >= 16 and "--list-controls" in longs and "--dry-run" in longs
+    for option in options:
+        (long,) = [name for name in option.names() if name.startswith("--")]
+        suffix = long[2:].upper().replace("-", "_")
+        assert f"STACKPROBE_{suffix}" in str(option.attrs().get("help")), f"{long}: help names no variable"
+        assert f'"{suffix}"' in source or f'"STACKPROBE_{suffix}"' in source, f"{long}: variable never read"
+        assert f"`{long}" in readme, f"{long} is not in README's option list"
+
+
+# --- precedence of the profile and the env file -------------------------------------------
+SHOW_SOURCES = """
+from pathlib import Path
+def test_sources(stackprobe_settings):
+    s = stackprobe_settings
+    env_file = s.env_file.name if s.env_file is not None else None
+    print("SOURCES", Path(s.profile.source).name, env_file, s.profile.health.latency_budget_ms)
+"""
+
+
+def _sources(pytester: pytest.Pytester, *args: str) -> list[str]:
+    result = pytester.runpytest_subprocess("-s", "--report-dir=none", "test_sources.py", *args)
+    assert result.ret == 0, result.stdout.str()[-2000:] + result.stderr.str()[-2000:]
+    line = next(x[x.index("SOURCES"):] for x in result.outlines if "SOURCES" in x)
+    return line.split()[1:]
+
+
+def test_profile_from_environment_and_option_beats_it(
+    project: pytest.Pytester, clean_environment: pytest.MonkeyPatch,
+) -> None:
+    project.makepyfile(test_sources=SHOW_SOURCES)
+    project.makefile(".toml", other="[health]\nlatency_budget_ms = 500\n")
+    assert _sources(project) == ["(defaults)", "None", "1000"]
+    clean_environment.setenv("STACKPROBE_PROFILE", "profile.toml")
+    assert _sources(project) == ["profile.toml", "None", "250"]  # the variable selects the profile
+    assert _sources(project, "--profile=other.toml") == ["other.toml", "None", "500"]
+
+
+def test_env_file_option_beats_environment_beats_profile(
+    project: pytest.Pytester, clean_environment: pytest.MonkeyPatch,
+) -> None:
+    project.makepyfile(test_sources=SHOW_SOURCES)
+    project.makefile(".toml", envprofile='[stack]\nenv_file = "profile.env"\n')
+    assert _sources(project, "--target=live") == ["(defaults)", ".env", "1000"]  # the default profile's
+    assert _sources(project, "--target=live", "--profile=envprofile.toml") == ["envprofile.toml", "profile.env", "1000"]
+    clean_environment.setenv("STACKPROBE_ENV_FILE", "from-environment.env")
+    assert _sources(project, "--target=live", "--profile=envprofile.toml") == [
+        "envprofile.toml", "from-environment.env", "1000"]
+    assert _sources(project, "--target=live", "--profile=envprofile.toml", "--env-file=cli.env") == [
+        "envprofile.toml", "cli.env", "1000"]
+    # ephemeral: no env file unless one is given (one is generated), and a given one is used
+    assert _sources(project, "--env-file=cli.env") == ["(defaults)", "cli.env", "1000"]
+    clean_environment.delenv("STACKPROBE_ENV_FILE")
+    assert _sources(project) == ["(defaults)", "None", "1000"]

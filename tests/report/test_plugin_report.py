@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html
 import json
+import re
 import textwrap
+from html.parser import HTMLParser
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from pageparse import Page
@@ -180,3 +184,57 @@ def test_report_dir_none_still_fails_on_an_expired_waiver(checks: pytest.Pyteste
     result = checks.runpytest_subprocess("--report-dir=none", "--waivers=waivers.toml", "-p", "no:warnings")
     assert result.ret == pytest.ExitCode.TESTS_FAILED and _lines(result, "expired on")
     assert not (checks.path / "reports").exists()
+
+
+class _PytestHtml(HTMLParser):
+    """pytest-html's page: the URLs its resource tags load, its inline styles and scripts, and
+    the JSON blob its script renders the tests from (extras included)."""
+
+    RESOURCE_TAGS: ClassVar[set[str]] = {"script", "link", "img", "iframe", "embed", "object", "source",
+                                         "audio", "video"}
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.loads: list[str] = []  # URLs the page would request
+        self.inline: dict[str, int] = {"style": 0, "script": 0}
+        self.blob: dict[str, object] = {}
+        self._open = ""
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag in self.RESOURCE_TAGS:
+            self.loads += [v for k, v in values.items() if k in {"src", "href", "data", "srcset"} and v.strip()]
+        if "data-jsonblob" in values:
+            self.blob = json.loads(values["data-jsonblob"])
+        self._open = tag
+
+    def handle_data(self, data: str) -> None:
+        if self._open in self.inline and data.strip():
+            self.inline[self._open] += 1
+
+
+def test_pytest_html_report_is_self_contained_and_carries_evidence(checks: pytest.Pytester) -> None:
+    result = checks.runpytest_subprocess("--report-dir=out", "-p", "no:warnings")
+    result.assert_outcomes(passed=1, failed=1)
+    run = _run_dir(checks)
+    text = (run / "report.html").read_text(encoding="utf-8")
+    page = _PytestHtml(text)
+    # self-contained: styles and scripts inline, nothing loaded from anywhere, no assets/ beside it
+    assert page.loads == [], page.loads
+    assert page.inline["style"] >= 1 and page.inline["script"] >= 1
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", text) and "@import" not in text
+    assert not (run / "assets").exists()
+    # each check's recorded evidence is attached to it, redacted
+    tests = page.blob["tests"]
+    assert isinstance(tests, dict)
+
+    def evidence_of(name: str) -> object:
+        (extra,) = [e for entry in tests[f"test_checks.py::{name}"] for e in entry["extras"]]
+        assert extra["format_type"] == "html" and Page(extra["content"]).external_urls() == []
+        (body,) = re.findall(r"<b>evidence</b><pre>(.*)</pre>", extra["content"], re.S)
+        return json.loads(html.unescape(body))
+
+    assert evidence_of("test_rounds") == {"rounds": 12}
+    assert evidence_of("test_partition") == {"partition": "not healed; token «redacted:CANARY_TOKEN»"}
+    assert CANARY not in text

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import fabricate as fab
-import pytest
 from pageparse import Page
 
 from stackprobe.redact import REDACTOR
@@ -18,7 +17,6 @@ from stackprobe.report.history import append_record, read_history
 from stackprobe.report.manifest import verify_manifest, write_manifest
 from stackprobe.report.svg import nice_ticks, trend_chart
 
-REPO = Path(__file__).resolve().parents[2]
 WAIVE_CHS06 = """
 [[waiver]]
 control = "CHS-06"
@@ -237,8 +235,3 @@ def test_chart_helpers() -> None:
     chart = trend_chart([("a", 1.0), ("b", None), ("c", 2.0), ("d", 3.0)], "t", "s", slo=2.5)
     assert chart.count("<polyline") == 1 and chart.count("<circle") == 3  # gap at b
     assert trend_chart([("a", None)], "t", "s") == ""
-
-
-@pytest.mark.parametrize("name", ["model", "waivers", "history", "svg", "render", "manifest", "recovery"])
-def test_modules_exist(name: str) -> None:
-    assert (REPO / "src" / "stackprobe" / "report" / f"{name}.py").is_file()
