@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stackprobe.checks import ConfigInputs, Finding, run_config_checks
+from stackprobe.checks import ConfigCheck, ConfigInputs, Finding, check_config, config_policies
 from stackprobe.settings import RunSettings
 from stackprobe.targets.envfiles import generated_from_template, write_env
 
@@ -37,8 +37,15 @@ def config_env_file(config_inputs: ConfigInputs) -> Path:
 
 
 @pytest.fixture(scope="session")
-def config_findings(config_inputs: ConfigInputs) -> list[Finding]:
-    return run_config_checks(config_inputs)
+def config_check(config_inputs: ConfigInputs, stackprobe_settings: RunSettings) -> ConfigCheck:
+    """Every file check under the profile's policies ([config], [secrets])."""
+    env_policy, secret_policy = config_policies(stackprobe_settings.profile)
+    return check_config(config_inputs, env_policy, secret_policy)
+
+
+@pytest.fixture(scope="session")
+def config_findings(config_check: ConfigCheck) -> list[Finding]:
+    return config_check.findings
 
 
 def assert_control_clean(control: str, findings: list[Finding], evidence: object) -> None:

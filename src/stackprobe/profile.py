@@ -209,6 +209,62 @@ class ConfigSection:
     image_scan_timeout_s: float = 180.0
     # files larger than this are checked by name only, not searched for secret values
     image_scan_max_file_bytes: int = 1048576
+    # ENV-01: template keys that may be empty or absent; ENV-02: keys allowed beyond the
+    # template and the compose files' variables (compose's own COMPOSE_* always are)
+    optional_keys: list[str] = field(default_factory=list)
+    extra_keys: list[str] = field(default_factory=list)
+    # ENV-03: ENVIRONMENT values that mean production (unset means production when
+    # unset_environment_is_production: the compose file defaults it so); "" expects none,
+    # else ENVIRONMENT must be exactly expected_environment
+    environment_key: str = "ENVIRONMENT"
+    production_values: list[str] = field(default_factory=lambda: ["production", "prod"])
+    unset_environment_is_production: bool = True
+    expected_environment: str = ""
+    # ENV-03 in production: DEBUG must be one of debug_off_values (case-insensitive) and
+    # LOG_LEVEL none of forbidden_log_levels
+    debug_key: str = "DEBUG"
+    debug_off_values: list[str] = field(default_factory=lambda: ["false", "0", "no", "off"])
+    log_level_key: str = "LOG_LEVEL"
+    forbidden_log_levels: list[str] = field(default_factory=lambda: ["DEBUG", "TRACE", "NOTSET"])
+    # SEC-05: permission bits the env file may have at most, and its allowed owners
+    # ([] = root or the user running the check)
+    env_file_max_mode: int = 0o600
+    env_file_owners: list[str] = field(default_factory=list)
+
+
+# names treated as secrets wherever they appear (compose fallbacks, exposure checks)
+SECRET_NAME_PATTERN = "PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|PRIVATE_KEY"
+CHAR_CLASSES = ("lower", "upper", "digit", "symbol", "other")
+
+
+@dataclass(frozen=True)
+class SecretsSection:
+    # SEC-01: the signing key, guessed offline at GPU speed
+    secret_key: str = "SECRET_KEY"
+    secret_key_min_length: int = 32
+    secret_key_min_entropy_bits: float = 128.0
+    # SEC-02: passwords (strength, defaults, reuse) and other secrets (defaults and reuse
+    # only: their format is the issuer's)
+    password_keys: list[str] = field(
+        default_factory=lambda: ["MYSQL_ROOT_PASSWORD", "MYSQL_PASSWORD", "REDIS_PASSWORD"]
+    )
+    password_min_length: int = 16
+    password_min_entropy_bits: float = 80.0
+    other_secret_keys: list[str] = field(default_factory=lambda: ["DASHSCOPE_API_KEY"])
+    # SEC-01/02: character classes ("lower", "upper", "digit", "symbol", "other"): at least
+    # min_char_classes of them, and every one of required_char_classes
+    min_char_classes: int = 2
+    required_char_classes: list[str] = field(default_factory=list)
+    # SEC-01/02: rejected on top of the built-in list (the runbook's example values, common
+    # passwords, every value of the env template); placeholder_patterns: more Python regexes
+    # (case-insensitive) that mark a value as "fill me in"
+    known_defaults: list[str] = field(default_factory=list)
+    placeholder_patterns: list[str] = field(default_factory=list)
+    # SEC-04/07: variable names treated as secrets wherever they appear (a Python regex)
+    secret_name_pattern: str = SECRET_NAME_PATTERN
+    # SEC-03
+    bcrypt_key: str = "BCRYPT_ROUNDS"
+    min_bcrypt_rounds: int = 12
 
 
 @dataclass(frozen=True)
@@ -448,6 +504,7 @@ class Profile:
     vector_store: VectorStoreSection = field(default_factory=VectorStoreSection)
     containers: ContainersSection = field(default_factory=ContainersSection)
     config: ConfigSection = field(default_factory=ConfigSection)
+    secrets: SecretsSection = field(default_factory=SecretsSection)
     logs: LogsSection = field(default_factory=LogsSection)
     safety: SafetySection = field(default_factory=SafetySection)
     deploy: DeploySection = field(default_factory=DeploySection)
@@ -563,6 +620,7 @@ def load_profile(path: Path | None) -> Profile:
 
 def _validate(profile: Profile, file: str) -> None:
     """Values whose type is right but whose meaning is not."""
+    _validate_secrets(profile, file)
     chaos = profile.chaos
     if not 0 < chaos.poll_interval_s <= 0.1:
         raise StackprobeUsageError(
@@ -579,3 +637,34 @@ def _validate(profile: Profile, file: str) -> None:
             raise StackprobeUsageError(
                 f"profile {file}: chaos.{key} names {unknown}, which [health] dependency_services does not map "
                 f"to a service (it maps: {', '.join(sorted(profile.health.dependency_services)) or 'nothing'})")
+
+
+def _validate_secrets(profile: Profile, file: str) -> None:
+    import re
+
+    secrets, config = profile.secrets, profile.config
+    unknown = [c for c in secrets.required_char_classes if c not in CHAR_CLASSES]
+    if unknown:
+        raise StackprobeUsageError(
+            f"profile {file}: secrets.required_char_classes names {unknown}; "
+            f"character classes are {', '.join(CHAR_CLASSES)}")
+    if not 0 <= secrets.min_char_classes <= len(CHAR_CLASSES):
+        raise StackprobeUsageError(
+            f"profile {file}: secrets.min_char_classes = {secrets.min_char_classes} must be 0 to {len(CHAR_CLASSES)}")
+    for key in ("secret_key_min_length", "password_min_length"):
+        if getattr(secrets, key) < 1:
+            raise StackprobeUsageError(f"profile {file}: secrets.{key} = {getattr(secrets, key)} must be at least 1")
+    if not 4 <= secrets.min_bcrypt_rounds <= 31:
+        raise StackprobeUsageError(
+            f"profile {file}: secrets.min_bcrypt_rounds = {secrets.min_bcrypt_rounds} must be 4 to 31 (bcrypt's range)")
+    for key, pattern in [("secret_name_pattern", secrets.secret_name_pattern),
+                         *(("placeholder_patterns", p) for p in secrets.placeholder_patterns)]:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise StackprobeUsageError(
+                f"profile {file}: secrets.{key} {pattern!r} is not a valid regex ({error})") from None
+    if not 0 <= config.env_file_max_mode <= 0o777:
+        raise StackprobeUsageError(
+            f"profile {file}: config.env_file_max_mode = {config.env_file_max_mode:o} (octal) must be "
+            "permission bits, 0o000 to 0o777 (write it as 0o600)")

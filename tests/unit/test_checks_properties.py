@@ -3,13 +3,16 @@
 (a) every secret the suite's own generator makes passes SEC-01/SEC-02, without reuse;
 (b) every known default, template value and too-short value fails;
 (c) env files with arbitrary keys and values read the same in python-dotenv and compose,
-    or compare_parsers names exactly the keys that differ;
+    or compare_parsers names exactly the keys that differ: files the suite's own writer
+    makes, and hand-written ones (unquoted `#`, `export `, quotes, empty values, `=`,
+    unicode, multi-line values), which a parser may also reject in one clear line;
 (d) no secret value of any generated env file appears in any finding.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stackprobe.checks import (
+    ConfigInputError,
     EnvPolicy,
     SecretPolicy,
     check_bcrypt_rounds,
@@ -137,6 +141,65 @@ def test_env_files_parse_the_same_or_the_difference_is_reported(
             assert dotenv[key] == value, key
     assert sorted(reported) == sorted(k for k in values if dotenv[k] != compose.get(k))
     assert not {k for k, v in values.items() if is_portable(v)} & set(reported)
+
+
+# Hand-written statements: what people type, not what the writer above produces.
+_PLAIN = st.one_of(st.sampled_from(list("#= $\\{}!:-@/.,é日")), st.characters(categories=["L", "N"]))
+_QUOTED = st.one_of(_PLAIN, st.sampled_from(["\n", "'", '"', "\\n"]))
+
+
+@st.composite
+def _statement(draw: st.DrawFn, key: str) -> tuple[str, str]:
+    """One `KEY=value` statement in a hand-written style, and the value text it was made from."""
+    style = draw(st.sampled_from(["plain", "single", "double", "empty", "bare"]))
+    export = draw(st.sampled_from(["", "export "]))
+    equals = draw(st.sampled_from(["=", " = ", "= "]))
+    comment = draw(st.sampled_from(["", " # a note", "\t#x"]))
+    if style == "bare":
+        return f"{export}{key}\n", ""
+    if style == "empty":
+        return f"{export}{key}={comment}\n", ""
+    if style == "plain":
+        value = draw(st.text(_PLAIN, max_size=12))
+        return f"{export}{key}{equals}{value}{comment}\n", value
+    quote = "'" if style == "single" else '"'
+    value = draw(st.lists(_QUOTED, max_size=12).map("".join).filter(
+        lambda v: quote not in v and not v.endswith("\\") and (quote == "'" or "\\" not in v.replace("\\n", ""))))
+    return f"{export}{key}{equals}{quote}{value}{quote}{comment}\n", value
+
+
+@st.composite
+def _hand_written(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
+    keys = draw(st.lists(KEYS, min_size=1, max_size=8, unique=True))
+    made = {key: draw(_statement(key)) for key in keys}
+    return "".join(text for text, _ in made.values()), {key: value for key, (_, value) in made.items()}
+
+
+def _shown_value(value: str) -> bool:
+    """Long and particular enough that finding it in a message means it leaked."""
+    return len(value) >= 6 and bool(re.search(r"\d", value)) and bool(re.search(r"[^\W\d_]", value))
+
+
+@settings(max_examples=20, deadline=None)
+@given(written=_hand_written())
+def test_hand_written_env_files_parse_the_same_or_the_difference_is_reported(
+    written: tuple[str, dict[str, str]],
+) -> None:
+    text, values = written
+    secrets = [v for v in values.values() if _shown_value(v)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / ".env"
+        path.write_text(text, encoding="utf-8")
+        try:
+            dotenv = read_env_file(path).values
+            compose = compose_env_values(path)
+        except ConfigInputError as error:  # bad input: one line, no value
+            assert "\n" not in str(error) and not [v for v in secrets if v in str(error)], str(error)
+            return
+        lines = compare_parsers(path)
+    differ = sorted(k for k in {*values, *dotenv, *compose} if dotenv.get(k) != compose.get(k))
+    assert sorted(line.split(":", 1)[0] for line in lines) == differ, (text, lines)
+    assert not [v for v in secrets if any(v in line for line in lines)]
 
 
 # ---- (d) no secret value in any finding -----------------------------------------------

@@ -30,13 +30,16 @@ from stackprobe.checks.envfile import (
     EnvFile,
     EnvPolicy,
     ParserDifference,
+    ParserDifferenceWarning,
     check_env_file_permissions,
     check_file_mode,
+    check_parser_parity,
     check_production_flags,
     check_template_keys,
     check_unknown_keys,
     compare_parsers,
     compose_env_values,
+    env_parser_differences,
     environment_overrides,
     format_env_file,
     format_env_value,
@@ -54,7 +57,8 @@ from stackprobe.checks.healthchecks import (
     is_noop,
     parse_duration,
 )
-from stackprobe.checks.runner import ConfigInputs, run_config_checks
+from stackprobe.checks.policies import config_policies, env_policy, secret_policy
+from stackprobe.checks.runner import ConfigCheck, ConfigInputs, check_config, run_config_checks
 from stackprobe.checks.secret_exposure import check_secrets_in_commands
 from stackprobe.checks.secrets import (
     SecretPolicy,
@@ -67,6 +71,7 @@ from stackprobe.checks.secrets import (
 __all__ = [
     "ComposeModel",
     "ComposePolicy",
+    "ConfigCheck",
     "ConfigInputError",
     "ConfigInputs",
     "EnvFile",
@@ -75,17 +80,20 @@ __all__ = [
     "Healthcheck",
     "HealthcheckBounds",
     "ParserDifference",
+    "ParserDifferenceWarning",
     "SecretPolicy",
     "ServiceRoles",
     "Substitution",
     "check_bcrypt_rounds",
     "check_compose_healthchecks",
     "check_compose_structure",
+    "check_config",
     "check_env_file_permissions",
     "check_fallback_defaults",
     "check_file_mode",
     "check_healthchecks",
     "check_log_limits",
+    "check_parser_parity",
     "check_passwords",
     "check_production_flags",
     "check_published_ports",
@@ -98,6 +106,9 @@ __all__ = [
     "compare_parsers",
     "compose_env_values",
     "compose_variables",
+    "config_policies",
+    "env_parser_differences",
+    "env_policy",
     "environment_overrides",
     "estimate_entropy_bits",
     "format_env_file",
@@ -114,5 +125,6 @@ __all__ = [
     "render_compose",
     "restart_policy",
     "run_config_checks",
+    "secret_policy",
     "substitutions",
 ]

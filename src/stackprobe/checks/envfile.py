@@ -17,8 +17,11 @@ from stackprobe.checks.envchecks import (
 from stackprobe.checks.envformat import format_env_file, format_env_value, is_portable
 from stackprobe.checks.envparity import (
     ParserDifference,
+    ParserDifferenceWarning,
+    check_parser_parity,
     compare_parsers,
     compose_env_values,
+    env_parser_differences,
     environment_overrides,
     parser_differences,
 )
@@ -29,13 +32,16 @@ __all__ = [
     "EnvFile",
     "EnvPolicy",
     "ParserDifference",
+    "ParserDifferenceWarning",
     "check_env_file_permissions",
     "check_file_mode",
+    "check_parser_parity",
     "check_production_flags",
     "check_template_keys",
     "check_unknown_keys",
     "compare_parsers",
     "compose_env_values",
+    "env_parser_differences",
     "environment_overrides",
     "format_env_file",
     "format_env_value",

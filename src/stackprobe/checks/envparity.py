@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 import tempfile
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +25,8 @@ from dotenv.parser import parse_stream
 from stackprobe.checks._compose_cli import minimal_environment, run_compose
 from stackprobe.checks.envformat import KEY
 from stackprobe.checks.envread import EnvFile, read_env_file, read_text
-from stackprobe.checks.findings import ConfigInputError
+from stackprobe.checks.findings import ConfigInputError, Finding
+from stackprobe.checks.secrets import SecretPolicy
 
 _ASSIGNMENT = re.compile(r"^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)[ \t]*=", re.M)
 
@@ -100,6 +101,11 @@ class ParserDifference:
         return f"{self.key}: {text}" + (f" ({self.hint})" if self.hint else "")
 
 
+class ParserDifferenceWarning(UserWarning):
+    """The config suite's note that python-dotenv and compose read some env-file keys
+    differently (names only); filter it with `-W ignore::stackprobe.checks.ParserDifferenceWarning`."""
+
+
 def _hint(raw: str) -> str:
     """Why the parsers disagree on a statement, judged from its text (never quoted)."""
     if "\r" in raw:
@@ -115,6 +121,8 @@ def _hint(raw: str) -> str:
         return "backslash escapes: compose keeps \\' in double quotes and \\\\ in single quotes"
     if re.search(r"=[ \t]+#", raw):
         return "`KEY= #...`: python-dotenv reads an empty value and a comment, compose a value"
+    if "\t#" in raw:
+        return "a tab before `#`: python-dotenv starts a comment there, compose only after a space"
     return ""
 
 
@@ -153,13 +161,37 @@ def _raw_statements(env: EnvFile) -> dict[str, str]:
     }
 
 
+def env_parser_differences(env: EnvFile) -> list[ParserDifference]:
+    """The keys of an env file (already read with python-dotenv) that compose reads differently."""
+    return parser_differences(
+        env.values, compose_env_values(env.path), _raw_statements(env), set(minimal_environment())
+    )
+
+
 def compare_parsers(path: Path) -> list[str]:
     """One line per key whose value python-dotenv and compose disagree on (names only)."""
-    env = read_env_file(path)
-    differences = parser_differences(
-        env.values, compose_env_values(path), _raw_statements(env), set(minimal_environment())
-    )
-    return [difference.describe() for difference in differences]
+    return [difference.describe() for difference in env_parser_differences(read_env_file(path))]
+
+
+def check_parser_parity(differences: Iterable[ParserDifference], policy: SecretPolicy) -> list[Finding]:
+    """SEC-01/SEC-02: a secret python-dotenv and compose read differently.
+
+    The strength checks judge python-dotenv's reading, the stack gets compose's, and whoever
+    copies the secret out of the file (into a client, a vault) has a third: the verdict on that
+    secret proves nothing, and the real value may be a truncated, weaker one (`$` expansion).
+    Differences on other keys are notes for the report (ENV-02), not failures.
+    """
+    found = []
+    for difference in differences:
+        if difference.kind == "not-interpolatable" or not policy.is_secret_name(difference.key):
+            continue
+        control = "SEC-01" if difference.key == policy.secret_key else "SEC-02"
+        found.append(Finding(control, difference.key, (
+            f"{difference.describe()}; the stack gets compose's value, so this secret's strength "
+            "is unproven and anyone copying it from the file gets another one: use a random "
+            "URL-safe value (letters, digits, - and _), which both read alike"
+        )))
+    return found
 
 
 def environment_overrides(env: EnvFile, environ: Mapping[str, str] | None = None) -> list[str]:

@@ -23,6 +23,7 @@ from stackprobe.checks.envchecks import (
     check_template_keys,
     check_unknown_keys,
 )
+from stackprobe.checks.envparity import ParserDifference, check_parser_parity, env_parser_differences
 from stackprobe.checks.envread import read_env_file
 from stackprobe.checks.findings import Finding
 from stackprobe.checks.secret_exposure import check_secrets_in_commands
@@ -44,12 +45,24 @@ class ConfigInputs:
     environ: Mapping[str, str] | None = field(default=None, repr=False)
 
 
-def run_config_checks(
+@dataclass(frozen=True)
+class ConfigCheck:
+    """What the file checks found, and where python-dotenv and compose read the env file
+    differently (key names and the kind of difference only: never a value)."""
+
+    findings: list[Finding]
+    parser_differences: list[ParserDifference] = field(default_factory=list)
+
+    def parser_notes(self) -> list[str]:
+        return [difference.describe() for difference in self.parser_differences]
+
+
+def check_config(
     inputs: ConfigInputs,
     env_policy: EnvPolicy | None = None,
     secret_policy: SecretPolicy | None = None,
     compose_policy: ComposePolicy | None = None,
-) -> list[Finding]:
+) -> ConfigCheck:
     """ENV-01..03, SEC-01..07, CMP-01, LOG-06, CTR-02/03 on the files; no Docker engine.
 
     Raises ConfigInputError when an input cannot be read or compose rejects the files.
@@ -68,6 +81,8 @@ def run_config_checks(
     found += check_secret_key(env.values, secret_policy)
     found += check_passwords(env.values, secret_policy)
     found += check_bcrypt_rounds(env.values, secret_policy)
+    differences = env_parser_differences(env)
+    found += check_parser_parity(differences, secret_policy)
     found += check_fallback_defaults(files, secret_policy)
     model = render_compose(files, inputs.env_file, inputs.project_dir, environ=inputs.environ)
     found += check_compose_structure(model, compose_policy)
@@ -76,4 +91,14 @@ def run_config_checks(
     found += check_restart_policies(model, compose_policy)
     found += check_compose_healthchecks(model, compose_policy)
     found += check_secrets_in_commands(model, env.values, secret_policy)
-    return found
+    return ConfigCheck(found, differences)
+
+
+def run_config_checks(
+    inputs: ConfigInputs,
+    env_policy: EnvPolicy | None = None,
+    secret_policy: SecretPolicy | None = None,
+    compose_policy: ComposePolicy | None = None,
+) -> list[Finding]:
+    """The findings of check_config."""
+    return check_config(inputs, env_policy, secret_policy, compose_policy).findings

@@ -53,8 +53,12 @@ class SecretPolicy:
       give about 95).
     - Two character classes at least: hex keys from `openssl rand -hex` are excellent and
       have only two; the entropy estimate does the real work, classes only catch
-      all-digit or all-lowercase values.
+      all-digit or all-lowercase values. `required_char_classes` (none by default) names
+      classes every secret must have, for policies that demand them.
     - bcrypt cost 12 (OWASP's floor for bcrypt; 10, the library default, is too cheap).
+
+    A profile's [secrets] section sets every field (stackprobe.checks.policies); messages
+    name the profile key of the threshold a value missed.
     """
 
     secret_key: str = "SECRET_KEY"
@@ -67,6 +71,7 @@ class SecretPolicy:
     password_min_length: int = 16
     password_min_entropy_bits: float = 80.0
     min_char_classes: int = 2
+    required_char_classes: tuple[str, ...] = ()
     known_defaults: frozenset[str] = SEED_DEFAULTS | COMMON_PASSWORDS
     placeholder_patterns: tuple[str, ...] = PLACEHOLDER_PATTERNS
     # Names treated as secrets wherever they appear (compose fallbacks, exposure checks).
@@ -100,8 +105,11 @@ def describe_classes(value: str) -> str:
     return f"{len(counts)} character {plural} ({', '.join(f'{n} {c}' for c, n in counts.items())})"
 
 
-def weaknesses(value: str, min_length: int, min_bits: float, policy: SecretPolicy) -> list[str]:
-    """Why `value` is not a strong secret; each reason is safe to print."""
+def weaknesses(
+    value: str, min_length: int, min_bits: float, policy: SecretPolicy, kind: str = "password"
+) -> list[str]:
+    """Why `value` is not a strong secret; each reason is safe to print and names the
+    profile key of the threshold it missed (`kind`: "secret_key" or "password")."""
     if not value:
         return [f"is empty or missing; policy needs at least {min_length} random characters"]
     if policy.is_known_default(value):
@@ -110,12 +118,26 @@ def weaknesses(value: str, min_length: int, min_bits: float, policy: SecretPolic
     if policy.looks_like_placeholder(value):
         reasons.append("looks like a placeholder")
     if len(value) < min_length:
-        reasons.append(f"{len(value)} characters, policy needs at least {min_length}")
+        reasons.append(
+            f"{len(value)} characters, policy needs at least {min_length} ([secrets] {kind}_min_length)"
+        )
     bits = estimate_entropy_bits(value)
     if bits < min_bits:
-        reasons.append(f"about {bits:.0f} bits of estimated entropy, policy needs {min_bits:.0f}")
-    if len(class_counts(value)) < policy.min_char_classes:
-        reasons.append(f"{describe_classes(value)}, policy needs {policy.min_char_classes}")
+        reasons.append(
+            f"about {bits:.0f} bits of estimated entropy, policy needs {min_bits:.0f} "
+            f"([secrets] {kind}_min_entropy_bits)"
+        )
+    counts = class_counts(value)
+    if len(counts) < policy.min_char_classes:
+        reasons.append(
+            f"{describe_classes(value)}, policy needs {policy.min_char_classes} ([secrets] min_char_classes)"
+        )
+    missing = [name for name in policy.required_char_classes if name not in counts]
+    if missing:
+        reasons.append(
+            f"no {', '.join(missing)} characters; policy requires {', '.join(policy.required_char_classes)} "
+            "([secrets] required_char_classes)"
+        )
     return reasons
 
 
@@ -128,7 +150,7 @@ def check_secret_key(values: Mapping[str, str | None], policy: SecretPolicy) -> 
     key = policy.secret_key
     reasons = weaknesses(
         _value(values, key), policy.secret_key_min_length, policy.secret_key_min_entropy_bits,
-        policy,
+        policy, "secret_key",
     )
     return [Finding("SEC-01", key, f"{key}: {'; '.join(reasons)}")] if reasons else []
 
@@ -178,7 +200,7 @@ def check_bcrypt_rounds(values: Mapping[str, str | None], policy: SecretPolicy) 
     if rounds < policy.min_bcrypt_rounds:
         return [Finding("SEC-03", key, (
             f"{key} is {rounds}; policy needs at least {policy.min_bcrypt_rounds} "
-            f"(each step doubles an attacker's cost)"
+            f"([secrets] min_bcrypt_rounds; each step doubles an attacker's cost)"
         ))]
     if rounds > 31:
         return [Finding("SEC-03", key, f"{key} is {rounds}; bcrypt accepts at most 31")]
