@@ -451,6 +451,12 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 _CONTROLLER_CONFIG: list[pytest.Config] = []
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from stackprobe import outputs
+
+    outputs.install(session.config)  # -s, tee-sys, live logging: redacted as they are written
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if config.stash[SETTINGS].dry_run:  # the plan (plan.json) is the only output of a dry run
@@ -471,6 +477,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    from stackprobe import outputs
+
+    outputs.uninstall()
     if RUN_DIR in config.stash and not config.stash[SETTINGS].dry_run:  # after every report: manifest, history
         from stackprobe.report import session as report_session
 
