@@ -9,6 +9,7 @@ shows fixture set-up such as the stack start. Usage: .venv/bin/python bench/gate
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import subprocess
@@ -90,6 +91,7 @@ def gate_seconds(report_dir: Path) -> dict[str, object]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()  # --help, and no stray arguments
     at_start = machine()
     floor = floor_seconds()
     with tempfile.TemporaryDirectory() as tmp:
