@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.fingerprint import differences, fingerprint
+from support.fingerprint import canaries_now, differences, fingerprint
 from support.sshd import Sshd, sshd_available, throwaway_sshd
 from support.stacks import REFERENCE_PROFILE, REPO, TestStack, run_pytest
 
@@ -68,6 +68,7 @@ def test_nightly_over_ssh_matches_local_and_changes_nothing(shared_stack: TestSt
     local = shared_stack.run_suite(*SUITES, report_dir=tmp_path / "local", profile=local_profile,
                                    extra=["--nightly"])
     local_s = time.monotonic() - started
+    between = fingerprint(shared_stack, backups)
     started = time.monotonic()
     remote = shared_stack.run_suite(*SUITES, report_dir=tmp_path / "ssh", profile=profile,
                                     extra=["--nightly", *sshd.ssh_args()])
@@ -82,8 +83,10 @@ def test_nightly_over_ssh_matches_local_and_changes_nothing(shared_stack: TestSt
     assert set(remote.statuses.values()) == {"passed"}, remote.statuses
     assert hosts_of(remote) == {sshd.url} and hosts_of(local) == {"local"}
     assert remote.results["run"]["target"]["host"] == sshd.url
-    assert not differences(before, after), differences(before, after)
-    assert not after["canaries"], after["canaries"]
+    assert not differences(before, between), f"the local run changed: {differences(before, between)}"
+    assert not between["canaries"], f"the local run left: {between['canaries']}"
+    assert not differences(between, after), f"the run over SSH changed: {differences(between, after)}"
+    assert not after["canaries"], f"the run over SSH left: {after['canaries']}"
     assert before["tables"] and before["files"] and before["backups"], "the fingerprint saw no data: it proves nothing"
     assert {"BKP-01", "BKP-07", "BKP-08", "BKP-10"} <= set(remote.statuses), sorted(remote.statuses)
     assert not ssh_masters(), f"SSH connections left open: {ssh_masters()}"
@@ -278,4 +281,35 @@ def test_interrupted_runs_leave_no_canary(shared_stack: TestStack, sshd: Sshd, t
     assert again.returncode == 0, out[-3000:]
     after = fingerprint(shared_stack)
     assert not after["canaries"], f"leftovers of the killed run not swept: {after['canaries']}"
+    assert not differences(before, after), differences(before, after)
+
+
+def test_sigint_mid_nightly_run_leaves_no_canary(shared_stack: TestStack, tmp_path: Path) -> None:
+    """The whole nightly selection, interrupted with SIGINT while one of its own checks holds a
+    canary (BKP-07 restoring the newest backup into a canary database, in the first suite):
+    the run ends as interrupted, and nothing outside the canaries changed, nothing is left."""
+    backups = shared_stack.backups(tmp_path / "backups")
+    profile = tmp_path / "local.toml"
+    profile.write_text(f'{REFERENCE_PROFILE.read_text()}\n[backup]\ndir = "{backups}"\n')
+    before = fingerprint(shared_stack, backups)
+    assert not before["canaries"], before["canaries"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--report-dir=none", *SUITES, "--nightly",
+         "--profile", str(profile), *shared_stack.suite_args()],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        seen: list[str] = []
+        deadline = time.monotonic() + 180
+        while not seen and process.poll() is None and time.monotonic() < deadline:
+            seen = canaries_now(shared_stack)
+            time.sleep(0.1)
+        assert seen, f"no canary seen before the run ended (exit {process.poll()})"
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
+    after = fingerprint(shared_stack, backups)
+    assert not after["canaries"], f"interrupted while {seen} existed; left behind: {after['canaries']}"
     assert not differences(before, after), differences(before, after)

@@ -1,8 +1,9 @@
 """What a read-only run must leave unchanged, seen from outside the suite.
 
 Per-table checksums of every non-canary table, the Redis keyspace outside the canary prefix
-(each key's DUMP digest), the file lists (name and size) of the backend's uploads/ and
-vector_db/, and the host's backup directory; plus any canary object left behind.
+(each key's DUMP digest), the SHA-256 of every file of the backend's uploads/ and vector_db/
+and of the host's backup directory; plus anything a run may leave behind: canary databases,
+tables and keys, and throwaway containers (BKP-06's query, BKP-09's server) or their volumes.
 """
 
 from __future__ import annotations
@@ -42,11 +43,35 @@ def fingerprint(stack: TestStack, backup_dir: Path = REPO / "backups") -> dict[s
         keys[key] = hashlib.sha256(raw or b"").hexdigest()[:16]
     client.close()
     listing = target.service(target.profile.services.backend).exec(
-        ["sh", "-c", "find /app/uploads /app/vector_db -type f -printf '%p %s\\n' | sort"])
+        ["sh", "-c", "find /app/uploads /app/vector_db -type f -exec sha256sum {} + | sort -k 2"])
     assert listing.exit_code == 0, listing.output
-    backups = sorted(f"{p.name} {p.stat().st_size}" for p in backup_dir.iterdir()) if backup_dir.is_dir() else []
+    backups = sorted(f"{p.name} {hashlib.sha256(p.read_bytes()).hexdigest()}"
+                     for p in backup_dir.iterdir() if p.is_file()) if backup_dir.is_dir() else []
     return {"tables": tables, "redis": keys, "files": listing.output.splitlines(), "backups": backups,
-            "canaries": sorted(canaries)}
+            "canaries": sorted(canaries + throwaways(stack))}
+
+
+def throwaways(stack: TestStack) -> list[str]:
+    """Containers and volumes the suite creates for a moment (labelled stackprobe.throwaway)."""
+    client = stack.target.docker
+    label = {"label": "stackprobe.throwaway"}
+    return ([f"container:{c.name}" for c in client.containers.list(all=True, filters=label)]
+            + [f"volume:{v.name}" for v in client.volumes.list(filters=label)])
+
+
+def canaries_now(stack: TestStack) -> list[str]:
+    """Only the canary objects: cheap enough to poll while a run is going."""
+    found = []
+    with stack.target.mysql_root() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'stackprobe%'")
+        found += [f"mysql:{s}" for (s,) in cursor.fetchall()]
+        cursor.execute("SELECT table_schema, table_name FROM information_schema.tables "
+                       "WHERE table_name LIKE 'stackprobe%'")
+        found += [f"mysql:{s}.{t}" for s, t in cursor.fetchall()]
+    client = stack.target.redis()
+    found += [f"redis:{k}" for k in client.scan_iter(match=CANARY + ":*", count=1000)]
+    client.close()
+    return found
 
 
 def differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
