@@ -227,30 +227,36 @@ def test_canary_secret_never_reaches_any_output(live_stack: tuple[str, Path, str
 
 def test_bad_input_gives_one_line_usage_error(live_stack: tuple[str, Path, str], tmp_path: Path) -> None:
     project, env_file, _ = live_stack
+    # (options, environment, what names the input, what names the fix): one or two lines
     cases = {
         "no engine": (["--target", "ephemeral"], {"DOCKER_HOST": "unix:///nonexistent.sock"},
-                      "no Docker engine answers at unix:///nonexistent.sock"),
+                      "no Docker engine answers at unix:///nonexistent.sock", "or set DOCKER_HOST"),
         "missing compose file": (["--target", "ephemeral", "--compose-file", "nope.yml"], {},
-                                 "compose file"),
+                                 "nope.yml does not exist", "check --compose-file / [stack] compose_files"),
         "live project not running": (["--target", "live", "--project-name", "not_running_xyz",
-                                      "--env-file", str(env_file)], {}, "is not running on this host"),
+                                      "--env-file", str(env_file)], {}, "'not_running_xyz' is not running on this host",
+                                     "or pass --project-name of a running project"),
+        "ephemeral over a running project": (["--target", "ephemeral", "--project-name", project], {},
+                                             f"compose project {project} already exists",
+                                             "choose an unused --project-name, or use --target live"),
     }
-    cases["ephemeral over a running project"] = (
-        ["--target", "ephemeral", "--project-name", project], {}, f"compose project {project} already exists")
     bad_env = tmp_path / "bad.env"
     bad_env.write_text(env_file.read_text().replace("MYSQL_USER=ai_user", "MYSQL_USER=nobody"))
     cases["wrong database credentials"] = (
         ["--target", "live", "--project-name", project, "--env-file", str(bad_env),
          "suites/smoke/test_datastores.py::test_mysql_reachable_version_charset"],
-        {}, "refused user 'nobody' (access denied)")
+        {}, "refused user 'nobody' (access denied)", f"in {bad_env}")
     before = set(project_containers(""))
-    for name, (args, env, expected) in cases.items():
+    for name, (args, env, names_input, names_fix) in cases.items():
         paths = [] if any(a.startswith("suites/") for a in args) else ["suites/smoke/test_health.py"]
         result = run_pytest(*paths, *args, "--report-dir=none", env=env)
         output = result.stdout + result.stderr
         assert result.returncode == pytest.ExitCode.USAGE_ERROR, f"{name}: {output[-2000:]}"
-        assert expected in output, f"{name}: {output[-2000:]}"
         assert "Traceback" not in output, f"{name}: {output[-2000:]}"
+        lines = output.splitlines()
+        where = [n for n, line in enumerate(lines) if names_input in line]
+        assert len(where) == 1, f"{name}: the input should be named once: {output[-2000:]}"
+        assert names_fix in " ".join(lines[where[0]:where[0] + 2]), f"{name}: no fix within two lines: {output[-2000:]}"
     # containers that appeared meanwhile belong to other live processes (copies of other tests
     # or sessions); one left by these runs would belong to a project whose owner has exited
     started = [name for name in set(project_containers("")) - before if not _owner_alive(name)]
