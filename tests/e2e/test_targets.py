@@ -27,6 +27,10 @@ SMOKE_CONTROLS = {"HLT-01", "HLT-02", "HLT-03", "HLT-04", "MET-01", "MET-02", "M
                   "CTR-02", "CTR-03", "DB-01", "DB-02", "DB-03", "RDS-01", "VEC-01"}
 
 pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
+# The runbook's compose file with healthchecks every 2 s (tests/support/fast-health.yml): for
+# copies that only need to be up. The ephemeral gate run below keeps the runbook's own timings.
+FAST_HEALTH = REPO / "tests" / "support" / "fast-health.yml"
+FAST_COMPOSE = ["--compose-file", str(REPO / "docker-compose.yml"), "--compose-file", str(FAST_HEALTH)]
 
 
 def run_pytest(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None,
@@ -56,7 +60,7 @@ def killed_run(tmp_path_factory: pytest.TempPathFactory) -> str:
         "import time\n\ndef test_wait(target):\n    print('UP', target.project, flush=True)\n"
         "    time.sleep(600)\n")
     process = subprocess.Popen(
-        [PY, "-m", "pytest", "-s", "-p", "no:cacheprovider", "--report-dir=none",
+        [PY, "-m", "pytest", "-s", "-p", "no:cacheprovider", "--report-dir=none", *FAST_COMPOSE,
          f"--rootdir={work}", str(work / "test_wait.py")],
         cwd=REPO, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
@@ -151,7 +155,8 @@ def test_interrupted_start_tears_the_copy_down(signum: signal.Signals, tmp_path:
 
 @pytest.fixture(scope="module")
 def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, str]]:
-    """A copy of the reference stack started the runbook's way (deploy.sh), with a canary secret."""
+    """A copy of the reference stack started the runbook's way (deploy.sh init, start), with a canary
+    secret; healthchecks every 2 s (COMPOSE_FILE adds tests/support/fast-health.yml)."""
     work = tmp_path_factory.mktemp("live")
     project = f"splive{secrets.token_hex(3)}"
     canary = f"CANARY{secrets.token_hex(16)}"
@@ -169,7 +174,8 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     env_file.chmod(0o600)
     deploy = [str(REPO / "stack/scripts/deploy.sh")]
-    env = {**os.environ, "STACK_ENV_FILE": str(env_file), "CONFIRM": ""}
+    env = {**os.environ, "STACK_ENV_FILE": str(env_file), "CONFIRM": "",
+           "COMPOSE_FILE": f"{REPO / 'docker-compose.yml'}:{FAST_HEALTH}"}
     try:
         for command in ("init", "start"):
             done = subprocess.run([*deploy, command], env=env, capture_output=True, text=True, timeout=600)
@@ -184,7 +190,7 @@ def test_live_smoke_passes(live_stack: tuple[str, Path, str], tmp_path: Path) ->
     project, env_file, _ = live_stack
     result = run_pytest("suites/smoke", "--target", "live", "--profile", "profiles/reference.toml",
                         "--project-name", project, "--env-file", str(env_file), "--allow-destructive",
-                        f"--report-dir={tmp_path}")
+                        *FAST_COMPOSE, f"--report-dir={tmp_path}")
     assert result.returncode == 0, result.stdout[-5000:]
     assert results_of(tmp_path) == dict.fromkeys(SMOKE_CONTROLS, "passed")
     assert project_containers(project), "a live run must leave the stack running"
