@@ -1,4 +1,5 @@
-"""One copy of the reference stack for the whole session, started with `deploy.sh init`.
+"""One copy of the reference stack for the whole session, started with `deploy.sh init`
+(healthchecks every 2 s: see stack_support.COMPOSE_FILES).
 
 The copy is isolated from anything else on the machine: a unique compose project name,
 unique container names, random published ports (0), fresh random secrets in a 0600 env file
@@ -22,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stack_support import IMAGES_ENV, INIT_TIMEOUT, ROOT, Stack, docker_available, parse_env_file
+from stack_support import COMPOSE_FILES, IMAGES_ENV, INIT_TIMEOUT, ROOT, Stack, docker_available, parse_env_file
 
 
 def make_env_file(path: Path, project: str) -> dict[str, str]:
@@ -61,7 +62,8 @@ def subprocess_env(env_file: Path, project: str, values: dict[str, str]) -> dict
         and not k.startswith(("COMPOSE_", "BACKUP_", "STACK_"))
         and k not in {"CONFIRM", "BACKEND_URL", "METRICS_URL", "HEALTH_URL"}
     }
-    env.update(STACK_ENV_FILE=str(env_file), COMPOSE_PROJECT_NAME=project)
+    env.update(STACK_ENV_FILE=str(env_file), COMPOSE_PROJECT_NAME=project,
+               COMPOSE_FILE=":".join(str(f) for f in COMPOSE_FILES))
     return env
 
 
