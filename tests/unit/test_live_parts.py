@@ -63,3 +63,20 @@ def test_canary_names_and_orphans() -> None:
     assert canary.RUNNER == "000000" or not canary._orphaned(other_runner)  # never another runner's
     assert not canary._orphaned("documents")
     assert not canary._orphaned(f"{canary.PREFIX}_{canary.RUNNER}_{os.getpid()}_ab")
+
+
+@pytest.mark.parametrize("args", [("up", "-d"), ("down", "-v"), ("--ansi", "never", "up"), ("restart", "backend"),
+                                  ("run", "--rm", "backend", "alembic", "upgrade", "head"), ("exec", "mysql", "sh")])
+def test_live_target_refuses_compose_verbs_that_change_the_deployment(args: tuple[str, ...], tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from stackprobe.profile import Profile
+    from stackprobe.targets.live import LiveTarget
+
+    ran: list[list[str]] = []
+    monkeypatch.setattr(subprocess, "run", lambda command, **kw: ran.append(command))
+    env_file = tmp_path / ".env"
+    env_file.write_text("MYSQL_PASSWORD=x\n")
+    live = LiveTarget(Profile(), tmp_path, [tmp_path / "docker-compose.yml"], env_file, "prod")
+    with pytest.raises(PermissionError, match="a live target is read-only"):
+        live.compose(*args)
+    assert ran == [], "nothing may run before the refusal"

@@ -34,8 +34,12 @@ class LiveTarget(Target):
 
     @staticmethod
     def _refuse_mutating(args: tuple[str, ...]) -> None:
-        if args and args[0] in _MUTATING:
-            raise PermissionError(f"live target: refusing `docker compose {args[0]}` (read-only)")
+        # Any word, not only the first: global options may come before the verb
+        # (`--ansi never up`). A service named like a verb is refused too: an error, never a write.
+        verbs = [word for word in args if word in _MUTATING]
+        if verbs:
+            raise PermissionError(f"live target: refusing `docker compose {' '.join(args)}` "
+                                  f"({verbs[0]} changes the deployment; a live target is read-only)")
 
     def compose(self, *args: str, check: bool = True, timeout: float = 600):  # type: ignore[no-untyped-def]
         self._refuse_mutating(args)
