@@ -9,7 +9,7 @@ after its own kill -9, which Docker notices (the die event) some tens to hundred
 "raw" differences compare each from its own origin, "aligned" ones from the die event for both
 (the suite's figure less that lag). first_write has no outside view and is not compared.
 
-Usage: .venv/bin/python bench/recovery_precision.py [--trials 4] (x mysql, redis, backend)
+Usage: .venv/bin/python bench/recovery_precision.py [--trials 4] [--poll-interval 0.1] (x mysql, redis, backend)
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ def observed_phases(lines: list[dict[str, Any]], service: str, injected_at: floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=4, help="crashes per service (3 services)")
+    parser.add_argument("--poll-interval", type=float, default=0.1,
+                        help="the suite's [chaos] poll_interval_s (default 0.1, the profile default; at most 0.1)")
     args = parser.parse_args()
     at_start = machine()
     clock = Stopwatch()
@@ -58,6 +60,7 @@ def main() -> None:
         profile.write_text(REFERENCE_PROFILE.read_text() + f"""
 [chaos]
 trials = {args.trials}
+poll_interval_s = {args.poll_interval}
 steady_wait_s = 30.0
 api_write_on_live = true
 [safety]
@@ -111,7 +114,8 @@ destructive_services = ["mysql", "redis", "backend"]
                "kill_to_die_event_ms": {"min": min(lags, default=None), "max": max(lags, default=None),
                                         "mean": round(statistics.fmean(lags), 1) if lags else None},
                "summary": summary, "suite_exit_code": run.returncode, "suite_wall_s": suite_s,
-               "stack_start_s": started_in, "poll_interval_suite_s": 0.1, "poll_interval_observer_s": 0.05,
+               "stack_start_s": started_in, "poll_interval_suite_s": args.poll_interval,
+               "poll_interval_observer_s": 0.05,
                "comparisons": comparisons}
     print(f"{len(comparisons)} crashes (suite exit {run.returncode}, {suite_s:.0f} s); Docker's kill -> die event lag "
           f"{figures['kill_to_die_event_ms']} ms")

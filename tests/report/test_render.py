@@ -202,6 +202,21 @@ def test_manifest_detects_tampering(tmp_path: Path) -> None:
     assert result.returncode == 1 and "MODIFIED  controls.html" in result.stdout
 
 
+def test_manifest_regenerated_after_the_run_is_caught_through_the_history(tmp_path: Path) -> None:
+    run = fab.write_run(tmp_path, "r1", fab.summary())
+    rendered = render_run(run)
+    append_record(tmp_path / "history.jsonl", dict(rendered.record, manifest_sha256=write_manifest(run)))
+    verify = [sys.executable, "-m", "stackprobe.report", "verify", str(run)]
+    assert subprocess.run(verify, capture_output=True).returncode == 0
+    page_file = run / "controls.html"  # edited, then the manifest written again to match
+    page_file.write_text(page_file.read_text().replace('data-status="failed"', 'data-status="passed"'))
+    write_manifest(run)
+    assert verify_manifest(run) == (3, [])  # the manifest alone cannot tell
+    result = subprocess.run(verify, capture_output=True, text=True)
+    assert result.returncode == 1 and "REWRITTEN manifest.json" in result.stdout, result.stdout
+    assert str(tmp_path / "history.jsonl") in result.stdout
+
+
 def test_cli_renders_without_running_tests(tmp_path: Path) -> None:
     _, second = _two_runs(tmp_path)
     (second / "waivers.toml").write_text(WAIVE_CHS06.format(expires="2026-12-31"))

@@ -6,7 +6,9 @@
 `render` runs no test: it reads results.json (and the waiver file the run archived, and
 the history next to the run directory, unless told otherwise), writes controls.html (and
 controls.pdf with --pdf) and refreshes the manifest. `verify` exits 1 and names every file
-that was modified, removed or added since the manifest was written.
+that was modified, removed or added since the manifest was written, and a manifest written
+again after the run (its hash differs from the one the run recorded in the history): a
+re-rendered run shows as such, by design.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from stackprobe.redact import REDACTOR
 from stackprobe.report import PDF, WAIVERS_COPY, render_run
-from stackprobe.report.manifest import MANIFEST, verify_manifest, write_manifest
+from stackprobe.report.manifest import MANIFEST, verify_against_history, verify_manifest, write_manifest
 from stackprobe.report.model import ResultsError
 
 
@@ -37,8 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--env-file", type=Path, action="append", default=[],
                         help="env file whose secret values must never appear (redacted again), repeatable")
     render.add_argument("--no-manifest", action="store_true", help=f"leave {MANIFEST} as it is")
-    verify = commands.add_parser("verify", help=f"check every artifact against {MANIFEST}")
+    verify = commands.add_parser("verify", help=f"check every artifact against {MANIFEST}, and {MANIFEST} "
+                                                "against the hash the run recorded in the history")
     verify.add_argument("run_dir", type=Path)
+    verify.add_argument("--history", type=Path, default=None,
+                        help="history file (default: history.jsonl beside the run directory, if any)")
     return parser
 
 
@@ -76,6 +81,9 @@ def _render(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     checked, problems = verify_manifest(args.run_dir)
+    history = args.history or (args.run_dir.resolve().parent / "history.jsonl")
+    if history.is_file():
+        problems += verify_against_history(args.run_dir.resolve(), history)
     for line in problems:
         print(line)
     if problems:

@@ -68,3 +68,22 @@ def verify_manifest(run_dir: Path) -> tuple[int, list[str]]:
         if name not in files:
             problems.append(f"UNLISTED  {name}: not in the manifest (added after the run)")
     return len(files), problems
+
+
+def verify_against_history(run_dir: Path, history: Path) -> list[str]:
+    """The manifest itself against the hash the run wrote into the history when it sealed its
+    artifacts: a manifest regenerated after the run (so that edited files match it again) no
+    longer matches. Nothing to compare (no history, no record of this run, a record without
+    the hash) gives no problem; the caller says what was compared."""
+    from stackprobe.report.history import read_history
+
+    recorded = [r.get("manifest_sha256") for r in read_history(history).records if r.get("run") == run_dir.name]
+    recorded = [digest for digest in recorded if digest]
+    path = run_dir / MANIFEST
+    if not recorded or not path.is_file():
+        return []
+    actual = sha256_file(path)
+    if actual in recorded:
+        return []
+    return [f"REWRITTEN {MANIFEST}: sha256 {actual} but the run recorded {recorded[-1]} in {history}: the "
+            "manifest was written again after the run (artifacts re-rendered or edited since)"]
