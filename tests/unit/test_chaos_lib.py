@@ -118,6 +118,45 @@ def test_guard_refusals() -> None:
     assert "\n" not in message
 
 
+class _OneServiceTarget:
+    """Enough of a target for Injector: a project with one service whose operations are counted."""
+
+    kind, project, label = "ephemeral", "spx1", "this host"
+
+    def __init__(self) -> None:
+        self.touched: list[str] = []
+
+    def services(self) -> dict[str, Any]:
+        target = self
+
+        class _Service:
+            container_name = "spx1-redis"
+
+            def inspect(self) -> dict[str, Any]:
+                target.touched.append("inspect")
+                return {}
+
+        return {"redis": _Service()}
+
+
+def test_second_fault_in_the_same_run_is_refused_before_anything_is_touched(tmp_path: Path) -> None:
+    from stackprobe.faults.inject import _ACTIVE, Fault, Injector
+
+    target = _OneServiceTarget()
+    injector = Injector(target, FaultGuard("ephemeral", "spx1", False, ()),  # type: ignore[arg-type]
+                        RecordStore(tmp_path, "this host", "spx1"))
+    busy = Fault("pause", "mysql", UndoRecord("pause", "mysql", "spx1", "this host", "c1", "spx1-mysql", {}),
+                 injector)
+    _ACTIVE.append(busy)
+    try:
+        with pytest.raises(StackprobeUsageError, match=r"refusing crash of 'redis': pause of 'mysql' is in place "
+                                                       r"\(faults run one at a time\)"), injector.crashed("redis"):
+            pass
+    finally:
+        _ACTIVE.remove(busy)
+    assert target.touched == [] and RecordStore(tmp_path, "this host", "spx1").records() == []
+
+
 def test_fault_spec_parsing() -> None:
     assert parse_fault_spec("crash:mysql, redis") == ("crash", ["mysql", "redis"])
     assert parse_fault_spec("stop:(none)") == ("stop", [])
