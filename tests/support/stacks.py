@@ -64,6 +64,10 @@ class TestStack:
         self.env_file = target.state_dir / "live.env"
         write_env(self.env_file, target.env)  # one file: the live target takes one env file
         self.values = dict(target.env)
+        # services left running under a defect's override for the next defect to replace
+        # (`defect(..., defer_reset=True)`): recreating them from the stack's own files in between
+        # would be undone at once. `flush()` resets whatever is left.
+        self.deferred: set[str] = set()
 
     # --- compose ------------------------------------------------------------------------
     def compose_command(self, *args: str, overrides: Sequence[Path] = ()) -> list[str]:
@@ -85,10 +89,19 @@ class TestStack:
 
     def apply(self, override: Path, *services: str, wait: bool = True,
               env: dict[str, str] | None = None) -> None:
-        """Recreate `services` with `override` on top of the stack's compose files."""
+        """Recreate `services` with `override` on top of the stack's compose files (services an
+        earlier defect left deferred and this one does not replace are reset first)."""
+        self.flush(keep=services)
+        self.deferred -= set(services)
         args = ["up", "-d", "--no-deps", "--force-recreate"]
         self.compose(*args, *(["--wait"] if wait else []), *services, overrides=[override],
                      timeout=300, check=True, env=env)
+
+    def flush(self, keep: Sequence[str] = ()) -> None:
+        """Reset the deferred services (except `keep`, which the caller is about to replace)."""
+        if stale := sorted(self.deferred - set(keep)):
+            self.reset(*stale)
+            self.deferred -= set(stale)
 
     def reset(self, *services: str) -> None:
         """Recreate `services` (default: all) from the stack's own compose files, healthy."""
@@ -96,19 +109,25 @@ class TestStack:
 
     @contextmanager
     def defect(self, override: Path, *services: str, wait: bool = True,
-               env: dict[str, str] | None = None) -> Iterator[None]:
+               env: dict[str, str] | None = None, defer_reset: bool = False) -> Iterator[None]:
         """The stack with `override` applied to `services`; reset afterwards, also on failure.
-        Services that only the override defines are removed, the others recreated."""
+        Services that only the override defines are removed, the others recreated; with
+        `defer_reset`, a clean exit leaves them for the next `apply` or `flush` to replace."""
+        clean = False
         try:
             self.apply(override, *services, wait=wait, env=env)
             yield
+            clean = True
         finally:
             own = set(self.compose("config", "--services").stdout.split())
             extra = [s for s in services if s not in own]
             if extra:
                 self.compose("rm", "--stop", "--force", *extra, overrides=[override], env=env)
             if kept := [s for s in services if s in own]:
-                self.reset(*kept)
+                if defer_reset and clean:
+                    self.deferred |= set(kept)
+                else:
+                    self.reset(*kept)
 
     def script(self, name: str, *args: str, env: dict[str, str] | None = None,
                timeout: float = 300) -> subprocess.CompletedProcess[str]:
