@@ -96,6 +96,25 @@ def test_a_profile_threshold_makes_a_passing_secret_fail_the_file_checks(tmp_pat
         by_subject["REDIS_PASSWORD"].message)
 
 
+def test_an_ephemeral_copy_of_a_strict_profile_passes_its_own_policy(tmp_path: Path) -> None:
+    """The env file an ephemeral run generates from the template meets the profile's [secrets]
+    (longer than the default 48 characters, a symbol required), so the gate does not fail SEC-01/02
+    on the copy it made itself."""
+    from stackprobe.targets.envfiles import generated_from_template, write_env
+
+    strict = _profile(tmp_path, '[secrets]\nsecret_key_min_length = 80\npassword_min_length = 64\n'
+                                'required_char_classes = ["symbol"]\n')
+    for _ in range(20):  # the symbol class is a 1-in-5 miss per 48 characters without the policy
+        values = generated_from_template(REPO / ".env.example", secret_policy(strict.secrets))
+        env = tmp_path / "generated.env"
+        write_env(env, values)
+        env.chmod(0o600)
+        findings = [f for f in check_config(_inputs(env), *config_policies(strict)).findings
+                    if f.control in {"SEC-01", "SEC-02"}]
+        assert findings == [], [f.message for f in findings]
+        assert len(values["SECRET_KEY"]) >= 80 and len(values["MYSQL_PASSWORD"]) >= 80
+
+
 def test_profile_classes_defaults_and_env_expectations_reach_the_file_checks(tmp_path: Path) -> None:
     # letters and digits only: strong by default, no symbol
     env = _env(tmp_path, "SECRET_KEY=eqiDb2gsq6AK7ok5BHFTbw939hSqta4ELTrp8hXG2afNNunbdZoXcMUaGnD6H5xy\n",

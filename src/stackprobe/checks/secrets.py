@@ -212,23 +212,30 @@ _ALPHABET = string.ascii_letters + string.digits + "-_"
 _BITS_PER_CHAR = 5.0
 
 
-def generate_secret(length: int = 48) -> str:
-    """A random URL-safe secret that passes SEC-01/SEC-02 under the default policy.
+def generate_secret(length: int = 48, policy: SecretPolicy | None = None) -> str:
+    """A random URL-safe secret that passes SEC-01/SEC-02 under `policy` (default: the
+    built-in one).
 
-    Drawn with `secrets` and redrawn until it has lower case, upper case and digits, no
-    placeholder-looking text and at least 5 estimated bits per character (so 16
-    characters clear the password bar and 32 the SECRET_KEY bar).
+    Drawn with `secrets` and redrawn until it has lower case, upper case and digits (and a
+    symbol, `-` or `_`, when the policy requires that class), no placeholder-looking text and
+    at least 5 estimated bits per character (so 16 characters clear the password bar and 32
+    the SECRET_KEY bar). It is at least as long as the policy's longest minimum.
     """
+    policy = policy or SecretPolicy()
+    length = max(length, policy.secret_key_min_length, policy.password_min_length)
     if length < 16:
         raise ValueError(f"a secret needs at least 16 characters, got {length}")
-    policy = SecretPolicy()
-    while True:
+    wanted = {"lower", "upper", "digit"} | ({"symbol"} & set(policy.required_char_classes))
+    bits = max(_BITS_PER_CHAR * min(length, 256), policy.secret_key_min_entropy_bits, policy.password_min_entropy_bits)
+    for _ in range(10_000):
         candidate = "".join(secrets.choice(_ALPHABET) for _ in range(length))
         if (
-            {"lower", "upper", "digit"} <= set(class_counts(candidate))
+            wanted <= set(class_counts(candidate))
             and not policy.looks_like_placeholder(candidate)
             and not policy.is_known_default(candidate)
             # (the estimate reads at most 256 characters)
-            and estimate_entropy_bits(candidate) >= _BITS_PER_CHAR * min(length, 256)
+            and estimate_entropy_bits(candidate) >= bits
         ):
             return candidate
+    raise ValueError(f"no {length}-character URL-safe secret meets the policy (classes {sorted(wanted)}, "
+                     f"{bits:g} bits): relax [secrets] in the profile")

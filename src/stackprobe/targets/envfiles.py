@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dotenv import dotenv_values
 
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.redact import is_secret_name
+
+if TYPE_CHECKING:
+    from stackprobe.checks.secrets import SecretPolicy
 
 
 def read_env(path: Path) -> dict[str, str]:
@@ -33,9 +37,10 @@ def write_env(path: Path, values: dict[str, str]) -> None:
     os.chmod(path, 0o600)
 
 
-def generated_from_template(template: Path) -> dict[str, str]:
-    """The template's keys, every secret replaced with a strong random value."""
+def generated_from_template(template: Path, policy: SecretPolicy | None = None) -> dict[str, str]:
+    """The template's keys, every secret replaced with a strong random value (one that passes
+    `policy`, the profile's [secrets], so a strict profile does not fail its own copy)."""
     from stackprobe.checks.secrets import generate_secret
 
     values = read_env(template)
-    return {k: (generate_secret() if is_secret_name(k) else v) for k, v in values.items()}
+    return {k: (generate_secret(policy=policy) if is_secret_name(k) else v) for k, v in values.items()}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from testcontainers.compose import DockerCompose
 
+from stackprobe.checks.policies import secret_policy
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.profile import Profile
 from stackprobe.redact import REDACTOR
@@ -58,7 +59,7 @@ class EphemeralTarget(Target):
         template = project_dir / profile.stack.env_template
         # a generated env file gets the profile's ephemeral_env on top (e.g. a small LOG_MAX_BYTES)
         values = read_env(env_file) if env_file else {
-            **generated_from_template(template), **profile.stack.ephemeral_env}
+            **generated_from_template(template, secret_policy(profile.secrets)), **profile.stack.ephemeral_env}
         # Overlay: unique names and random loopback ports, so copies never collide.
         overlay = {
             "COMPOSE_PROJECT_NAME": project,
