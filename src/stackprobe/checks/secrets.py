@@ -221,10 +221,10 @@ def generate_secret(length: int = 48, policy: SecretPolicy | None = None) -> str
     at least 5 estimated bits per character (so 16 characters clear the password bar and 32
     the SECRET_KEY bar). It is at least as long as the policy's longest minimum.
     """
-    policy = policy or SecretPolicy()
-    length = max(length, policy.secret_key_min_length, policy.password_min_length)
     if length < 16:
         raise ValueError(f"a secret needs at least 16 characters, got {length}")
+    policy = policy or SecretPolicy()
+    length = max(length, policy.secret_key_min_length, policy.password_min_length)
     wanted = {"lower", "upper", "digit"} | ({"symbol"} & set(policy.required_char_classes))
     bits = max(_BITS_PER_CHAR * min(length, 256), policy.secret_key_min_entropy_bits, policy.password_min_entropy_bits)
     for _ in range(10_000):
