@@ -219,12 +219,14 @@ def generate_secret(length: int = 48, policy: SecretPolicy | None = None) -> str
     Drawn with `secrets` and redrawn until it has lower case, upper case and digits (and a
     symbol, `-` or `_`, when the policy requires that class), no placeholder-looking text and
     at least 5 estimated bits per character (so 16 characters clear the password bar and 32
-    the SECRET_KEY bar). It is at least as long as the policy's longest minimum.
+    the SECRET_KEY bar). Given a policy, it is at least as long as the policy's longest minimum.
     """
     if length < 16:
         raise ValueError(f"a secret needs at least 16 characters, got {length}")
-    policy = policy or SecretPolicy()
-    length = max(length, policy.secret_key_min_length, policy.password_min_length)
+    if policy is None:
+        policy = SecretPolicy()
+    else:  # a profile's policy: as long as its longest minimum
+        length = max(length, policy.secret_key_min_length, policy.password_min_length)
     wanted = {"lower", "upper", "digit"} | ({"symbol"} & set(policy.required_char_classes))
     bits = max(_BITS_PER_CHAR * min(length, 256), policy.secret_key_min_entropy_bits, policy.password_min_entropy_bits)
     for _ in range(10_000):
