@@ -223,19 +223,21 @@ def generate_secret(length: int = 48, policy: SecretPolicy | None = None) -> str
     """
     if length < 16:
         raise ValueError(f"a secret needs at least 16 characters, got {length}")
+    # (the estimate reads at most 256 characters)
+    bits = _BITS_PER_CHAR * min(length, 256)
     if policy is None:
         policy = SecretPolicy()
-    else:  # a profile's policy: as long as its longest minimum
+    else:  # a profile's policy: one secret fit for any role, as long and as strong as its strictest
         length = max(length, policy.secret_key_min_length, policy.password_min_length)
+        bits = max(_BITS_PER_CHAR * min(length, 256), policy.secret_key_min_entropy_bits,
+                   policy.password_min_entropy_bits)
     wanted = {"lower", "upper", "digit"} | ({"symbol"} & set(policy.required_char_classes))
-    bits = max(_BITS_PER_CHAR * min(length, 256), policy.secret_key_min_entropy_bits, policy.password_min_entropy_bits)
     for _ in range(10_000):
         candidate = "".join(secrets.choice(_ALPHABET) for _ in range(length))
         if (
             wanted <= set(class_counts(candidate))
             and not policy.looks_like_placeholder(candidate)
             and not policy.is_known_default(candidate)
-            # (the estimate reads at most 256 characters)
             and estimate_entropy_bits(candidate) >= bits
         ):
             return candidate
