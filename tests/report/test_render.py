@@ -42,6 +42,9 @@ def test_every_control_once_with_its_status(tmp_path: Path) -> None:
     for control in data["controls"].values():
         assert control["title"] in text and control["why"] in text and control["fix"] in text
         assert control["checks"][0]["nodeid"] in text
+        assert control["tags"] and all(tag in text for tag in control["tags"])  # framework mappings too
+    assert any(":" in tag for c in data["controls"].values() for tag in c["tags"]), "no framework tag was shown"
+    assert "@media print" in (run / "controls.html").read_text()  # the page prints cleanly (its own stylesheet)
     # header: environment of the run
     for needle in ("ci-runner-7", "profiles/reference.toml", "ab" * 32, "cd" * 32, "ef" * 32,
                    "mysql@sha256:" + "3" * 64, "0123456789abcdef0123456789abcdef01234567", "2026-11-25T07:04:10Z",
