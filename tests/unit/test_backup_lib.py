@@ -469,3 +469,14 @@ def test_scratch_directories_of_killed_runs_are_swept(tmp_path: Path, monkeypatc
     assert made.parent == tmp_path and made.name.startswith(f"{SCRATCH_PREFIX}{RUNNER}-{os.getpid()}-")
     assert (made.stat().st_mode & 0o777) == 0o700
     assert not dead.exists() and other_runner.exists() and alive.exists()
+
+
+def test_reader_errors_become_one_line_without_paths() -> None:
+    """gzip can print several messages for one corrupt stream (seen: a crc error, then a length
+    error, each naming the file); the problem is still one line naming no host path."""
+    stderr = ("gzip: /srv/backups/backup_1.sql.gz: invalid compressed data--crc error\r\n\x85"
+              "gzip: /srv/backups/backup_1.sql.gz: invalid compressed data--length error\n\x00")
+    info = parse_inspection("/srv/backups/backup_1.sql.gz", 1, "", stderr)
+    (problem,) = info.problems(database="app")
+    assert problem == ("not an intact gzip stream (gzip: invalid compressed data--crc error "
+                       "gzip: invalid compressed data--length error)")

@@ -99,8 +99,11 @@ def parse_inspection(path: str, exit_code: int, stdout: str, stderr: str) -> Dum
             statements.append(text)
         elif kind == "L":
             last = text
-    error = " ".join(line.strip() for line in stderr.splitlines() if line.strip())
-    error = re.sub(r"^gzip: [^:]+: ", "gzip: ", error)[:300]
+    # One line whatever the reader printed: every whitespace run (any kind of line break) is one
+    # space, control characters go, and every gzip message loses its path (gzip may print
+    # several for one corrupt stream, e.g. a crc error and then a length error).
+    error = " ".join("".join(c if c.isprintable() else " " for c in stderr).split())
+    error = re.sub(r"gzip: [^:]+: ", "gzip: ", error)[:300]
     return DumpInfo(path, exit_code, error, header, tables, statements, last)
 
 
