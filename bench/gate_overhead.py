@@ -2,15 +2,16 @@
 `docker compose up --wait` plus `down -v` of the same stack, measured in the same run.
 
 Prints the floor, the gate, their ratio (goal <= 1.5) and where the gate's time goes: per
-suite and pytest phase (set-up, call, teardown from --durations=0), the time deploy.sh itself
-took inside the deploy suite (the runbook's procedure), and the slowest phases, which
-shows fixture set-up such as the stack start. Usage: .venv/bin/python bench/gate_overhead.py
+suite and pytest phase (set-up, call, teardown from --durations=0), per fixture (set-up and
+teardown, from bench/fixture_timing.py), the time deploy.sh itself took inside the deploy
+suite (the runbook's procedure), and the slowest phases. Usage: .venv/bin/python bench/gate_overhead.py
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -62,13 +63,31 @@ def procedure_seconds(summary: dict[str, Any]) -> dict[str, float]:
     return {name: round(s, 1) for name, s in sorted(spent.items())}
 
 
+def per_fixture(timing: Path) -> list[dict[str, object]]:
+    """Set-up and teardown seconds per fixture (summed over its instances), slowest first."""
+    totals: dict[tuple[str, str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for line in timing.read_text().splitlines() if timing.is_file() else []:
+        record = json.loads(line)
+        key = (record["fixture"], record["scope"], record["where"])
+        totals[key]["setup_s"] += record["exclusive_s"]
+        totals[key]["teardown_s"] += record["teardown_s"]
+        totals[key]["instances"] += 1
+    rows = [{"fixture": name, "scope": scope, "where": where, "setup_s": round(t["setup_s"], 2),
+             "teardown_s": round(t["teardown_s"], 2), "instances": int(t["instances"])}
+            for (name, scope, where), t in totals.items()]
+    return sorted(rows, key=lambda r: -(float(r["setup_s"]) + float(r["teardown_s"])))  # type: ignore[arg-type]
+
+
 def gate_seconds(report_dir: Path) -> dict[str, object]:
     clock = Stopwatch()
+    timing = report_dir / "fixtures.jsonl"
+    env = {**os.environ, "STACKPROBE_FIXTURE_TIMING": str(timing),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "bench"), os.environ.get("PYTHONPATH")]))}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "suites", "--ignore=suites/chaos", "--target", "ephemeral",
          "--profile", str(PROFILE), f"--report-dir={report_dir}", "--durations=0", "--durations-min=0",
-         "-q", "-p", "no:randomly"],
-        cwd=REPO, capture_output=True, text=True, timeout=3600)
+         "-q", "-p", "no:randomly", "-p", "fixture_timing"],
+        cwd=REPO, capture_output=True, text=True, timeout=3600, env=env)
     total = clock()
     # reports/latest is a symlink to the run's directory: one results.json, found twice.
     (results,) = {path.resolve() for path in report_dir.glob("*/results.json")}
@@ -87,6 +106,7 @@ def gate_seconds(report_dir: Path) -> dict[str, object]:
                             for suite, by in sorted(per_suite.items())},
             "phases_total_s": round(sum(s for s, _, _ in phases), 1),
             "deploy_procedure_s": procedure_seconds(summary),
+            "per_fixture_s": per_fixture(timing)[:15],
             "slowest_phases": [{"s": s, "phase": p, "item": i} for s, p, i in slowest]}
 
 
@@ -112,6 +132,10 @@ def main() -> None:
         print(f"  {suite:<15} " + "  ".join(f"{p} {s:>6.1f}" for p, s in by.items()))
     for phase in gate["slowest_phases"][:8]:  # type: ignore[index]
         print(f"  {phase['s']:>7.2f} s {phase['phase']:<8} {phase['item']}")
+    print("per fixture (set-up + teardown, s):")
+    for row in gate["per_fixture_s"][:10]:  # type: ignore[index]
+        print(f"  {row['setup_s']:>7.2f} + {row['teardown_s']:>6.2f}  {row['fixture']} ({row['scope']}, "
+              f"{row['where']}, x{row['instances']})")
     write_record("gate_overhead", {**floor, **gate, "ratio": ratio, "goal_ratio": 1.5,
                                    "deploy_procedure_total_s": round(procedure, 1),
                                    "ratio_without_deploy_procedure": beyond,
