@@ -189,32 +189,48 @@ def test_bad_input_is_one_line_naming_the_host(case: str, shared_stack: TestStac
 
 
 def test_fleet_one_report_other_hosts_go_on(shared_stack: TestStack, sshd: Sshd, tmp_path: Path) -> None:
-    """Three hosts, one xdist worker each: over SSH, this host, and an unreachable one."""
+    """Five hosts, one xdist worker each: over SSH and this host (both healthy), and three that
+    cannot run (unreachable, a refused key, no Docker engine on the host). One report; each
+    broken host errors its own checks with one line naming it; the healthy ones pass."""
     profile = remote_profile(tmp_path)
+    (tmp_path / "nodocker").mkdir()
+    no_docker = remote_profile(tmp_path / "nodocker", '[ssh]\ndocker_socket = "/run/stackprobe-no-such-docker.sock"\n')
+    other_key = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other_key)], check=True)
     common = (f'project_name = "{shared_stack.project}"\nenv_file = "{shared_stack.env_file}"\n'
               f"compose_files = {[str(f) for f in shared_stack.compose_files]!r}\n".replace("'", '"'))
+
+    def remote(name: str, url: str, key: Path, host_profile: Path) -> str:
+        return (f'[[hosts]]\nname = "{name}"\nhost = "{url}"\nprofile = "{host_profile}"\n{common}'
+                f'identity_file = "{key}"\nknown_hosts_file = "{sshd.known_hosts}"\n\n')
+
     fleet = tmp_path / "fleet.toml"
     fleet.write_text(
-        f'[[hosts]]\nname = "over-ssh"\nhost = "{sshd.url}"\nprofile = "{profile}"\n{common}'
-        f'identity_file = "{sshd.client_key}"\nknown_hosts_file = "{sshd.known_hosts}"\n\n'
-        f'[[hosts]]\nname = "this-host"\nprofile = "{REFERENCE_PROFILE}"\n{common}\n'
-        f'[[hosts]]\nname = "down"\nhost = "ssh://{sshd.user}@127.0.0.1:1"\nprofile = "{profile}"\n{common}'
-        f'identity_file = "{sshd.client_key}"\nknown_hosts_file = "{sshd.known_hosts}"\n')
+        remote("over-ssh", sshd.url, sshd.client_key, profile)
+        + f'[[hosts]]\nname = "this-host"\nprofile = "{REFERENCE_PROFILE}"\n{common}\n'
+        + remote("down", f"ssh://{sshd.user}@127.0.0.1:1", sshd.client_key, profile)
+        + remote("refused", sshd.url, other_key, profile)
+        + remote("no-docker", sshd.url, sshd.client_key, no_docker))
     started = time.monotonic()
     run = run_pytest("suites/smoke", "--nightly", "--fleet", str(fleet), report_dir=tmp_path / "fleet")
-    print(f"\nfleet of 3 (2 up, 1 down), nightly smoke: {time.monotonic() - started:.1f} s")
+    print(f"\nfleet of 5 (2 up, 3 broken), nightly smoke: {time.monotonic() - started:.1f} s")
     assert run.returncode == 1, run.tail()
     runs = [p for p in (tmp_path / "fleet").iterdir() if p.is_dir() and not p.is_symlink()]
     assert len(runs) == 1 and (runs[0] / "results.json").is_file() and (runs[0] / "report.html").is_file(), runs
     per_host = run.results["hosts"]
-    assert set(per_host) == {"over-ssh", "this-host", "down"}, per_host
+    assert set(per_host) == {"over-ssh", "this-host", "down", "refused", "no-docker"}, per_host
     for name in ("over-ssh", "this-host"):
         assert set(per_host[name]) == NIGHTLY_SMOKE and set(per_host[name].values()) == {"passed"}, per_host
-    assert set(per_host["down"].values()) == {"error"}, per_host["down"]
-    messages = {c["message"] for control in run.results["controls"].values() for c in control["checks"]
-                if c["host"] == "down"}
-    assert len(messages) == 1 and "127.0.0.1:1: host unreachable" in messages.pop(), messages
-    assert [h["name"] for h in run.results["run"]["fleet"]] == ["over-ssh", "this-host", "down"]
+    for name, expected in (("down", "127.0.0.1:1: host unreachable"), ("refused", "refused SSH key"),
+                           ("no-docker", "no Docker engine on the host")):
+        assert set(per_host[name].values()) == {"error"}, (name, per_host[name])
+        messages = {c["message"] for control in run.results["controls"].values() for c in control["checks"]
+                    if c["host"] == name}
+        assert len(messages) == 1, (name, messages)
+        message = messages.pop()
+        assert expected in message and "\n" not in message, (name, message)
+    assert [h["name"] for h in run.results["run"]["fleet"]] == ["over-ssh", "this-host", "down", "refused",
+                                                               "no-docker"]
     assert not ssh_masters(), ssh_masters()
 
 
