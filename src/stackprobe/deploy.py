@@ -335,11 +335,16 @@ def _content_checksums(connection: Any) -> dict[str, dict[str, Any]]:
 
 
 def parse_sha256sum(output: str) -> dict[str, str]:
-    """relative path -> digest, from `find . -type f -exec sha256sum {} +` output."""
+    """relative path -> digest, from `find . -type f -exec sha256sum {} +` output. A name with a
+    backslash or a newline comes escaped (GNU coreutils: the line starts with `\\`, and `\\\\`
+    and `\\n` stand for them), so it is unescaped, not read as another file."""
     digests = {}
-    for line in output.splitlines():
-        digest, _, path = line.partition("  ")
+    for line in output.split("\n"):
+        escaped = line.startswith("\\")
+        digest, _, path = line.removeprefix("\\").partition("  ")
         if len(digest) == 64 and path:
+            if escaped:
+                path = re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r"}.get(m.group(1), m.group(1)), path)
             digests[path.removeprefix("./")] = digest
     return digests
 

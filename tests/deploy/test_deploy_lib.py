@@ -138,3 +138,19 @@ def test_read_traffic_never_recovering_has_no_downtime_figure() -> None:
         traffic.sleep(5)
     seen = traffic.report()
     assert seen.failed == 5 and seen.downtime_s is None and seen.recovered_s is None
+
+
+def test_sha256sum_listing_with_escaped_names(tmp_path: Path) -> None:
+    """Real `sha256sum` output: names with a backslash, a newline or a carriage return come
+    escaped and must map back to the names, not to other (made-up) files."""
+    import hashlib
+    import subprocess
+
+    from stackprobe.deploy import parse_sha256sum
+
+    names = ["plain.txt", "back\\slash", "new\nline", "carriage\rreturn", "  spaced  "]
+    for name in names:
+        (tmp_path / name).write_bytes(name.encode() * 3)
+    output = subprocess.run(["sh", "-c", "find . -type f -exec sha256sum {} +"], cwd=tmp_path,
+                            capture_output=True, text=True, check=True).stdout
+    assert parse_sha256sum(output) == {name: hashlib.sha256(name.encode() * 3).hexdigest() for name in names}
