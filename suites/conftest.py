@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stackprobe.checks import ConfigCheck, ConfigInputs, Finding, check_config, config_policies
+from stackprobe.checks import ConfigCheck, ConfigInputs, Finding, check_config, policies
 from stackprobe.settings import RunSettings
 from stackprobe.targets.envfiles import generated_from_template, write_env
 
@@ -38,9 +38,8 @@ def config_env_file(config_inputs: ConfigInputs) -> Path:
 
 @pytest.fixture(scope="session")
 def config_check(config_inputs: ConfigInputs, stackprobe_settings: RunSettings) -> ConfigCheck:
-    """Every file check under the profile's policies ([config], [secrets])."""
-    env_policy, secret_policy = config_policies(stackprobe_settings.profile)
-    return check_config(config_inputs, env_policy, secret_policy)
+    """Every file check under the profile's policies."""
+    return check_config(config_inputs, policies(stackprobe_settings.profile))
 
 
 @pytest.fixture(scope="session")

@@ -140,6 +140,24 @@ class ContainersSection:
     one_shot_services: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ComposeSection:
+    # SEC-06: host addresses the database and cache ports may be published on
+    allowed_host_ips: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
+    # CMP-01: true demands an image digest; false accepts a tag other than `latest`
+    require_digest: bool = False
+    # CMP-01: directories whose data must live on named volumes, per role
+    database_data_dirs: list[str] = field(default_factory=lambda: ["/var/lib/mysql"])
+    cache_data_dirs: list[str] = field(default_factory=lambda: ["/data"])
+    backend_data_dirs: list[str] = field(default_factory=lambda: ["/app/uploads", "/app/vector_db"])
+    # LOG-06: drivers that ship logs off the host (bounded by their own backend)
+    log_remote_drivers: list[str] = field(
+        default_factory=lambda: ["syslog", "journald", "fluentd", "gelf", "awslogs", "gcplogs", "splunk"]
+    )
+    # LOG-06: json-file/local need max-size; true also demands max-file
+    log_require_max_file: bool = True
+
+
 # ISO-8601 time with milliseconds and UTC offset, level, pid, logger, message (the reference
 # backend's `%(asctime)s %(levelname)s %(process)d %(name)s %(message)s`)
 LOG_LINE_PATTERN = (
@@ -503,6 +521,7 @@ class Profile:
     redis: RedisSection = field(default_factory=RedisSection)
     vector_store: VectorStoreSection = field(default_factory=VectorStoreSection)
     containers: ContainersSection = field(default_factory=ContainersSection)
+    compose: ComposeSection = field(default_factory=ComposeSection)
     config: ConfigSection = field(default_factory=ConfigSection)
     secrets: SecretsSection = field(default_factory=SecretsSection)
     logs: LogsSection = field(default_factory=LogsSection)

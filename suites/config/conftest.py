@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stackprobe.checks import ComposePolicy, ServiceRoles, config_policies, read_env_file
+from stackprobe.checks import policies, read_env_file
 from stackprobe.inspect import ImageReport, InEffect, collect_in_effect, scan_images
 from stackprobe.targets import Target
 
@@ -14,10 +14,7 @@ def in_effect(target: Target) -> InEffect:
     profile = target.profile
     template = read_env_file(target.project_dir / profile.stack.env_template)
     # Whatever the template ships is a placeholder by definition (as on the file side).
-    env_policy, secret_policy = config_policies(profile)
-    secret_policy = secret_policy.with_defaults(template.values.values())
-    roles = ServiceRoles(profile.services.database, profile.services.cache, profile.services.backend)
-    return collect_in_effect(target, env_policy, secret_policy, roles, ComposePolicy().allowed_host_ips)
+    return collect_in_effect(target, policies(profile, template.values.values()))
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from stackprobe.checks import ComposePolicy, Finding, check_log_limits
+from stackprobe.checks import Finding, check_log_limits, compose_policy
 from stackprobe.evidence import Evidence
 from stackprobe.targets import Target
 from suites.conftest import assert_control_clean
@@ -28,5 +28,5 @@ def test_log_driver_bounded_in_effect(target: Target, evidence: Evidence) -> Non
         model["services"][name] = {"logging": {"driver": config.get("Type", ""),
                                                "options": config.get("Config") or {}}}
     evidence.record("log_config_in_effect", model["services"])
-    findings = check_log_limits(model, ComposePolicy())
+    findings = check_log_limits(model, compose_policy(target.profile))
     assert_control_clean("LOG-06", findings, evidence)

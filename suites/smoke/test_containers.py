@@ -30,7 +30,8 @@ def test_containers_running_healthy_restarts_stable(target: Target, evidence: Ev
     """A crash-looping container can look up and healthy at any single moment between two
     restarts, so besides its state this reads Docker's own record: a restart count that grew
     during the run, or a restart by Docker in the last `recent_restart_s`. `observe_s` > 0
-    also watches the states for that long."""
+    also watches the states for that long. A `[containers] one_shot_services` entry may also
+    have exited with status 0."""
     cfg = target.profile.containers
     expected = set(target.compose_config().get("services", {}))
     services = target.services()
@@ -47,14 +48,18 @@ def test_containers_running_healthy_restarts_stable(target: Target, evidence: Ev
             entry["restarts"] = attrs.get("RestartCount", 0)
             started = _since(state.get("StartedAt", ""))
             entry["started_s_ago"] = round(started, 1) if started is not None else None
-            observed = state.get("Status") if state.get("Status") != "running" else f"running/{health}"
+            observed = {"running": f"running/{health}", "exited": f"exited({state.get('ExitCode')})"}.get(
+                state.get("Status", ""), state.get("Status"))
             if not entry["states"] or entry["states"][-1] != observed:
                 entry["states"].append(observed)
         if time.monotonic() >= deadline:
             break
         time.sleep(0.5)
+    one_shot = set(cfg.one_shot_services)
     for name, entry in sorted(seen.items()):
-        bad = [s for s in entry["states"] if s not in {"running/healthy", "running/no healthcheck"}]
+        # a one-shot service (migrations, an init job) is done when it exited 0
+        good = {"running/healthy", "running/no healthcheck"} | ({"exited(0)"} if name in one_shot else set())
+        bad = [s for s in entry["states"] if s not in good]
         if bad:
             problems.append(f"{name}: seen {' -> '.join(entry['states'])}")
         if entry["restarts"] != entry["restarts_at_start"]:

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from stackprobe.checks import ConfigInputs, compare_parsers, run_config_checks
+from stackprobe.checks import ConfigInputs, compare_parsers, policies, run_config_checks
+from stackprobe.profile import Profile
 
 REPO = Path(__file__).resolve().parents[2]
 DEFECTS = REPO / "tests" / "defects" / "config"
@@ -53,7 +54,7 @@ def test_every_defect_is_described() -> None:
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_exactly_the_listed_controls_fail(case: Path, tmp_path: Path) -> None:
     spec = _load(case)
-    findings = run_config_checks(_inputs(case, tmp_path, spec))
+    findings = run_config_checks(_inputs(case, tmp_path, spec), policies(Profile()))
     failing = {finding.control for finding in findings}
     shown = "\n".join(str(finding) for finding in findings)
     assert failing == set(spec["fails"]), shown

@@ -12,12 +12,13 @@ import pytest
 from support.stacks import run_pytest
 
 from stackprobe.checks import (
+    ComposePolicy,
     ConfigInputs,
     EnvPolicy,
     SecretPolicy,
     check_config,
-    config_policies,
     generate_secret,
+    policies,
     secret_policy,
 )
 from stackprobe.checks.in_effect import ContainerFacts, check_flags_in_effect, check_secrets_in_effect
@@ -52,7 +53,8 @@ def _inputs(env: Path) -> ConfigInputs:
 # ---- the profile sections ------------------------------------------------------------------
 
 def test_profile_defaults_are_the_built_in_policies() -> None:
-    assert config_policies(Profile()) == (EnvPolicy(), SecretPolicy())
+    built_in = policies(Profile())
+    assert (built_in.env, built_in.secrets, built_in.compose) == (EnvPolicy(), SecretPolicy(), ComposePolicy())
 
 
 def test_every_config_and_secrets_key_is_documented_in_the_production_example() -> None:
@@ -85,9 +87,9 @@ def test_a_bad_secrets_or_config_key_is_one_clear_error(tmp_path: Path, text: st
 
 def test_a_profile_threshold_makes_a_passing_secret_fail_the_file_checks(tmp_path: Path) -> None:
     inputs = _inputs(_env(tmp_path))
-    assert check_config(inputs, *config_policies(Profile())).findings == []
+    assert check_config(inputs, policies(Profile())).findings == []
     strict = _profile(tmp_path, "[secrets]\nsecret_key_min_length = 80\npassword_min_length = 40\n")
-    findings = check_config(inputs, *config_policies(strict)).findings
+    findings = check_config(inputs, policies(strict)).findings
     by_subject = {f.subject: f for f in findings}
     assert {f.control for f in findings} == {"SEC-01", "SEC-02"}
     assert "64 characters, policy needs at least 80 ([secrets] secret_key_min_length)" in (
@@ -109,7 +111,7 @@ def test_an_ephemeral_copy_of_a_strict_profile_passes_its_own_policy(tmp_path: P
         env = tmp_path / "generated.env"
         write_env(env, values)
         env.chmod(0o600)
-        findings = [f for f in check_config(_inputs(env), *config_policies(strict)).findings
+        findings = [f for f in check_config(_inputs(env), policies(strict)).findings
                     if f.control in {"SEC-01", "SEC-02"}]
         assert findings == [], [f.message for f in findings]
         assert len(values["SECRET_KEY"]) >= 80 and len(values["MYSQL_PASSWORD"]) >= 80
@@ -119,14 +121,14 @@ def test_profile_classes_defaults_and_env_expectations_reach_the_file_checks(tmp
     # letters and digits only: strong by default, no symbol
     env = _env(tmp_path, "SECRET_KEY=eqiDb2gsq6AK7ok5BHFTbw939hSqta4ELTrp8hXG2afNNunbdZoXcMUaGnD6H5xy\n",
                drop=("SECRET_KEY",))
-    assert check_config(_inputs(env)).findings == []
+    assert check_config(_inputs(env), policies(Profile())).findings == []
     app_password = "NV1pVCpnuaaJvkapFYk67tBKwEbFOmJp"  # the fixture's MYSQL_PASSWORD
     profile = _profile(tmp_path, (
         '[secrets]\nrequired_char_classes = ["lower", "upper", "digit", "symbol"]\n'
         f'known_defaults = ["{app_password}"]\n'
         '[config]\nexpected_environment = "staging"\nenv_file_max_mode = 0o400\n'
     ))
-    findings = check_config(_inputs(env), *config_policies(profile)).findings
+    findings = check_config(_inputs(env), policies(profile)).findings
     messages = {(f.control, f.subject): f.message for f in findings}
     assert "no symbol characters; policy requires lower, upper, digit, symbol ([secrets] required_char_classes)" in (
         messages["SEC-01", "SECRET_KEY"])
@@ -139,14 +141,15 @@ def test_profile_classes_defaults_and_env_expectations_reach_the_file_checks(tmp
 def test_a_profile_threshold_changes_the_in_effect_verdict() -> None:
     key = generate_secret(40)
     facts = [ContainerFacts("backend", env={"SECRET_KEY": key, "ENVIRONMENT": "production", "DEBUG": "False"})]
-    env_policy, default = config_policies(Profile())
+    built_in = policies(Profile())
+    env_policy, default = built_in.env, built_in.secrets
     assert check_secrets_in_effect(facts, default) == []
     strict = secret_policy(SecretsSection(secret_key_min_length=48))
     (finding,) = check_secrets_in_effect(facts, strict)
     assert finding.control == "SEC-01" and "([secrets] secret_key_min_length)" in finding.message
     assert key not in finding.message
     assert check_flags_in_effect(facts, env_policy) == []
-    staging = config_policies(Profile(config=ConfigSection(expected_environment="staging")))[0]
+    staging = policies(Profile(config=ConfigSection(expected_environment="staging"))).env
     assert [f.control for f in check_flags_in_effect(facts, staging)] == ["ENV-03"]
 
 
@@ -164,7 +167,7 @@ MARKERS = ("aidb_", "Qx9mrk", "w4rdzq", "sk-7Hq2vX9pLm4", "Rk8wNz")
 
 def test_parser_differences_are_evidence_and_a_secret_among_them_fails(tmp_path: Path) -> None:
     env = _env(tmp_path, "".join(QUIRKS.values()), drop=tuple(QUIRKS))
-    result = check_config(_inputs(env))
+    result = check_config(_inputs(env), policies(Profile()))
     assert [d.key for d in result.parser_differences] == sorted(QUIRKS)
     assert [(f.control, f.subject) for f in result.findings] == [("SEC-02", "DASHSCOPE_API_KEY")]
     assert "python-dotenv and docker compose read different values" in result.findings[0].message

@@ -57,7 +57,7 @@ from stackprobe.checks.healthchecks import (
     is_noop,
     parse_duration,
 )
-from stackprobe.checks.policies import config_policies, env_policy, secret_policy
+from stackprobe.checks.policies import Policies, compose_policy, env_policy, policies, secret_policy, service_roles
 from stackprobe.checks.runner import ConfigCheck, ConfigInputs, check_config, run_config_checks
 from stackprobe.checks.secret_exposure import check_secrets_in_commands
 from stackprobe.checks.secrets import (
@@ -81,6 +81,7 @@ __all__ = [
     "HealthcheckBounds",
     "ParserDifference",
     "ParserDifferenceWarning",
+    "Policies",
     "SecretPolicy",
     "ServiceRoles",
     "Substitution",
@@ -105,8 +106,8 @@ __all__ = [
     "class_counts",
     "compare_parsers",
     "compose_env_values",
+    "compose_policy",
     "compose_variables",
-    "config_policies",
     "env_parser_differences",
     "env_policy",
     "environment_overrides",
@@ -121,10 +122,12 @@ __all__ = [
     "parse_duration",
     "parse_env_text",
     "parser_differences",
+    "policies",
     "read_env_file",
     "render_compose",
     "restart_policy",
     "run_config_checks",
     "secret_policy",
+    "service_roles",
     "substitutions",
 ]

@@ -1,14 +1,30 @@
-"""The config checks' policies from a profile: [secrets] for SecretPolicy, [config] for EnvPolicy.
+"""Every check policy from a profile, in one place: the only adapter between the profile's
+sections and the checks' policies.
 
-Both the file checks and the in-effect checks take their policies from here, so one profile
-threshold changes both verdicts. An empty profile gives exactly the built-in policies.
+The file checks, the in-effect checks and the logs suite all take their policies from
+`policies()`, so one profile setting changes every verdict that depends on it. An empty
+profile gives exactly the built-in policies. Nothing outside tests constructs a policy itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from stackprobe.checks.compose_policy import ComposePolicy, ServiceRoles
 from stackprobe.checks.envchecks import COMPOSE_OWN_VARIABLES, EnvPolicy
+from stackprobe.checks.healthchecks import HealthcheckBounds
 from stackprobe.checks.secrets import COMMON_PASSWORDS, PLACEHOLDER_PATTERNS, SEED_DEFAULTS, SecretPolicy
 from stackprobe.profile import ConfigSection, Profile, SecretsSection
+
+
+@dataclass(frozen=True)
+class Policies:
+    """What the profile expects of the env file, the secrets and the compose model."""
+
+    env: EnvPolicy
+    secrets: SecretPolicy
+    compose: ComposePolicy
 
 
 def secret_policy(section: SecretsSection) -> SecretPolicy:
@@ -49,6 +65,39 @@ def env_policy(section: ConfigSection) -> EnvPolicy:
     )
 
 
-def config_policies(profile: Profile) -> tuple[EnvPolicy, SecretPolicy]:
-    """The env-file and secret policies a profile sets."""
-    return env_policy(profile.config), secret_policy(profile.secrets)
+def service_roles(profile: Profile) -> ServiceRoles:
+    """The compose services playing the database, cache and backend parts ([services])."""
+    return ServiceRoles(profile.services.database, profile.services.cache, profile.services.backend)
+
+
+def compose_policy(profile: Profile) -> ComposePolicy:
+    """CMP-01, SEC-06, LOG-06, CTR-02/03 expectations: [services], [compose], [containers]."""
+    compose, containers = profile.compose, profile.containers
+    return ComposePolicy(
+        roles=service_roles(profile),
+        allowed_host_ips=tuple(compose.allowed_host_ips),
+        require_digest=compose.require_digest,
+        database_data_dirs=tuple(compose.database_data_dirs),
+        cache_data_dirs=tuple(compose.cache_data_dirs),
+        backend_data_dirs=tuple(compose.backend_data_dirs),
+        restart_policies=tuple(containers.restart_policies),
+        one_shot_services=tuple(containers.one_shot_services),
+        log_remote_drivers=tuple(compose.log_remote_drivers),
+        log_require_max_file=compose.log_require_max_file,
+        healthcheck=HealthcheckBounds(
+            max_interval_s=containers.healthcheck_max_interval_s,
+            max_timeout_s=containers.healthcheck_max_timeout_s,
+            min_retries=containers.healthcheck_min_retries,
+            max_retries=containers.healthcheck_max_retries,
+        ),
+    )
+
+
+def policies(profile: Profile, placeholders: Iterable[str] = ()) -> Policies:
+    """Every policy the profile sets. `placeholders` are the env template's values: whatever
+    a template ships is a placeholder by definition, on the file side and in effect alike."""
+    return Policies(
+        env=env_policy(profile.config),
+        secrets=secret_policy(profile.secrets).with_defaults(placeholders),
+        compose=compose_policy(profile),
+    )

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from stackprobe.checks.compose_fallbacks import check_fallback_defaults, compose_variables
 from stackprobe.checks.compose_policy import (
-    ComposePolicy,
     check_compose_healthchecks,
     check_compose_structure,
     check_log_limits,
@@ -17,7 +16,6 @@ from stackprobe.checks.compose_policy import (
 )
 from stackprobe.checks.compose_render import render_compose
 from stackprobe.checks.envchecks import (
-    EnvPolicy,
     check_env_file_permissions,
     check_production_flags,
     check_template_keys,
@@ -26,9 +24,9 @@ from stackprobe.checks.envchecks import (
 from stackprobe.checks.envparity import ParserDifference, check_parser_parity, env_parser_differences
 from stackprobe.checks.envread import read_env_file
 from stackprobe.checks.findings import Finding
+from stackprobe.checks.policies import Policies
 from stackprobe.checks.secret_exposure import check_secrets_in_commands
 from stackprobe.checks.secrets import (
-    SecretPolicy,
     check_bcrypt_rounds,
     check_passwords,
     check_secret_key,
@@ -57,22 +55,16 @@ class ConfigCheck:
         return [difference.describe() for difference in self.parser_differences]
 
 
-def check_config(
-    inputs: ConfigInputs,
-    env_policy: EnvPolicy | None = None,
-    secret_policy: SecretPolicy | None = None,
-    compose_policy: ComposePolicy | None = None,
-) -> ConfigCheck:
+def check_config(inputs: ConfigInputs, policies: Policies) -> ConfigCheck:
     """ENV-01..03, SEC-01..07, CMP-01, LOG-06, CTR-02/03 on the files; no Docker engine.
 
     Raises ConfigInputError when an input cannot be read or compose rejects the files.
     """
-    env_policy = env_policy or EnvPolicy()
-    compose_policy = compose_policy or ComposePolicy()
+    env_policy, compose_policy = policies.env, policies.compose
     env = read_env_file(inputs.env_file)
     template = read_env_file(inputs.template)
     # Whatever the template ships is a placeholder by definition.
-    secret_policy = (secret_policy or SecretPolicy()).with_defaults(template.values.values())
+    secret_policy = policies.secrets.with_defaults(template.values.values())
     files = list(inputs.compose_files)
     found = check_template_keys(env, template, env_policy)
     found += check_unknown_keys(env, template, env_policy, compose_variables(files))
@@ -94,11 +86,6 @@ def check_config(
     return ConfigCheck(found, differences)
 
 
-def run_config_checks(
-    inputs: ConfigInputs,
-    env_policy: EnvPolicy | None = None,
-    secret_policy: SecretPolicy | None = None,
-    compose_policy: ComposePolicy | None = None,
-) -> list[Finding]:
+def run_config_checks(inputs: ConfigInputs, policies: Policies) -> list[Finding]:
     """The findings of check_config."""
-    return check_config(inputs, env_policy, secret_policy, compose_policy).findings
+    return check_config(inputs, policies).findings

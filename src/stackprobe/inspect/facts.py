@@ -4,14 +4,13 @@ container, the processes inside them, the service images' history and layers."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import docker.errors
 import requests.exceptions
 
-from stackprobe.checks.compose_policy import ServiceRoles
 from stackprobe.checks.envchecks import EnvPolicy
 from stackprobe.checks.envparity import compose_env_values
 from stackprobe.checks.findings import ConfigInputError, Finding
@@ -41,6 +40,7 @@ from stackprobe.checks.in_effect import (
     passthrough_variables,
     port_bindings,
 )
+from stackprobe.checks.policies import Policies
 from stackprobe.checks.secret_exposure import MIN_SECRET_LENGTH, collect_secret_values
 from stackprobe.checks.secrets import SecretPolicy
 from stackprobe.redact import is_secret_name
@@ -163,14 +163,9 @@ def env_file_values(target: Target) -> dict[str, str]:
     return values
 
 
-def collect_in_effect(
-    target: Target,
-    env_policy: EnvPolicy,
-    secret_policy: SecretPolicy,
-    roles: ServiceRoles,
-    allowed_host_ips: Sequence[str],
-) -> InEffect:
+def collect_in_effect(target: Target, policies: Policies) -> InEffect:
     """Inspect every container of the target and run the in-effect checks on what they have."""
+    env_policy, secret_policy, compose = policies.env, policies.secrets, policies.compose
     facts = container_facts(target)
     passthroughs = passthrough_variables(raw_compose_model(target))
     file_values = env_file_values(target)
@@ -178,7 +173,7 @@ def collect_in_effect(
     findings = check_env_in_effect(facts, passthroughs, file_values, secret_policy)
     findings += check_flags_in_effect(facts, env_policy)
     findings += check_secrets_in_effect(facts, secret_policy)
-    findings += check_ports_in_effect(facts, roles, allowed_host_ips)
+    findings += check_ports_in_effect(facts, compose.roles, compose.allowed_host_ips)
     findings += check_commands_in_effect(facts, secrets, secret_policy)
     return InEffect(facts, passthroughs, secrets, findings, env_policy, secret_policy)
 
