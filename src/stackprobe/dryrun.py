@@ -21,36 +21,16 @@ from typing import Any
 
 import pytest
 
+from stackprobe.fleet import fleet_description
+from stackprobe.safety import destructive_refusal, marker_specs
+from stackprobe.session import active_run, control_of
 from stackprobe.settings import RunSettings
-
-
-def _placeholders(settings: RunSettings) -> dict[str, str]:
-    p = settings.profile
-    return {
-        "database": p.services.database, "cache": p.services.cache, "backend": p.services.backend,
-        "dependency_services": ", ".join(sorted(set(p.health.dependency_services.values()))) or "(none)",
-        "destructive_services": ", ".join(p.safety.destructive_services) or "(none)",
-    }
-
-
-def _specs(item: pytest.Item, name: str, values: dict[str, str], target: str) -> list[str]:
-    """The marker's specs with placeholders filled; `on="ephemeral"` limits a marker to one kind."""
-    found: list[str] = []
-    for marker in item.iter_markers(name):
-        if marker.kwargs.get("on", target) != target:
-            continue
-        for spec in marker.args:
-            try:
-                found.append(str(spec).format(**values))
-            except (KeyError, IndexError, ValueError):
-                found.append(str(spec))
-    return found
 
 
 def skip_reason(item: pytest.Item, settings: RunSettings) -> str | None:
     """Why a check does not run on this target (None: it runs)."""
-    if settings.target == "live" and item.get_closest_marker("destructive") and not settings.allow_destructive:
-        return "destructive: live targets need --allow-destructive"
+    if item.get_closest_marker("destructive"):
+        return destructive_refusal(settings)
     return None
 
 
@@ -63,13 +43,10 @@ def target_line(settings: RunSettings) -> str:
 
 
 def build_plan(items: list[pytest.Item], settings: RunSettings) -> dict[str, Any]:
-    from stackprobe.plugin import control_of
-
-    values = _placeholders(settings)
     checks = []
     for item in items:
-        faults = _specs(item, "faults", values, settings.target)
-        writes = _specs(item, "writes", values, settings.target)
+        faults = marker_specs(item, "faults", settings)
+        writes = marker_specs(item, "writes", settings)
         destructive = item.get_closest_marker("destructive") is not None
         if destructive and not faults and not writes:
             writes = ["(destructive; no declaration of what it changes)"]
@@ -124,15 +101,14 @@ def render(plan: dict[str, Any]) -> list[str]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> bool | None:
-    from stackprobe.plugin import RUN_DIR, SETTINGS
-
     config = session.config
-    settings = config.stash[SETTINGS]
+    current = active_run(config)
+    if current is None:
+        return None
+    settings = current.settings
     if not settings.dry_run or getattr(config, "workerinput", None) is not None:
         return None
     plan = build_plan(list(session.items), settings)
-    from stackprobe.fleet import fleet_description
-
     fleet = fleet_description(config)
     if fleet:
         plan["fleet"] = fleet
@@ -144,6 +120,6 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
             reporter.write_line(line)
         else:
             print(line)
-    if RUN_DIR in config.stash:
-        Path(config.stash[RUN_DIR], "plan.json").write_text(json.dumps(plan, indent=2), encoding="utf-8")
+    if current.run_dir is not None:
+        Path(current.run_dir, "plan.json").write_text(json.dumps(plan, indent=2), encoding="utf-8")
     return True  # the run loop is done: no test runs, no fixture is set up

@@ -21,7 +21,6 @@ report.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from typing import Any
 import pytest
 
 from stackprobe.errors import StackprobeUsageError
+from stackprobe.session import active_run, fleet_path, worker_index
 from stackprobe.settings import dry_run_requested
 
 _KEYS = {"name", "host", "profile", "project_name", "env_file", "compose_files", "identity_file",
@@ -89,31 +89,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "one report [STACKPROBE_FLEET]")
 
 
-def fleet_path(config: pytest.Config) -> Path | None:
-    value = getattr(config.option, "stackprobe_fleet", None) or os.environ.get("STACKPROBE_FLEET") or None
-    return Path(value) if value else None
-
-
-def worker_index(config: pytest.Config) -> int | None:
-    workerinput = getattr(config, "workerinput", None)
-    if workerinput is None:
-        return None
-    return int(str(workerinput["workerid"]).removeprefix("gw"))
-
-
-def is_fleet_worker(config: pytest.Config) -> bool:
-    return fleet_path(config) is not None and worker_index(config) is not None
-
-
 def host_name(config: pytest.Config) -> str:
     """The host label on every result: the fleet entry's name, else the live host, else 'local'."""
-    from stackprobe.plugin import SETTINGS
-
     path, index = fleet_path(config), worker_index(config)
     if path is not None and index is not None:
         return load_fleet(path)[index].name
-    settings = config.stash.get(SETTINGS, None)
-    return (settings.host if settings is not None else "") or "local"
+    current = active_run(config)
+    return (current.settings.host if current is not None else "") or "local"
 
 
 @pytest.hookimpl(wrapper=True)
@@ -171,13 +153,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     """The controller's results.json names the fleet it ran over."""
     import json
 
-    from stackprobe.plugin import RUN_DIR
-
     config = session.config
     hosts = fleet_description(config)
-    if hosts is None or worker_index(config) is not None or RUN_DIR not in config.stash:
+    current = active_run(config)
+    if hosts is None or worker_index(config) is not None or current is None or current.run_dir is None:
         return
-    results = Path(config.stash[RUN_DIR]) / "results.json"
+    results = current.run_dir / "results.json"
     if results.is_file():
         summary = json.loads(results.read_text(encoding="utf-8"))
         summary["run"]["fleet"] = hosts

@@ -20,16 +20,9 @@ from stackprobe import catalogue
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.evidence import CheckResult, Evidence
 from stackprobe.redact import REDACTOR
+from stackprobe.session import EVIDENCE, RUN, Run, active_run, control_of, faults_dir, run, stop
 from stackprobe.settings import RunSettings, list_controls_requested, resolve
 from stackprobe.targets.base import Target
-
-SETTINGS = pytest.StashKey[RunSettings]()
-TARGET = pytest.StashKey[Target]()
-RESULTS = pytest.StashKey[list[CheckResult]]()
-STARTED = pytest.StashKey[float]()
-RUN_DIR = pytest.StashKey[Path]()
-EVIDENCE = pytest.StashKey[Evidence]()
-IMAGES = pytest.StashKey[dict[str, Any]]()
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
@@ -103,18 +96,17 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = resolve(config.option, Path.cwd())
     except StackprobeUsageError as error:
         raise pytest.UsageError(str(error)) from None
-    config.stash[SETTINGS] = settings
+    current = Run(settings, started=time.time())
+    config.stash[RUN] = current
     learn_profile_credentials(settings)
-    config.stash[RESULTS] = []
     _CONTROLLER_CONFIG[:] = [config]
-    config.stash[STARTED] = time.time()
     # A collection-only run checks nothing: it leaves no run directory and no history record.
     if settings.report_dir is not None and not getattr(config, "workerinput", None) \
             and not config.option.collectonly:
         run = time.strftime("%Y%m%d-%H%M%S") + f"-{settings.target}"
         run_dir = settings.report_dir / run
         run_dir.mkdir(parents=True, exist_ok=True)
-        config.stash[RUN_DIR] = run_dir
+        current.run_dir = run_dir
         if hasattr(config.option, "htmlpath") and not config.option.htmlpath:
             config.option.htmlpath = str(run_dir / "report.html")
             config.option.self_contained_html = True
@@ -152,7 +144,7 @@ def _install_sigterm() -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.stash[SETTINGS].nightly:  # the production-safe set only
+    if run(config).settings.nightly:  # the production-safe set only
         kept = [item for item in items if item.get_closest_marker("nightly")]
         dropped = [item for item in items if not item.get_closest_marker("nightly")]
         if dropped:
@@ -184,11 +176,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         session.config.pluginmanager.unregister(plugin)
 
 
-def control_of(item: pytest.Item) -> str | None:
-    marker = item.get_closest_marker("control")
-    return str(marker.args[0]) if marker and marker.args else None
-
-
 def pytest_runtest_setup(item: pytest.Item) -> None:
     control_id = control_of(item)
     if control_id:
@@ -197,24 +184,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         item.user_properties.append(("severity", control.severity))
     from stackprobe.dryrun import skip_reason
 
-    reason = skip_reason(item, item.config.stash[SETTINGS])
+    reason = skip_reason(item, run(item.config).settings)
     if reason:
         pytest.skip(reason)
 
 
-def _stop(config: pytest.Config, message: str, returncode: int = pytest.ExitCode.USAGE_ERROR) -> None:
-    """End the run with one line; in a fleet, fail this host's checks instead so the other hosts go on."""
-    from stackprobe import fleet
-
-    message = REDACTOR.redact(message)
-    if fleet.is_fleet_worker(config):
-        pytest.fail(message, pytrace=False)
-    pytest.exit(message, returncode=returncode)
-
-
 def _usage_exit(error: StackprobeUsageError, config: pytest.Config | None = None) -> None:
     if config is not None:
-        _stop(config, str(error))
+        stop(config, str(error))
     pytest.exit(REDACTOR.redact(str(error)), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
@@ -231,7 +208,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
 # --- fixtures ----------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def stackprobe_settings(pytestconfig: pytest.Config) -> RunSettings:
-    return pytestconfig.stash[SETTINGS]
+    return run(pytestconfig).settings
 
 
 @pytest.fixture(scope="session")
@@ -255,24 +232,24 @@ def target(pytestconfig: pytest.Config, stackprobe_settings: RunSettings) -> Ite
             live = LiveTarget(s.profile, s.project_dir, s.compose_files, s.env_file, s.project_name)
             live.attach()
             _heal_faults(pytestconfig, live)
-            pytestconfig.stash[TARGET] = live
-            pytestconfig.stash[IMAGES] = _images_of(live)
+            run(pytestconfig).target = live
+            run(pytestconfig).images = _images_of(live)
             yield live
             live.close()
             return
         ephemeral = EphemeralTarget(s.profile, s.project_dir, s.compose_files, s.env_file,
                                     s.project_name)
     except StackprobeUsageError as error:
-        _stop(pytestconfig, str(error))
-    pytestconfig.stash[TARGET] = ephemeral
+        stop(pytestconfig, str(error))
+    run(pytestconfig).target = ephemeral
     try:
         removed = ephemeral.start()
     except StackprobeUsageError as error:
-        _stop(pytestconfig, str(error))
+        stop(pytestconfig, str(error))
     except StackStartError as error:
         pytest.exit(f"stackprobe: {error}", returncode=pytest.ExitCode.INTERNAL_ERROR)
     _announce(pytestconfig, [f"stackprobe: removed leftovers of killed run {n}" for n in removed])
-    pytestconfig.stash[IMAGES] = _images_of(ephemeral)
+    run(pytestconfig).images = _images_of(ephemeral)
     try:
         yield ephemeral
     finally:
@@ -305,22 +282,14 @@ def _ssh_target(config: pytest.Config, s: RunSettings) -> Iterator[Target]:
                 channel.close()
             raise
     except StackprobeUsageError as error:
-        _stop(config, str(error))
+        stop(config, str(error))
     assert remote is not None
     _heal_faults(config, remote)
-    config.stash[TARGET] = remote
+    run(config).target = remote
     try:
         yield remote
     finally:
         remote.close()
-
-
-def faults_dir(config: pytest.Config) -> Path:
-    """Where undo records of faults live: STACKPROBE_FAULTS_DIR, else .stackprobe/faults in the rootdir."""
-    import os
-
-    given = os.environ.get("STACKPROBE_FAULTS_DIR")
-    return Path(given) if given else config.rootpath / ".stackprobe" / "faults"
 
 
 def fault_records(config: pytest.Config, target: Target) -> Any:
@@ -401,9 +370,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         result = CheckResult(
             nodeid=item.nodeid, control=control_id, status=status, started=call.start,
             duration_s=call.duration, message=REDACTOR.redact(message), evidence=evidence,
-            target=item.config.stash[SETTINGS].target, host=host_name(item.config),
+            target=run(item.config).settings.target, host=host_name(item.config),
         )
-        item.config.stash[RESULTS].append(result)
+        run(item.config).results.append(result)
         if getattr(item.config, "workerinput", None) is not None:  # xdist: the controller reports
             report.user_properties.append((_WIRE, dataclasses.asdict(result)))
         if evidence:
@@ -445,7 +414,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     wired = [value for key, value in report.user_properties if key == _WIRE]
     if wired:
         report.user_properties = [(k, v) for k, v in report.user_properties if k != _WIRE]
-        config.stash[RESULTS].extend(CheckResult(**data) for data in wired if isinstance(data, dict))
+        run(config).results.extend(CheckResult(**data) for data in wired if isinstance(data, dict))
 
 
 _CONTROLLER_CONFIG: list[pytest.Config] = []
@@ -458,38 +427,38 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    config = session.config
-    if config.stash[SETTINGS].dry_run:  # the plan (plan.json) is the only output of a dry run
+    current = run(session.config)
+    if current.settings.dry_run:  # the plan (plan.json) is the only output of a dry run
         return
-    if RUN_DIR not in config.stash:
-        if not getattr(config, "workerinput", None):  # no report: waivers still judge the run
-            from stackprobe.report import session as report_session
+    from stackprobe.report import session as report_session
 
-            report_session.judge(session, config.stash[SETTINGS], config.stash[RESULTS])
+    if current.run_dir is None:
+        if not getattr(session.config, "workerinput", None):  # no report: waivers still judge the run
+            report_session.judge(session, current.settings, current.results)
         return
     from stackprobe.results import write_results
 
-    write_results(config.stash[RUN_DIR], config.stash[SETTINGS], config.stash.get(TARGET, None),
-                  config.stash[RESULTS], config.stash[STARTED], time.time(), config.stash.get(IMAGES, None))
-    from stackprobe.report import session as report_session
-
-    report_session.finish(session, config.stash[RUN_DIR], config.stash[SETTINGS], config.stash[RESULTS])
+    write_results(current.run_dir, current.settings, current.target, current.results, current.started,
+                  time.time(), current.images)
+    report_session.finish(session, current.run_dir, current.settings, current.results)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     from stackprobe import outputs
 
     outputs.uninstall()
-    if RUN_DIR in config.stash and not config.stash[SETTINGS].dry_run:  # after every report: manifest, history
-        from stackprobe.report import session as report_session
+    current = active_run(config)
+    if current is not None and current.run_dir is not None and not current.settings.dry_run:
+        from stackprobe.report import session as report_session  # after every report: manifest, history
 
-        report_session.seal(config, config.stash[SETTINGS])
+        report_session.seal(config, current.settings)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     from stackprobe.report import session as report_session
 
-    results = config.stash.get(RESULTS, [])
+    current = active_run(config)
+    results = current.results if current is not None else []
     if not results:
         for line in report_session.lines(config):
             terminalreporter.write_line(line)
@@ -513,5 +482,5 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
                         terminalreporter.write_line(f"          {result.nodeid}: {result.message}")
     for line in report_session.lines(config):
         terminalreporter.write_line(line)
-    if RUN_DIR in config.stash:
-        terminalreporter.write_line(f"reports: {config.stash[RUN_DIR]}")
+    if current is not None and current.run_dir is not None:
+        terminalreporter.write_line(f"reports: {current.run_dir}")

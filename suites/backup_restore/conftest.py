@@ -19,7 +19,7 @@ from stackprobe.backup.host import Host, host_of, own_docker_client, scratch_dir
 from stackprobe.backup.newest import Newest, find_newest
 from stackprobe.backup.procedure import Procedure, command_env_file
 from stackprobe.backup.roundtrip import RoundTrip, run_roundtrip
-from stackprobe.plugin import control_of
+from stackprobe.session import control_of
 from stackprobe.targets import Target
 
 

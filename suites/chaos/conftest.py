@@ -23,11 +23,13 @@ from typing import Any
 
 import pytest
 
+from stackprobe import session
 from stackprobe.chaos.probes import Backend, Canary, HttpAnswer
 from stackprobe.chaos.steady import SteadyReport, SteadyState
 from stackprobe.errors import ExperimentAborted
 from stackprobe.faults import FaultGuard, Injector, RecordStore, parse_fault_spec
 from stackprobe.profile import Profile
+from stackprobe.safety import destructive_refusal, marker_specs
 from stackprobe.settings import RunSettings
 from stackprobe.targets import Target
 
@@ -36,9 +38,7 @@ PLANNED = pytest.StashKey[list[tuple[str, str, str]]]()  # (nodeid, fault kind, 
 
 
 def _settings(config: pytest.Config) -> RunSettings:
-    from stackprobe.plugin import SETTINGS
-
-    return config.stash[SETTINGS]
+    return session.settings(config)
 
 
 def dependency_of(profile: Profile, service: str) -> str:
@@ -96,10 +96,8 @@ def _is_chaos(item: pytest.Item) -> bool:
 
 
 def planned_faults(item: pytest.Item, settings: RunSettings) -> list[tuple[str, str]]:
-    from stackprobe.dryrun import _placeholders, _specs
-
     found = []
-    for spec in _specs(item, "faults", _placeholders(settings), settings.target):
+    for spec in marker_specs(item, "faults", settings):
         kind, services = parse_fault_spec(spec)
         found += [(kind, s) for s in services]
     return found
@@ -124,7 +122,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if settings.target != "live" or not planned or settings.dry_run:
         return
     where = settings.host or "this host"
-    if not settings.allow_destructive:
+    if destructive_refusal(settings):
         if len(chaos_items) == len(items):
             kinds = ", ".join(sorted({kind for _, kind, _ in planned}))
             raise pytest.UsageError(
@@ -158,12 +156,10 @@ class ChaosRun:
 
 @pytest.fixture(scope="session")
 def chaos(target: Target, stackprobe_settings: RunSettings, pytestconfig: pytest.Config) -> Iterator[ChaosRun]:
-    from stackprobe.plugin import _stop, faults_dir
-
     known = set(target.services())
     for nodeid, kind, service in pytestconfig.stash.get(PLANNED, []):
         if service not in known:  # before any fault: an unknown name is bad input
-            _stop(pytestconfig, f"stackprobe: refusing {kind} of {service!r} ({nodeid}): it is not a service of "
+            session.stop(pytestconfig, f"stackprobe: refusing {kind} of {service!r} ({nodeid}): it is not a service of "
                                 f"project {target.project!r} (it runs: {', '.join(sorted(known)) or 'nothing'}); "
                                 f"check [services] and [chaos] in profile {target.profile.source}; nothing was touched")
     backend = Backend(target)
@@ -173,7 +169,7 @@ def chaos(target: Target, stackprobe_settings: RunSettings, pytestconfig: pytest
     injector = Injector(target, FaultGuard(target.kind, target.project, stackprobe_settings.allow_destructive,
                                            tuple(target.profile.safety.destructive_services), target.label,
                                            target.profile.source),
-                        RecordStore(faults_dir(pytestconfig), target.label, target.project),
+                        RecordStore(session.faults_dir(pytestconfig), target.label, target.project),
                         steady=lambda timeout: steady.wait(timeout), heal_timeout_s=cfg.heal_timeout_s,
                         prefix=cfg.host_command_prefix)
     canary_objects.create()

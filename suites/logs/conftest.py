@@ -16,6 +16,7 @@ import pytest
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.logs import LogFile, backup_index, log_set
 from stackprobe.profile import LogsSection
+from stackprobe.safety import skip_unless_destructive_allowed
 from stackprobe.settings import RunSettings
 from stackprobe.targets import Target
 from stackprobe.targets.base import Service
@@ -95,11 +96,6 @@ def read_logs(target: Target, policy: LogPolicy) -> list[LogFile]:
     return log_set(files, policy.base)
 
 
-def require_destructive(target: Target, settings: RunSettings, why: str) -> None:
-    if target.kind == "live" and not settings.allow_destructive:
-        pytest.skip(f"{why}: live targets need --allow-destructive")
-
-
 # --- LOG-02/03: the rotation experiment ---------------------------------------------------------
 @dataclass
 class RotationExperiment:
@@ -153,8 +149,8 @@ def _lines_with(text: str, ids: list[str]) -> list[str]:
 @pytest.fixture(scope="session")
 def rotation_experiment(target: Target, stackprobe_settings: RunSettings, log_policy: LogPolicy) -> RotationExperiment:
     """Sequenced traffic until the log rotated more than backup_count times, then every file."""
-    require_destructive(target, stackprobe_settings,
-                        "writes enough log lines to rotate the log more than LOG_BACKUP_COUNT times")
+    skip_unless_destructive_allowed(stackprobe_settings,
+                                    "writes enough log lines to rotate the log more than LOG_BACKUP_COUNT times")
     cfg, policy = target.profile.logs, log_policy
     if policy.max_bytes <= 0:
         pytest.fail(f"LOG_MAX_BYTES is {policy.max_bytes} ({policy.sources['max_bytes']}): the log never rotates")

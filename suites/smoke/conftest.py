@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from stackprobe.safety import skip_unless_destructive_allowed
+from stackprobe.settings import RunSettings
 from stackprobe.targets import Target
 
 
@@ -72,18 +74,11 @@ def observe_outage(target: Target, dependency: str, service: str, window_s: floa
 
 
 @pytest.fixture(scope="module")
-def outages(target: Target, request: pytest.FixtureRequest) -> dict[str, OutageObservation]:
-    if target.kind == "live" and not request.config.stash[_settings_key()].allow_destructive:
-        pytest.skip("stops dependencies: live targets need --allow-destructive")
+def outages(target: Target, stackprobe_settings: RunSettings) -> dict[str, OutageObservation]:
+    skip_unless_destructive_allowed(stackprobe_settings, "stops dependencies")
     health = target.profile.health
     window = max(health.outage_window_s, health.reflect_within_s * 2)
     return {
         dependency: observe_outage(target, dependency, service, window)
         for dependency, service in health.dependency_services.items()
     }
-
-
-def _settings_key() -> Any:
-    from stackprobe.plugin import SETTINGS
-
-    return SETTINGS
