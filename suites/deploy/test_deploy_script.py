@@ -17,7 +17,6 @@ from stackprobe.deploy import (
     CommandRun,
     DeployProject,
     ReadTraffic,
-    file_digests,
     migration_state,
     table_checksums,
 )
@@ -103,7 +102,7 @@ def marker_problems(project: DeployProject, seen: dict[str, Any], when: str) -> 
     if project.target.redis().get(seen["key"]) != seen["text"]:
         problems.append(f"Redis key {seen['key']} missing {when}")
     uploads = project.profile.deploy.uploads_dir
-    if uploads and seen["upload"] not in file_digests(project.backend(), uploads):
+    if uploads and seen["upload"] not in project.backend().file_digests(uploads):
         problems.append(f"uploaded file {seen['upload']} missing {when}")
     return problems
 
@@ -221,7 +220,7 @@ def test_update_flow_keeps_data_and_comes_back_within_slo(deploy_project: Deploy
     for i in range(cfg.seed_uploads):
         put_upload(project, f"update-{i}-{secrets.token_hex(4)}.bin", secrets.token_bytes(4096 * (i + 1)))
     rows_before = table_checksums(project.target)
-    files_before = file_digests(project.backend(), cfg.uploads_dir) if cfg.uploads_dir else {}
+    files_before = project.backend().file_digests(cfg.uploads_dir) if cfg.uploads_dir else {}
     hits_before = {str(d): top_hit(project, t) for d, t in zip(doc_ids, texts, strict=True)}
     volumes_before = project.volumes()
 
@@ -250,7 +249,7 @@ def test_update_flow_keeps_data_and_comes_back_within_slo(deploy_project: Deploy
     assert healthy_after_s is not None, f"health did not answer 2xx within {cfg.update_slo_s} s after the update flow"
 
     rows_after = table_checksums(project.target)
-    files_after = file_digests(project.backend(), cfg.uploads_dir) if cfg.uploads_dir else {}
+    files_after = project.backend().file_digests(cfg.uploads_dir) if cfg.uploads_dir else {}
     hits_after = {str(d): top_hit(project, t) for d, t in zip(doc_ids, texts, strict=True)}
     lost_rows = {t: {"before": v, "after": rows_after.get(t)} for t, v in rows_before.items() if rows_after.get(t) != v}
     lost_files = sorted(p for p, d in files_before.items() if files_after.get(p) != d)

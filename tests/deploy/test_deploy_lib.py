@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from support.stacks import REPO
 
-from stackprobe.deploy import DeployProject, ReadTraffic, fingerprint_changes, revisions, run_command
+from stackprobe.commands import run_command
+from stackprobe.deploy import DeployProject, ReadTraffic, fingerprint_changes, revisions
 from stackprobe.profile import Profile
 
 
@@ -146,7 +147,7 @@ def test_sha256sum_listing_with_escaped_names(tmp_path: Path) -> None:
     import hashlib
     import subprocess
 
-    from stackprobe.deploy import parse_sha256sum
+    from stackprobe.commands import parse_sha256sum
 
     names = ["plain.txt", "back\\slash", "new\nline", "carriage\rreturn", "  spaced  "]
     for name in names:

@@ -24,7 +24,7 @@ from stackprobe.backup import archives, checksums, dataset, retention, transfers
 from stackprobe.backup.dumpfile import INSPECT_SCRIPT, parse_inspection
 from stackprobe.backup.host import FileEntry, LocalHost, parse_find_listing
 from stackprobe.backup.procedure import BackupRun, Procedure
-from stackprobe.deploy import CommandRun
+from stackprobe.commands import CommandRun
 from stackprobe.profile import BackupSection, Profile, load_profile
 
 REPO = Path(__file__).resolve().parents[2]

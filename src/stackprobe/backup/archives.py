@@ -17,7 +17,7 @@ from typing import Any
 
 from stackprobe.backup.host import Host
 from stackprobe.canary import RUNNER, pid_alive
-from stackprobe.deploy import CommandRun, parse_sha256sum
+from stackprobe.commands import CommandRun, parse_sha256sum
 from stackprobe.redact import REDACTOR
 from stackprobe.targets.base import Target
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from stackprobe.deploy import CommandRun, run_command
+from stackprobe.commands import CommandRun, run_command
 from stackprobe.targets.base import Target
 
 # find's -printf: name, size, mtime (seconds since the epoch), octal mode, type letter

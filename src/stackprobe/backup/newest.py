@@ -20,7 +20,7 @@ from stackprobe.backup.dumpfile import DumpInfo, inspect_dump
 from stackprobe.backup.host import FileEntry, Host
 from stackprobe.backup.procedure import BackupRun, Procedure
 from stackprobe.canary import scratch_database
-from stackprobe.deploy import CommandRun
+from stackprobe.commands import CommandRun
 from stackprobe.targets.base import Target
 
 

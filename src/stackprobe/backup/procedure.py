@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackprobe.backup.host import FileEntry, Host
-from stackprobe.deploy import CommandRun
+from stackprobe.commands import CommandRun
 from stackprobe.profile import BackupSection
 from stackprobe.targets.base import Target
 from stackprobe.targets.envfiles import write_env

@@ -25,7 +25,7 @@ from stackprobe.backup.dumpfile import DumpInfo, inspect_dump
 from stackprobe.backup.host import FileEntry, Host
 from stackprobe.backup.procedure import BackupRun, Procedure
 from stackprobe.canary import scratch_database
-from stackprobe.deploy import CommandRun, file_digests
+from stackprobe.commands import CommandRun
 from stackprobe.targets.base import Target
 
 QUERIES_K = 10
@@ -123,7 +123,7 @@ def live_files(target: Target) -> LiveFiles:
     backend = target.service(target.profile.services.backend)
     uploads_dir = target.profile.backup.archive_sources.get("uploads", "")
     return LiveFiles(live_answers(target, probe_queries(target), QUERIES_K),
-                     file_digests(backend, uploads_dir) if uploads_dir else {})
+                     backend.file_digests(uploads_dir) if uploads_dir else {})
 
 
 def seed_backend(target: Target) -> dict[str, Any]:

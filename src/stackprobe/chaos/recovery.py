@@ -19,9 +19,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from stackprobe.chaos.phases import PHASES, percentile
 from stackprobe.chaos.probes import Backend
 from stackprobe.profile import PhaseSlo
-from stackprobe.report.recovery import PHASES, percentile
 from stackprobe.targets.base import Target
 
 

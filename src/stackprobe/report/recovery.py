@@ -11,9 +11,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from stackprobe.chaos.phases import PHASES, percentile
 from stackprobe.report.model import ControlResult
 
-PHASES = ("running", "healthy", "http_200", "first_write")
 BACKUP_FIGURES = ("backup_size_bytes", "restore_seconds")
 
 
@@ -21,15 +21,6 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         return None
     return float(value)
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (no interpolation: every figure shown was measured)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import redis
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
+from stackprobe.commands import parse_sha256sum
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.profile import Profile
 from stackprobe.redact import REDACTOR
@@ -58,6 +59,11 @@ class Service:
         code, output = self.container.exec_run(cmd, environment=env, user=user, demux=False)
         text = output.decode("utf-8", "replace") if isinstance(output, bytes) else str(output)
         return ExecResult(int(code if code is not None else -1), text)
+
+    def file_digests(self, directory: str) -> dict[str, str]:
+        """relative path -> sha256 of every file under `directory` in the container."""
+        listing = self.exec(["sh", "-c", 'cd "$1" && find . -type f -exec sha256sum {} +', "sh", directory])
+        return parse_sha256sum(listing.output)
 
     def logs(self, tail: int | str = "all") -> str:
         raw = self.container.logs(tail=tail, stdout=True, stderr=True)

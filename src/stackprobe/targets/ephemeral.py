@@ -149,7 +149,3 @@ class EphemeralTarget(Target):
         for container in leftover:
             container.remove(force=True, v=True)
         shutil.rmtree(self.state_dir, ignore_errors=True)
-        from stackprobe.faults.records import RecordStore
-
-        # undo records of faults on this project (default place): the project is gone
-        RecordStore(self.project_dir / ".stackprobe" / "faults", self.label, self.project).forget()
