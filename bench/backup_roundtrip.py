@@ -35,10 +35,10 @@ from record import Stopwatch, machine, write_record
 from support.stacks import TestStack, started_stack
 
 from stackprobe.backup import checksums
-from stackprobe.backup.host import LocalHost
 from stackprobe.backup.procedure import Procedure
 from stackprobe.backup.roundtrip import restore_and_verify
 from stackprobe.canary import scratch_database
+from stackprobe.targets.host import LocalHost
 
 MB = 1024 * 1024
 DUMP_OPTIONS = "--single-transaction --routines --triggers --events --hex-blob --default-character-set=utf8mb4"

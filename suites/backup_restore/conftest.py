@@ -15,17 +15,18 @@ from collections.abc import Iterator
 import pytest
 
 from stackprobe.backup.failures import FailureServer, Prestart
-from stackprobe.backup.host import Host, host_of, own_docker_client, scratch_dir
+from stackprobe.backup.host import own_docker_client, scratch_dir
 from stackprobe.backup.newest import Newest, find_newest
 from stackprobe.backup.procedure import Procedure, command_env_file
 from stackprobe.backup.roundtrip import RoundTrip, run_roundtrip
 from stackprobe.session import control_of
 from stackprobe.targets import Target
+from stackprobe.targets.host import Host
 
 
 @pytest.fixture(scope="session")
 def stack_host(target: Target) -> Host:
-    return host_of(target)
+    return target.host
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,10 @@ import posixpath
 import pytest
 
 from stackprobe.backup import archives
-from stackprobe.backup.host import Host
 from stackprobe.backup.roundtrip import QUERIES_K, RoundTrip, probe_queries
 from stackprobe.evidence import Evidence
 from stackprobe.targets import Target
+from stackprobe.targets.host import Host
 from suites.backup_restore import common
 
 

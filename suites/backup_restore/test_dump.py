@@ -7,12 +7,12 @@ import contextlib
 import pytest
 
 from stackprobe.backup import checksums
-from stackprobe.backup.host import FileEntry
 from stackprobe.backup.newest import Newest
 from stackprobe.backup.roundtrip import RoundTrip
 from stackprobe.canary import is_canary
 from stackprobe.evidence import Evidence
 from stackprobe.targets import Target
+from stackprobe.targets.host import FileEntry
 from suites.backup_restore import common
 
 # readable by group or others: what BKP-10 forbids

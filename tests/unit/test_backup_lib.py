@@ -22,10 +22,10 @@ from support import backup_defects
 
 from stackprobe.backup import archives, checksums, dataset, retention, transfers
 from stackprobe.backup.dumpfile import INSPECT_SCRIPT, parse_inspection
-from stackprobe.backup.host import FileEntry, LocalHost, parse_find_listing
 from stackprobe.backup.procedure import BackupRun, Procedure
 from stackprobe.commands import CommandRun
 from stackprobe.profile import BackupSection, Profile, load_profile
+from stackprobe.targets.host import FileEntry, LocalHost, parse_find_listing
 
 REPO = Path(__file__).resolve().parents[2]
 

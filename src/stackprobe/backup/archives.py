@@ -15,11 +15,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackprobe.backup.host import Host
 from stackprobe.canary import RUNNER, pid_alive
 from stackprobe.commands import CommandRun, parse_sha256sum
 from stackprobe.redact import REDACTOR
 from stackprobe.targets.base import Target
+from stackprobe.targets.host import Host
 
 QUERY_SCRIPT = r"""
 import importlib, json, sys

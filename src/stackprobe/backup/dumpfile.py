@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackprobe.backup.host import Host
+from stackprobe.targets.host import Host
 
 TRAILER = "-- Dump completed"
 # one pass: the header comments, every CREATE TABLE line, statements naming a database, and

@@ -25,11 +25,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from stackprobe.backup.host import FileEntry, Host
 from stackprobe.backup.procedure import BackupRun, Procedure
 from stackprobe.backup.transfers import fill_sql, rows_for
 from stackprobe.redact import REDACTOR
 from stackprobe.targets.base import PROJECT_LABEL, SERVICE_LABEL, ExecResult, Target
+from stackprobe.targets.host import FileEntry, Host
 from stackprobe.targets.leftovers import PREFIX, remove_leftovers
 
 DATABASE = "stackprobe_failure"

@@ -1,203 +1,17 @@
-"""Commands and files on the host the stack runs on: this host, or a remote one over the SSH
-channel of an `SshLiveTarget`. Backup checks run the deployment's commands and read its backup
-directory through this, so the same check works on both.
-
-Nothing secret goes on a command line: variables given to `run` over SSH are passed as
-`env NAME=VALUE` arguments on the remote side, so only paths and names belong there.
-"""
+"""The backup suite's own places on the stack's host: a private scratch directory (swept after a
+killed run) and a Docker client of its own for background threads. The host itself is the
+target's (`target.host`, stackprobe.targets.host)."""
 
 from __future__ import annotations
 
 import os
 import posixpath
 import re
-import shlex
-import shutil
-import subprocess
-import tempfile
-import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from stackprobe.commands import CommandRun, run_command
-from stackprobe.targets.base import Target
-
-# find's -printf: name, size, mtime (seconds since the epoch), octal mode, type letter
-FIND_FORMAT = r"%f\t%s\t%T@\t%m\t%y\n"
-_KINDS = {"f": "file", "d": "dir", "l": "link"}
-
-
-@dataclass(frozen=True)
-class FileEntry:
-    """One entry directly in a directory."""
-
-    name: str
-    size: int
-    mtime: float
-    mode: int  # permission bits only
-    kind: str  # file | dir | link | other
-
-    @property
-    def is_file(self) -> bool:
-        return self.kind == "file"
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "size": self.size, "mode": f"{self.mode:04o}", "kind": self.kind,
-                "mtime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.mtime))}
-
-
-def parse_find_listing(output: str) -> list[FileEntry]:
-    """Entries from `find DIR -mindepth 1 -maxdepth 1 -printf FIND_FORMAT` (names with tabs or
-    newlines are not backup names; such lines are skipped)."""
-    entries = []
-    for line in output.splitlines():
-        parts = line.split("\t")
-        if len(parts) != 5:
-            continue
-        name, size, mtime, mode, kind = parts
-        try:
-            entries.append(FileEntry(name, int(size), float(mtime), int(mode, 8), _KINDS.get(kind, "other")))
-        except ValueError:
-            continue
-    return sorted(entries, key=lambda e: e.name)
-
-
-class Host(Protocol):
-    """What backup checks need of the host the stack runs on."""
-
-    label: str
-
-    def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None,
-            timeout: float = 600.0) -> CommandRun: ...
-
-    def now(self) -> float: ...
-
-    def listdir(self, path: str) -> list[FileEntry] | None: ...
-
-    def mkdtemp(self, prefix: str) -> str: ...
-
-    def remove_tree(self, path: str) -> None: ...
-
-    def write_file(self, path: str, data: bytes, mode: int = 0o600, mtime: float | None = None) -> None: ...
-
-    def read_file(self, path: str) -> bytes: ...
-
-
-def _clean_environ(extra: Mapping[str, str] | None) -> dict[str, str]:
-    """The caller's environment minus anything that would point compose or stackprobe elsewhere."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "STACKPROBE_", "BACKUP_"))}
-    env.update(extra or {})
-    return env
-
-
-class LocalHost:
-    """This host."""
-
-    label = "this host"
-
-    def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None,
-            timeout: float = 600.0) -> CommandRun:
-        return run_command(list(argv), cwd=Path(cwd or "/"), env=_clean_environ(env), timeout=timeout)
-
-    def now(self) -> float:
-        return time.time()
-
-    def listdir(self, path: str) -> list[FileEntry] | None:
-        if not os.path.isdir(path):
-            return None
-        entries = []
-        with os.scandir(path) as found:
-            for item in found:
-                info = item.stat(follow_symlinks=False)
-                kind = ("link" if item.is_symlink() else "dir" if item.is_dir()
-                        else "file" if item.is_file() else "other")
-                entries.append(FileEntry(item.name, info.st_size, info.st_mtime, info.st_mode & 0o7777, kind))
-        return sorted(entries, key=lambda e: e.name)
-
-    def mkdtemp(self, prefix: str) -> str:
-        return tempfile.mkdtemp(prefix=prefix)  # 0700
-
-    def remove_tree(self, path: str) -> None:
-        shutil.rmtree(path, ignore_errors=True)
-
-    def write_file(self, path: str, data: bytes, mode: int = 0o600, mtime: float | None = None) -> None:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        os.chmod(path, mode)
-        if mtime is not None:
-            os.utime(path, (mtime, mtime))
-
-    def read_file(self, path: str) -> bytes:
-        return Path(path).read_bytes()
-
-
-class SshHost:
-    """A remote host, through the OpenSSH master connection of an SSH live target."""
-
-    def __init__(self, channel: Any) -> None:
-        self.channel = channel
-        self.label = str(channel.spec.url)
-
-    def _shell(self, script: str, *args: str, data: bytes | None = None,
-               timeout: float = 120.0) -> subprocess.CompletedProcess[bytes]:
-        remote = shlex.join(["sh", "-c", script, "sh", *args])
-        return subprocess.run([*self.channel.ssh("-T"), remote], input=data if data is not None else b"",
-                              capture_output=True, timeout=timeout)
-
-    def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None,
-            timeout: float = 600.0) -> CommandRun:
-        assignments = [f"{k}={v}" for k, v in (env or {}).items()]
-        command = ["env", *assignments, *argv]
-        if cwd:
-            command = ["sh", "-c", 'cd "$1" && shift && exec "$@"', "sh", cwd, *command]
-        started = time.monotonic()
-        try:
-            done = subprocess.run([*self.channel.ssh("-T"), shlex.join(command)], capture_output=True,
-                                  text=True, errors="replace", timeout=timeout, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired as expired:
-            return CommandRun(list(argv), -9, time.monotonic() - started, str(expired.stdout or ""),
-                              str(expired.stderr or ""), timed_out=True)
-        return CommandRun(list(argv), done.returncode, time.monotonic() - started, done.stdout, done.stderr)
-
-    def now(self) -> float:
-        done = self._shell("date +%s.%N")
-        try:
-            return float(done.stdout.decode().strip())
-        except ValueError:
-            return time.time()
-
-    def listdir(self, path: str) -> list[FileEntry] | None:
-        done = self._shell('[ -d "$1" ] || exit 3; find "$1" -mindepth 1 -maxdepth 1 -printf "$2"', path, FIND_FORMAT)
-        if done.returncode == 3:
-            return None
-        return parse_find_listing(done.stdout.decode("utf-8", "replace"))
-
-    def mkdtemp(self, prefix: str) -> str:
-        done = self._shell('mktemp -d "${TMPDIR:-/tmp}/$1XXXXXXXX"', prefix)
-        path = done.stdout.decode().strip()
-        if done.returncode != 0 or not path:
-            raise OSError(f"{self.label}: cannot create a scratch directory: {done.stderr.decode()[-300:]}")
-        return path
-
-    def remove_tree(self, path: str) -> None:
-        if path and path != "/":
-            self._shell('rm -rf -- "$1"', path)
-
-    def write_file(self, path: str, data: bytes, mode: int = 0o600, mtime: float | None = None) -> None:
-        script = 'umask 077 && cat > "$1" && chmod "$2" "$1"' + (' && touch -d "@$3" "$1"' if mtime is not None else "")
-        done = self._shell(script, path, f"{mode:o}", *([f"{mtime:.6f}"] if mtime is not None else []), data=data)
-        if done.returncode != 0:
-            raise OSError(f"{self.label}: cannot write {path}: {done.stderr.decode()[-300:]}")
-
-    def read_file(self, path: str) -> bytes:
-        done = self._shell('cat -- "$1"', path, timeout=600.0)
-        if done.returncode != 0:
-            raise FileNotFoundError(f"{self.label}: cannot read {path}: {done.stderr.decode()[-300:]}")
-        return done.stdout
-
+from stackprobe.canary import RUNNER, pid_alive
+from stackprobe.targets.base import DOCKER_API_TIMEOUT_S, Target, docker_client
+from stackprobe.targets.host import Host
 
 SCRATCH_PREFIX = "stackprobe-bkp-"
 
@@ -206,8 +20,6 @@ def scratch_dir(host: Host) -> str:
     """A private (0700) scratch directory on the host, named for this runner and process; those
     a run of this runner killed outright left behind (its process is gone) are removed first:
     they may hold copies of dumps and archives."""
-    from stackprobe.canary import RUNNER, pid_alive
-
     path = host.mkdtemp(f"{SCRATCH_PREFIX}{RUNNER}-{os.getpid()}-")
     parent = posixpath.dirname(path)
     mine = re.compile(rf"^{SCRATCH_PREFIX}{RUNNER}-(\d+)-")
@@ -220,22 +32,11 @@ def scratch_dir(host: Host) -> str:
 
 def own_docker_client(target: Target) -> Any:
     """A Docker client of its own, for a background thread, talking to the target's engine
-    (over the SSH channel's forwarded socket for a remote target)."""
-    channel = getattr(target, "channel", None)
-    if channel is not None:
-        import docker
+    (through the host's forwarded engine socket for a remote host)."""
+    if not target.host.remote:
+        return docker_client()
+    import docker
 
-        _ = target.docker  # makes sure the socket is forwarded
-        socket = channel.forward_unix(target.profile.ssh.docker_socket)
-        from stackprobe.targets.base import DOCKER_API_TIMEOUT_S
-
-        return docker.DockerClient(base_url=f"unix://{socket}", timeout=DOCKER_API_TIMEOUT_S)
-    from stackprobe.targets.base import docker_client
-
-    return docker_client()
-
-
-def host_of(target: Target) -> Host:
-    """The host of `target`: over its SSH channel for a remote live target, else this host."""
-    channel = getattr(target, "channel", None)
-    return SshHost(channel) if channel is not None else LocalHost()
+    _ = target.docker  # the engine answers (one-line error otherwise)
+    socket = target.host.forward_unix(target.profile.ssh.docker_socket)
+    return docker.DockerClient(base_url=f"unix://{socket}", timeout=DOCKER_API_TIMEOUT_S)

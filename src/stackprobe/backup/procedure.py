@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackprobe.backup.host import FileEntry, Host
 from stackprobe.commands import CommandRun
 from stackprobe.profile import BackupSection
 from stackprobe.targets.base import Target
 from stackprobe.targets.envfiles import write_env
+from stackprobe.targets.host import FileEntry, Host
 
 
 def matches(name: str, pattern: str) -> bool:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from stackprobe.backup.host import FileEntry
+from stackprobe.targets.host import FileEntry
 
 DAY = 86400.0
 MINUTE = 60.0

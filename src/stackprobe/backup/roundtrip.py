@@ -22,11 +22,11 @@ from typing import Any
 from stackprobe.backup import checksums, dataset, schema, transfers
 from stackprobe.backup.archives import Answers, live_answers
 from stackprobe.backup.dumpfile import DumpInfo, inspect_dump
-from stackprobe.backup.host import FileEntry, Host
 from stackprobe.backup.procedure import BackupRun, Procedure
 from stackprobe.canary import scratch_database
 from stackprobe.commands import CommandRun
 from stackprobe.targets.base import Target
+from stackprobe.targets.host import FileEntry, Host
 
 QUERIES_K = 10
 

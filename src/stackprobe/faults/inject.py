@@ -240,7 +240,7 @@ def _inject(target: Target, svc: Service, record: UndoRecord, prefix: list[str])
     kind = record.kind
     try:
         if kind == "crash":
-            target.host_kill(record.details["pid"], prefix)
+            target.host.kill(record.details["pid"], prefix)
             return {"signal": "SIGKILL", "via": "host kill of the main process"}
         if kind == "stop":
             container.stop(timeout=10)
@@ -269,8 +269,8 @@ def _ns(pid: int, prefix: list[str], *command: str) -> list[str]:
 
 
 def interfaces(target: Target, pid: int, prefix: list[str]) -> list[str]:
-    done = target.host_run(_ns(pid, prefix, "ip", "-o", "link", "show"), timeout=30)
-    if done.returncode != 0:
+    done = target.host.run(_ns(pid, prefix, "ip", "-o", "link", "show"), timeout=30)
+    if done.exit_code != 0:
         raise FaultError(f"cannot list the interfaces of process {pid}'s network namespace on {target.label}: "
                          f"{(done.stderr or done.stdout).strip()[:300]} (needs nsenter and ip from util-linux and "
                          "iproute2, as root; [chaos] host_command_prefix for sudo)")
@@ -294,12 +294,12 @@ def _slow(target: Target, pid: int, latency_s: float, prefix: list[str]) -> dict
     applied: dict[str, str] = {}
     for name in interfaces(target, pid, prefix):
         base = ["tc", "qdisc", "add", "dev", name, "root", "handle", QDISC_HANDLE]
-        done = target.host_run(_ns(pid, prefix, *base, *netem_arguments(latency_s)), timeout=30)
+        done = target.host.run(_ns(pid, prefix, *base, *netem_arguments(latency_s)), timeout=30)
         mechanism = " ".join(netem_arguments(latency_s))
-        if done.returncode != 0 and "kind is unknown" in (done.stderr + done.stdout):
-            done = target.host_run(_ns(pid, prefix, *base, *tbf_arguments(latency_s)), timeout=30)
+        if done.exit_code != 0 and "kind is unknown" in (done.stderr + done.stdout):
+            done = target.host.run(_ns(pid, prefix, *base, *tbf_arguments(latency_s)), timeout=30)
             mechanism = " ".join(tbf_arguments(latency_s)) + " (kernel without sch_netem: rate limit)"
-        if done.returncode != 0:
+        if done.exit_code != 0:
             raise FaultError(f"tc qdisc add on {name} in process {pid}'s network namespace failed: "
                              f"{(done.stderr or done.stdout).strip()[:300]} (is a root qdisc already there?)")
         applied[name] = mechanism
@@ -311,11 +311,11 @@ def _slow(target: Target, pid: int, latency_s: float, prefix: list[str]) -> dict
 def _remove_qdisc(target: Target, pid: int, prefix: list[str]) -> list[str]:
     removed = []
     for name in interfaces(target, pid, prefix):
-        shown = target.host_run(_ns(pid, prefix, "tc", "qdisc", "show", "dev", name), timeout=30)
+        shown = target.host.run(_ns(pid, prefix, "tc", "qdisc", "show", "dev", name), timeout=30)
         if re.search(rf"\bqdisc \w+ {QDISC_HANDLE}", shown.stdout):
-            done = target.host_run(_ns(pid, prefix, "tc", "qdisc", "del", "dev", name, "root", "handle",
+            done = target.host.run(_ns(pid, prefix, "tc", "qdisc", "del", "dev", name, "root", "handle",
                                        QDISC_HANDLE), timeout=30)
-            if done.returncode != 0:
+            if done.exit_code != 0:
                 raise FaultError(f"tc qdisc del on {name} failed: {(done.stderr or done.stdout).strip()[:300]}")
             removed.append(name)
     return removed
@@ -329,7 +329,7 @@ def qdiscs_left(target: Target, service: Service, prefix: list[str] | None = Non
     pid = int(state["Pid"])
     left = []
     for name in interfaces(target, pid, prefix or []):
-        shown = target.host_run(_ns(pid, prefix or [], "tc", "qdisc", "show", "dev", name), timeout=30)
+        shown = target.host.run(_ns(pid, prefix or [], "tc", "qdisc", "show", "dev", name), timeout=30)
         if re.search(rf"\bqdisc \w+ {QDISC_HANDLE}", shown.stdout):
             left.append(name)
     return left

@@ -22,6 +22,7 @@ from stackprobe.commands import parse_sha256sum
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.profile import Profile
 from stackprobe.redact import REDACTOR
+from stackprobe.targets.host import Host, LocalHost
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -159,7 +160,10 @@ class Target:
         compose_files: list[Path],
         env_files: list[Path],
         env: dict[str, str],
+        host: Host | None = None,
     ) -> None:
+        # where the stack runs: commands, files and signals of that machine go through it
+        self.host: Host = host or LocalHost()
         self.profile = profile
         self.project = project
         self.project_dir = project_dir
@@ -218,36 +222,6 @@ class Target:
                 f"(it runs: {', '.join(running) or 'nothing'}); check [services] in the profile"
             )
         return Service(found[-1])  # as services() does, the last one listed
-
-    def read_host_file(self, path: Path | str) -> bytes:
-        """A file of the host the stack runs on (this host; over SSH, the remote host's).
-        Checks that read deployment files (logrotate config, backups, scripts) use this."""
-        return Path(path).read_bytes()
-
-    def host_run(self, command: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        """Run a command on the host the stack runs on (this host; over SSH, the remote host).
-        Faults use it for what the Docker API cannot do: kill -9 of a container's main process,
-        `nsenter -t PID -n tc ...` in its network namespace."""
-        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-
-    def host_kill(self, pid: int, prefix: list[str] | None = None) -> None:
-        """SIGKILL a process of the host by its host pid (`docker inspect -f {{.State.Pid}}`)."""
-        if not prefix:
-            import signal
-
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                raise RuntimeError(f"no process {pid} on {self.label} (the container exited already?)") from None
-            except PermissionError:
-                raise StackprobeUsageError(
-                    f"not allowed to kill process {pid} on {self.label} (it belongs to Docker's root): run as root "
-                    "or set [chaos] host_command_prefix = [\"sudo\", \"-n\"]") from None
-            return
-        done = self.host_run([*prefix, "kill", "-s", "KILL", str(pid)], timeout=30)
-        if done.returncode != 0:
-            raise RuntimeError(f"kill -s KILL {pid} on {self.label} failed ({done.returncode}): "
-                               f"{(done.stderr or done.stdout).strip()[:300]}")
 
     def compose_base(self) -> list[str]:
         cmd = ["docker", "compose", "-p", self.project, "--project-directory", str(self.project_dir)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,16 +14,23 @@ from stackprobe.redact import is_secret_name
 
 if TYPE_CHECKING:
     from stackprobe.checks.secrets import SecretPolicy
+    from stackprobe.targets.host import Host
 
 
-def read_env(path: Path) -> dict[str, str]:
-    if not path.is_file():
+def read_env(path: Path, host: Host | None = None) -> dict[str, str]:
+    """The env file's values as python-dotenv reads them (no interpolation), from `host`'s disk
+    (default: this host)."""
+    try:
+        content = host.read_file(str(path)) if host is not None else path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
         raise StackprobeUsageError(
             f"env file {path} does not exist: pass --env-file, or copy .env.example to {path.name}"
-        )
+        ) from None
+    except OSError as error:
+        raise StackprobeUsageError(f"env file {path} cannot be read: {error}") from None
     try:
-        values = dotenv_values(path, interpolate=False)
-    except (OSError, UnicodeDecodeError) as error:
+        values = dotenv_values(stream=io.StringIO(content.decode("utf-8")), interpolate=False)
+    except UnicodeDecodeError as error:
         raise StackprobeUsageError(f"env file {path} cannot be read: {error}") from None
     return {k: v or "" for k, v in values.items()}
 

@@ -8,6 +8,7 @@ from stackprobe.errors import StackprobeUsageError
 from stackprobe.profile import Profile
 from stackprobe.targets.base import Target
 from stackprobe.targets.envfiles import read_env
+from stackprobe.targets.host import Host, LocalHost
 
 # compose verbs that change state: a live target refuses them
 _MUTATING = {"up", "down", "start", "stop", "restart", "rm", "kill", "pause", "unpause", "create",
@@ -19,9 +20,10 @@ class LiveTarget(Target):
 
     def __init__(
         self, profile: Profile, project_dir: Path, compose_files: list[Path], env_file: Path,
-        project: str,
+        project: str, host: Host | None = None,
     ) -> None:
-        super().__init__(profile, project, project_dir, compose_files, [env_file], read_env(env_file))
+        host = host or LocalHost()
+        super().__init__(profile, project, project_dir, compose_files, [env_file], read_env(env_file, host), host)
 
     def attach(self) -> None:
         running = [c for c in self.containers() if c.status == "running"]

@@ -14,7 +14,6 @@ Everything is closed at the end (`ssh -O exit`, the private directory removed).
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import shlex
 import shutil
@@ -28,12 +27,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import docker
-from dotenv import dotenv_values
 
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.profile import Profile
 from stackprobe.redact import REDACTOR
 from stackprobe.targets.base import DOCKER_API_TIMEOUT_S
+from stackprobe.targets.host import SshHost
 from stackprobe.targets.live import LiveTarget
 
 
@@ -253,10 +252,7 @@ class SshLiveTarget(LiveTarget):
                  project: str, channel: SshChannel) -> None:
         self.channel = channel
         self.host_url = channel.spec.url
-        content, _ = channel.read_file(str(env_file))
-        values = dotenv_values(stream=io.StringIO(content.decode("utf-8", "replace")), interpolate=False)
-        env = {k: v or "" for k, v in values.items()}
-        super(LiveTarget, self).__init__(profile, project, project_dir, compose_files, [env_file], env)
+        super().__init__(profile, project_dir, compose_files, env_file, project, SshHost(channel))
 
     @property
     def label(self) -> str:
@@ -316,20 +312,6 @@ class SshLiveTarget(LiveTarget):
             return super().service(name)
         except StackprobeUsageError as error:
             raise StackprobeUsageError(f"{self.host_url}: {error}") from None
-
-    def read_host_file(self, path: Path | str) -> bytes:
-        return self.channel.read_file(str(path))[0]
-
-    def host_run(self, command: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        """Commands of the faults (kill -9, nsenter ... tc) run on the remote host."""
-        return self.channel.run(command, timeout=timeout)
-
-    def host_kill(self, pid: int, prefix: list[str] | None = None) -> None:
-        done = self.host_run([*(prefix or []), "kill", "-s", "KILL", str(pid)], timeout=30)
-        if done.returncode != 0:
-            raise RuntimeError(f"{self.host_url}: kill -s KILL {pid} failed ({done.returncode}): "
-                               f"{(done.stderr or done.stdout).strip()[:300]}: is the SSH user allowed to signal "
-                               "Docker's processes? ([chaos] host_command_prefix = [\"sudo\", \"-n\"])")
 
     def mirror_files(self, paths: list[Path], into: Path) -> dict[Path, Path]:
         """Copy host files into a private local directory (same relative layout, same modes),
