@@ -19,6 +19,7 @@ import pytest
 from stackprobe import catalogue
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.evidence import CheckResult, Evidence
+from stackprobe.faults import Injector
 from stackprobe.redact import REDACTOR
 from stackprobe.session import EVIDENCE, RUN, Run, active_run, control_of, faults_dir, run, stop
 from stackprobe.settings import RunSettings, list_controls_requested, resolve
@@ -257,6 +258,13 @@ def target(pytestconfig: pytest.Config, stackprobe_settings: RunSettings) -> Ite
         fault_records(pytestconfig, ephemeral).forget()  # the project is gone, and its records with it
 
 
+@pytest.fixture(scope="session")
+def fault_injector(target: Target, stackprobe_settings: RunSettings, pytestconfig: pytest.Config) -> Injector:
+    """The run's one fault injector: every fault of every suite goes through it, with its undo
+    record in the run's faults directory first, so a killed run's fault is healed by the next."""
+    return Injector.for_target(target, stackprobe_settings.allow_destructive, faults_dir(pytestconfig))
+
+
 def _images_of(target: Target) -> dict[str, Any]:
     """Images of the stack as tested, for the reports (an ephemeral stack is gone at the end)."""
     from stackprobe.results import images_of
@@ -400,7 +408,7 @@ def _aborted(call: pytest.CallInfo[None]) -> bool:
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
     """An aborted experiment (the steady state did not hold before it) is its own outcome in the
     terminal: "A" / ABORTED and "N aborted" in the final line; it still fails the run."""
-    if any(key == _ABORTED for key, _ in report.user_properties):
+    if any(key == _ABORTED for key, _ in getattr(report, "user_properties", ())):  # not on a CollectReport
         return "aborted", "A", "ABORTED"
     return None
 

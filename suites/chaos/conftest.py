@@ -27,7 +27,7 @@ from stackprobe import session
 from stackprobe.chaos.probes import Backend, Canary, HttpAnswer
 from stackprobe.chaos.steady import SteadyReport, SteadyState
 from stackprobe.errors import ExperimentAborted
-from stackprobe.faults import FaultGuard, Injector, RecordStore, parse_fault_spec
+from stackprobe.faults import FaultGuard, Injector, parse_fault_spec
 from stackprobe.profile import Profile
 from stackprobe.safety import destructive_refusal, marker_specs
 from stackprobe.settings import RunSettings
@@ -155,7 +155,8 @@ class ChaosRun:
 
 
 @pytest.fixture(scope="session")
-def chaos(target: Target, stackprobe_settings: RunSettings, pytestconfig: pytest.Config) -> Iterator[ChaosRun]:
+def chaos(target: Target, stackprobe_settings: RunSettings, pytestconfig: pytest.Config,
+          fault_injector: Injector) -> Iterator[ChaosRun]:
     known = set(target.services())
     for nodeid, kind, service in pytestconfig.stash.get(PLANNED, []):
         if service not in known:  # before any fault: an unknown name is bad input
@@ -165,18 +166,14 @@ def chaos(target: Target, stackprobe_settings: RunSettings, pytestconfig: pytest
     backend = Backend(target)
     canary_objects = Canary(target)
     steady = SteadyState(target, canary_objects, backend)
-    cfg = target.profile.chaos
-    injector = Injector(target, FaultGuard(target.kind, target.project, stackprobe_settings.allow_destructive,
-                                           tuple(target.profile.safety.destructive_services), target.label,
-                                           target.profile.source),
-                        RecordStore(session.faults_dir(pytestconfig), target.label, target.project),
-                        steady=lambda timeout: steady.wait(timeout), heal_timeout_s=cfg.heal_timeout_s,
-                        prefix=cfg.host_command_prefix)
+    # the run's injector; while the experiments run, each undo waits for the steady state
+    fault_injector.steady = lambda timeout: steady.wait(timeout)
     canary_objects.create()
-    run = ChaosRun(target, stackprobe_settings, injector, steady, backend, canary_objects)
+    run = ChaosRun(target, stackprobe_settings, fault_injector, steady, backend, canary_objects)
     try:
         yield run
     finally:
+        fault_injector.steady = None
         canary_objects.drop()
 
 

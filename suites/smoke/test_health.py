@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from stackprobe.chaos.outage import OutageObservation
 from stackprobe.evidence import Evidence
 from stackprobe.targets import Target
-from suites.smoke.conftest import OutageObservation
 
 
 @pytest.mark.control("HLT-01")

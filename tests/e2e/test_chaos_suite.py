@@ -34,7 +34,7 @@ import pytest
 from support.stacks import REFERENCE_PROFILE, REPO, TestStack, started_stack
 
 from stackprobe.faults import RecordStore, UndoRecord
-from stackprobe.faults.inject import QDISC_HANDLE
+from stackprobe.faults.kinds import QDISC_HANDLE
 
 pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
 
@@ -294,4 +294,39 @@ def test_sigkill_mid_fault_is_healed_by_next_run(chaos_stack: TestStack, tmp_pat
            f"{record.owner_pid}" in run.stdout, run.tail()
     assert "unpaused" in run.stdout
     assert run.statuses == {"CHS-08": "passed"}, run.tail()
+    assert unsteady(chaos_stack) == []
+
+
+def test_sigkill_while_hlt03_has_a_dependency_stopped_is_healed_by_next_run(chaos_stack: TestStack,
+                                                                            tmp_path: Path) -> None:
+    """HLT-03/04's outages go through the run's fault injector: a live run killed outright while
+    a dependency is stopped leaves an undo record, and the next run starts the dependency again
+    before anything else and says so. Health names no outage of `vector_store` while Redis is
+    down, so the outage lasts its whole 60 s window and the kill lands inside it."""
+    profile = tmp_path / "outage.toml"
+    profile.write_text(REFERENCE_PROFILE.read_text() + '\n[health]\noutage_window_s = 60.0\n'
+                       'dependency_services = {vector_store = "redis"}\n'
+                       '\n[safety]\ndestructive_services = ["redis"]\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "STACKPROBE_"))}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "suites/smoke", "--profile", str(profile),
+         *chaos_stack.suite_args(), "--allow-destructive", "-k", "test_health_fails_when_dependency_down",
+         "--report-dir=none"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    record = wait_injected(chaos_stack, "stop", child)
+    assert record.service == "redis"
+    child.kill()  # SIGKILL: no finally runs
+    child.communicate(timeout=30)
+    assert not chaos_stack.target.service("redis").state()["Running"], "the killed run should have left redis stopped"
+    run = chaos_stack.run_suite("suites/smoke", report_dir=tmp_path / "next", profile=profile,
+                                extra=["-k", "test_restart_policy_on_long_running_services"])
+    healed = (f"stackprobe: healed stop of redis ({record.container_name}) left by killed run "
+              f"(pid {record.owner_pid}")
+    assert healed in run.stdout, run.tail()
+    assert run.stdout.index(healed) < run.stdout.index("PASSED" if "PASSED" in run.stdout else "passed"), run.tail()
+    assert run.statuses == {"CTR-03": "passed"}, run.tail()
+    assert records_of(chaos_stack) == []
+    assert chaos_stack.target.service("redis").state()["Running"]
+    deadline = time.monotonic() + 120
+    while unsteady(chaos_stack) and time.monotonic() < deadline:  # redis healthy again for the next tests
+        time.sleep(1)
     assert unsteady(chaos_stack) == []

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackprobe.chaos.probes import Backend, Canary, mysql_roundtrip, redis_roundtrip
-from stackprobe.faults.inject import qdiscs_left
+from stackprobe.faults.kinds import qdiscs_left
 from stackprobe.targets.base import Target
 
 _NO_NETWORK_MODES = ("host", "none")

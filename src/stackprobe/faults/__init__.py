@@ -15,23 +15,40 @@ from pathlib import Path
 
 from stackprobe.faults.guard import FaultGuard, parse_fault_spec
 from stackprobe.faults.inject import (
-    QDISC_HANDLE,
     Fault,
-    FaultError,
     Injector,
     SteadyWait,
     deferred_signals,
     heal_orphans,
-    qdiscs_left,
     undo_record,
 )
+from stackprobe.faults.kinds import KINDS, QDISC_HANDLE, FaultError, FaultKind, fault_kind, qdiscs_left
 from stackprobe.faults.records import RecordStore, UndoRecord, default_dir
 from stackprobe.targets.base import Target
 
 __all__ = [
-    "QDISC_HANDLE", "Fault", "FaultError", "FaultGuard", "Injector", "RecordStore", "SteadyWait", "UndoRecord",
-    "crashed", "default_dir", "deferred_signals", "heal_orphans", "parse_fault_spec", "partitioned", "paused",
-    "qdiscs_left", "slowed", "stopped", "undo_record",
+    "KINDS",
+    "QDISC_HANDLE",
+    "Fault",
+    "FaultError",
+    "FaultGuard",
+    "FaultKind",
+    "Injector",
+    "RecordStore",
+    "SteadyWait",
+    "UndoRecord",
+    "crashed",
+    "default_dir",
+    "deferred_signals",
+    "fault_kind",
+    "heal_orphans",
+    "parse_fault_spec",
+    "partitioned",
+    "paused",
+    "qdiscs_left",
+    "slowed",
+    "stopped",
+    "undo_record",
 ]
 
 

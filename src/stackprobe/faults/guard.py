@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from stackprobe.faults.kinds import fault_kind
+
 
 @dataclass(frozen=True)
 class FaultGuard:
@@ -42,6 +44,8 @@ class FaultGuard:
 
 
 def parse_fault_spec(spec: str) -> tuple[str, list[str]]:
-    """`"crash:mysql, redis"` -> ("crash", ["mysql", "redis"]) (the faults marker's format)."""
+    """`"crash:mysql, redis"` -> ("crash", ["mysql", "redis"]) (the faults marker's format); a kind
+    the registry does not know is an error naming the known ones."""
     kind, _, services = spec.partition(":")
+    fault_kind(kind.strip(), f"in faults spec {spec!r}")
     return kind.strip(), [s.strip() for s in services.split(",") if s.strip() and s.strip() != "(none)"]

@@ -1,0 +1,74 @@
+"""HLT-03/04's experiment: stop one dependency through the run's fault injector (an undo record
+first, so a killed run's outage is healed by the next), watch health every 100 ms until it says
+so, start the dependency again and watch health recover."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from stackprobe.faults import Injector
+from stackprobe.targets.base import Target
+
+
+@dataclass
+class OutageObservation:
+    dependency: str
+    service: str
+    reflected_after_s: float | None = None  # first non-2xx naming the dependency
+    first_status: int | None = None
+    body: dict[str, Any] = field(default_factory=dict)
+    docker_healthcheck_exit: int | None = None  # the container's own healthcheck command
+    recovered_after_s: float | None = None
+    max_latency_s: float = 0.0
+    polls: int = 0
+    undo: str = ""  # what the injector did to put the dependency back
+
+
+def poll_health(client: httpx.Client, url: str) -> tuple[int, dict[str, Any], float]:
+    """(status, JSON body or {}, seconds); status 0 when nothing answered."""
+    started = time.monotonic()
+    try:
+        response = client.get(url, timeout=10)
+        body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+        return response.status_code, body, time.monotonic() - started
+    except (httpx.HTTPError, ValueError):
+        return 0, {}, time.monotonic() - started
+
+
+def observe_outage(target: Target, injector: Injector, dependency: str, service: str,
+                   window_s: float, recover_within_s: float = 120.0) -> OutageObservation:
+    """Stop `service` (health calls it `dependency`), watch health at 100 ms for `window_s`, start it
+    again, and watch health answer 200 (for at most `recover_within_s`)."""
+    seen = OutageObservation(dependency, service)
+    client, url = target.http(), target.health_url
+    backend = target.service(target.profile.services.backend)
+    with injector.stopped(service) as fault:
+        stopped = fault.injected_at
+        while time.monotonic() - stopped < window_s:
+            status, body, latency = poll_health(client, url)
+            seen.polls += 1
+            seen.max_latency_s = max(seen.max_latency_s, latency)
+            failing = body.get("services", {}).get(dependency)
+            if not 200 <= status < 300 and failing != target.profile.health.healthy_value:
+                seen.reflected_after_s = time.monotonic() - stopped
+                seen.first_status, seen.body = status, body
+                break
+            time.sleep(0.1)
+        if seen.reflected_after_s is not None:
+            check = backend.inspect()["Config"].get("Healthcheck", {}).get("Test", [])
+            if check and check[0] in {"CMD", "CMD-SHELL"}:
+                cmd = check[1:] if check[0] == "CMD" else ["sh", "-c", check[1]]
+                seen.docker_healthcheck_exit = backend.exec(cmd).exit_code
+        seen.undo = fault.restore()
+    restarted = time.monotonic()
+    while time.monotonic() - restarted < recover_within_s:
+        status, _, _ = poll_health(client, url)
+        if status == 200:
+            seen.recovered_after_s = time.monotonic() - restarted
+            break
+        time.sleep(0.1)
+    return seen
