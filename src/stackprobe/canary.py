@@ -14,17 +14,17 @@ Declare the write on the check for --dry-run: `@pytest.mark.writes("{database}: 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import secrets
-import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from stackprobe.owners import RUNNER as RUNNER
+from stackprobe.owners import owner_alive
+
 PREFIX = "stackprobe_canary"
 REDIS_PREFIX = "stackprobe:canary"
-RUNNER = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
 _NAME = re.compile(rf"^{PREFIX}_(?P<runner>[0-9a-f]{{6}})_(?P<pid>\d+)_[0-9a-f]+$")
 
 
@@ -33,23 +33,10 @@ def canary_name() -> str:
     return f"{PREFIX}_{RUNNER}_{os.getpid()}_{secrets.token_hex(4)}"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-pid_alive = _pid_alive  # for other leftovers named by runner and pid (scratch directories, containers)
-
-
 def _orphaned(name: str) -> bool:
     """A canary of this runner whose run is gone (never another runner's, never a live run's)."""
     found = _NAME.match(name)
-    return bool(found and found["runner"] == RUNNER and not _pid_alive(int(found["pid"])))
+    return bool(found and found["runner"] == RUNNER and not owner_alive(int(found["pid"])))
 
 
 def is_canary(name: str) -> bool:
@@ -139,7 +126,7 @@ def sweep_keys(client: Any) -> list[str]:
     for key in client.scan_iter(match=f"{REDIS_PREFIX}:{RUNNER}:*", count=500):
         text = key.decode() if isinstance(key, bytes) else str(key)
         pid = text.split(":")[3]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not owner_alive(int(pid)):
             client.delete(key)
             removed.append(text)
     return removed

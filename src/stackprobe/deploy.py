@@ -26,6 +26,7 @@ import httpx
 
 from stackprobe.backup import checksums
 from stackprobe.commands import CommandRun, run_command
+from stackprobe.owners import owner_alive
 from stackprobe.profile import Profile
 from stackprobe.redact import REDACTOR
 from stackprobe.targets.base import PROJECT_LABEL, Service, Target
@@ -392,13 +393,12 @@ _LEFTOVER_IMAGE = re.compile(r"^spx(\d+)x[0-9a-f]+-[a-z0-9-]+:deploy$")
 
 def remove_leftover_images(client: Any) -> list[str]:
     """Images a killed run's throwaway project built under its own tag (owner pid dead)."""
-    from stackprobe.targets.leftovers import _alive
 
     removed = []
     for image in client.images.list():
         for tag in image.tags:
             match = _LEFTOVER_IMAGE.match(tag)
-            if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
+            if match and not owner_alive(int(match.group(1))):
                 try:
                     client.images.remove(tag)
                     removed.append(tag)

@@ -20,7 +20,7 @@ from stackprobe.chaos.recovery import Trial, judge, recovery_evidence
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.faults import FaultGuard, RecordStore, UndoRecord, deferred_signals, heal_orphans, parse_fault_spec
 from stackprobe.faults.kinds import netem_arguments, tbf_arguments
-from stackprobe.faults.records import process_start
+from stackprobe.owners import process_start
 from stackprobe.profile import PhaseSlo, load_profile
 
 

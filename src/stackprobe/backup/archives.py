@@ -15,8 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackprobe.canary import RUNNER, pid_alive
 from stackprobe.commands import CommandRun, parse_sha256sum
+from stackprobe.owners import RUNNER, owner_alive
 from stackprobe.redact import REDACTOR
 from stackprobe.targets.base import Target
 from stackprobe.targets.host import Host
@@ -147,7 +147,7 @@ def restored_answers(target: Target, restored_dir: str, queries: list[str], k: i
     labels = {"stackprobe.throwaway": "bkp-06", "stackprobe.runner": RUNNER, "stackprobe.pid": str(os.getpid())}
     for left in target.docker.containers.list(all=True, filters={"label": "stackprobe.throwaway=bkp-06"}):
         pid = str(left.labels.get("stackprobe.pid", ""))
-        if left.labels.get("stackprobe.runner") == RUNNER and pid.isdigit() and not pid_alive(int(pid)):
+        if left.labels.get("stackprobe.runner") == RUNNER and pid.isdigit() and not owner_alive(int(pid)):
             with contextlib.suppress(Exception):  # a killed run's container
                 left.remove(force=True)
     container = target.docker.containers.create(

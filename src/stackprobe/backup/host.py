@@ -9,7 +9,7 @@ import posixpath
 import re
 from typing import Any
 
-from stackprobe.canary import RUNNER, pid_alive
+from stackprobe.owners import RUNNER, owner_alive
 from stackprobe.targets.base import DOCKER_API_TIMEOUT_S, Target, docker_client
 from stackprobe.targets.host import Host
 
@@ -25,7 +25,7 @@ def scratch_dir(host: Host) -> str:
     mine = re.compile(rf"^{SCRATCH_PREFIX}{RUNNER}-(\d+)-")
     for entry in host.listdir(parent) or []:
         found = mine.match(entry.name)
-        if found and entry.kind == "dir" and int(found.group(1)) != os.getpid() and not pid_alive(int(found.group(1))):
+        if found and entry.kind == "dir" and not owner_alive(int(found.group(1))):
             host.remove_tree(posixpath.join(parent, entry.name))
     return path
 

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackprobe.canary import RUNNER
+from stackprobe.owners import RUNNER, owner_alive, process_start
 
 KINDS = ("crash", "stop", "pause", "partition", "slow")
 
@@ -27,32 +27,6 @@ def default_dir() -> Path:
     """`STACKPROBE_FAULTS_DIR`, else `.stackprobe/faults` under the current directory."""
     given = os.environ.get("STACKPROBE_FAULTS_DIR")
     return Path(given) if given else Path.cwd() / ".stackprobe" / "faults"
-
-
-def process_start(pid: int) -> str:
-    """The kernel's start time of `pid` (clock ticks since boot), "" if unknown: a pid that was
-    reused by another process has another start time."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    # the command name (field 2) may hold spaces and parentheses: split after its last ")"
-    fields = stat.rsplit(")", 1)[-1].split()
-    return fields[19] if len(fields) > 19 else ""
-
-
-def owner_alive(pid: int, started: str, runner: str) -> bool:
-    """Is the run that wrote a record still alive? Another runner's record is taken as alive
-    (we cannot see its processes)."""
-    if runner != RUNNER:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return not started or process_start(pid) in ("", started)
 
 
 @dataclass
@@ -75,7 +49,7 @@ class UndoRecord:
         return f"{self.kind} of {self.service} ({self.container_name})"
 
     def owner_alive(self) -> bool:
-        return owner_alive(self.owner_pid, self.owner_started, self.runner)
+        return owner_alive(self.owner_pid, self.runner, self.owner_started)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> UndoRecord:

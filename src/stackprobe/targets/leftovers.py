@@ -6,25 +6,16 @@ later run can tell a dead owner's project from a concurrent run's and remove onl
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 
 import docker
 
+from stackprobe.owners import owner_alive
+
 PREFIX = "spx"
 _NAME = re.compile(rf"^{PREFIX}(\d+)x[0-9a-f]+$")
 _LABEL = "com.docker.compose.project"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def remove_leftovers(client: docker.DockerClient) -> list[str]:
@@ -32,12 +23,12 @@ def remove_leftovers(client: docker.DockerClient) -> list[str]:
     for container in client.containers.list(all=True, filters={"label": _LABEL}):
         name = container.labels.get(_LABEL, "")
         match = _NAME.match(name)
-        if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
+        if match and not owner_alive(int(match.group(1))):
             projects.add(name)
     for volume in client.volumes.list(filters={"label": _LABEL}):
         name = (volume.attrs.get("Labels") or {}).get(_LABEL, "")
         match = _NAME.match(name)
-        if match and not _alive(int(match.group(1))):
+        if match and not owner_alive(int(match.group(1))):
             projects.add(name)
     for project in sorted(projects):
         subprocess.run(
