@@ -7,9 +7,9 @@ import re
 import pytest
 
 from stackprobe.evidence import Evidence
+from stackprobe.logs_policy import LogPolicy, read_logs
 from stackprobe.redact import REDACTOR
 from stackprobe.targets import Target
-from suites.logs.conftest import LogPolicy, read_logs
 
 _LABEL = re.compile(r"«redacted:([^»]+)»")
 

@@ -305,8 +305,8 @@ def test_sigkill_while_hlt03_has_a_dependency_stopped_is_healed_by_next_run(chao
     down, so the outage lasts its whole 60 s window and the kill lands inside it."""
     profile = tmp_path / "outage.toml"
     profile.write_text(REFERENCE_PROFILE.read_text() + '\n[health]\noutage_window_s = 60.0\n'
-                       'dependency_services = {vector_store = "redis"}\n'
-                       '\n[safety]\ndestructive_services = ["redis"]\n')
+                       'dependency_services = {vector_store = "redis", database = "mysql"}\n'
+                       '\n[safety]\ndestructive_services = ["redis", "mysql"]\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "STACKPROBE_"))}
     child = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "suites/smoke", "--profile", str(profile),

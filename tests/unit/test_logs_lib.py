@@ -281,3 +281,76 @@ def test_ephemeral_env_goes_into_the_generated_env_file_only(tmp_path: Path) -> 
     shutil.copyfile(REPO / ".env.example", given)
     kept = EphemeralTarget(profile, tmp_path, [], given, project="spx1x000001")
     assert kept.env["LOG_MAX_BYTES"] == "10485760"
+
+
+# --- the log policy in effect and the rotation experiment (library, no Docker) ---------------
+class _Service:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+
+    def inspect(self) -> dict[str, object]:
+        return {"Config": {"Env": [f"{k}={v}" for k, v in self.env.items()]}}
+
+
+class _Target:
+    def __init__(self, profile: Profile, service_env: dict[str, str], file_env: dict[str, str]) -> None:
+        self.profile, self.env, self._service = profile, file_env, _Service(service_env)
+        self.asked: list[str] = []
+
+    def service(self, name: str) -> _Service:
+        self.asked.append(name)
+        return self._service
+
+
+def test_log_policy_profile_then_service_environment_then_env_file() -> None:
+    from stackprobe.logs_policy import resolve_log_policy
+    from stackprobe.profile import LogsSection, ServicesSection
+
+    profile = Profile(services=ServicesSection(backend="api"), logs=LogsSection(max_bytes=4096))
+    target = _Target(profile, {"LOG_FILE": "/srv/log/app.log", "LOG_MAX_BYTES": "1"}, {"LOG_BACKUP_COUNT": "7"})
+    policy = resolve_log_policy(target)  # type: ignore[arg-type]
+    assert target.asked == ["api"]  # the backend role's service, not a fixed name
+    assert (policy.file, policy.max_bytes, policy.backup_count) == ("/srv/log/app.log", 4096, 7)
+    assert policy.sources == {"file": "api environment LOG_FILE", "max_bytes": "profile [logs]",
+                              "backup_count": "env file LOG_BACKUP_COUNT"}
+    assert (policy.directory, policy.base) == ("/srv/log", "app.log")
+
+
+def test_log_policy_missing_or_not_a_number_is_one_line_naming_the_key() -> None:
+    from stackprobe.errors import StackprobeUsageError
+    from stackprobe.logs_policy import resolve_log_policy
+
+    with pytest.raises(StackprobeUsageError, match=r"\[logs\] backup_count is not set and LOG_BACKUP_COUNT is in "
+                                                   r"neither the backend container's environment nor the env file"):
+        resolve_log_policy(_Target(Profile(), {"LOG_FILE": "/a.log", "LOG_MAX_BYTES": "10"}, {}))  # type: ignore[arg-type]
+    with pytest.raises(StackprobeUsageError, match=r"log limits must be integers: max_bytes='10k'"):
+        resolve_log_policy(_Target(Profile(), {"LOG_FILE": "/a.log", "LOG_MAX_BYTES": "10k",  # type: ignore[arg-type]
+                                               "LOG_BACKUP_COUNT": "3"}, {}))
+
+
+def test_a_log_without_a_limit_is_never_rotated_and_sends_nothing() -> None:
+    from stackprobe.logs_policy import LogPolicy
+    from stackprobe.logs_rotation import LogNeverRotates, run_rotation_experiment
+
+    target = _Target(Profile(), {}, {})
+    with pytest.raises(LogNeverRotates, match="LOG_MAX_BYTES is 0 .*the log never rotates"):
+        run_rotation_experiment(target, LogPolicy("backend", "/app/logs/app.log", 0, 3,  # type: ignore[arg-type]
+                                                  {"max_bytes": "env file LOG_MAX_BYTES"}))
+    assert target.asked == []  # nothing was sent, nothing read
+
+
+def test_rotation_experiment_counts_rotations_and_backups() -> None:
+    from stackprobe.logs import LogFile
+    from stackprobe.logs_policy import LogPolicy
+    from stackprobe.logs_rotation import RotationExperiment
+    from stackprobe.traffic import TrafficReport
+
+    sent = [Sent(i, f"r{i}", 200, 0.0, 0.01) for i in range(100)]
+    report = TrafficReport("http://127.0.0.1/x", "X-Request-ID", "r", 4, 100, 10.0, sent, 1.0, "count")
+    files = [LogFile(name, 0, "") for name in ("app.log", "app.log.1", "app.log.2", "app.log.3", "other.log")]
+    experiment = RotationExperiment(LogPolicy("backend", "/app/logs/app.log", 1000, 3), [report], 100.0, 5,
+                                    30000, files)
+    assert experiment.rotations == pytest.approx(10.0)
+    assert experiment.backups == [1, 2, 3]
+    assert experiment.oldest_rotated_away
+    assert experiment.summary()["rotations_estimate"] == 10.0

@@ -1,0 +1,81 @@
+"""The log policy the backend actually runs with (file, limit, backups: from the profile's [logs],
+else the service's environment, else the env file), and reading every file of that log."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+from stackprobe.errors import StackprobeUsageError
+from stackprobe.logs import LogFile, log_set
+from stackprobe.profile import LogsSection
+from stackprobe.targets.base import Service, Target
+
+
+@dataclass(frozen=True)
+class LogPolicy:
+    """The log file, its limit and its backups as the service runs them."""
+
+    service: str
+    file: str
+    max_bytes: int
+    backup_count: int
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def directory(self) -> str:
+        return posixpath.dirname(self.file) or "/"
+
+    @property
+    def base(self) -> str:
+        return posixpath.basename(self.file)
+
+    def describe(self) -> dict[str, Any]:
+        return {"service": self.service, "file": self.file, "max_bytes": self.max_bytes,
+                "backup_count": self.backup_count, "from": self.sources}
+
+
+def _setting(cfg: LogsSection, key: str, service_env: dict[str, str], target: Target, service: str) -> tuple[str, str]:
+    value = getattr(cfg, key)
+    unset = value == "" if isinstance(value, str) else value < (0 if key == "backup_count" else 1)
+    if not unset:
+        return str(value), "profile [logs]"
+    env_key = getattr(cfg, f"{key}_env")
+    if service_env.get(env_key):
+        return service_env[env_key], f"{service} environment {env_key}"
+    if target.env.get(env_key):
+        return target.env[env_key], f"env file {env_key}"
+    raise StackprobeUsageError(
+        f"[logs] {key} is not set and {env_key} is in neither the {service} container's environment "
+        f"nor the env file: set [logs] {key} in the profile")
+
+
+def resolve_log_policy(target: Target) -> LogPolicy:
+    cfg = target.profile.logs
+    service = cfg.service or target.profile.services.backend
+    raw_env = target.service(service).inspect()["Config"].get("Env") or []
+    service_env = dict(item.split("=", 1) for item in raw_env if "=" in item)
+    values, sources = {}, {}
+    for key in ("file", "max_bytes", "backup_count"):
+        values[key], sources[key] = _setting(cfg, key, service_env, target, service)
+    try:
+        max_bytes, backups = int(values["max_bytes"]), int(values["backup_count"])
+    except ValueError:
+        raise StackprobeUsageError(
+            f"log limits must be integers: max_bytes={values['max_bytes']!r} ({sources['max_bytes']}), "
+            f"backup_count={values['backup_count']!r} ({sources['backup_count']})") from None
+    return LogPolicy(service, values["file"], max_bytes, backups, sources)
+
+
+def log_service(target: Target, policy: LogPolicy) -> Service:
+    return target.service(policy.service)
+
+
+def read_logs(target: Target, policy: LogPolicy) -> list[LogFile]:
+    """Every file of the log (current, handler backups, logrotate's copies), read in one archive."""
+    try:
+        files = log_service(target, policy).read_dir(policy.directory)
+    except FileNotFoundError:
+        return []
+    return log_set(files, policy.base)
