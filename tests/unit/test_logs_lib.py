@@ -333,7 +333,7 @@ def test_a_log_without_a_limit_is_never_rotated_and_sends_nothing() -> None:
     from stackprobe.logs_rotation import LogNeverRotates, run_rotation_experiment
 
     target = _Target(Profile(), {}, {})
-    with pytest.raises(LogNeverRotates, match="LOG_MAX_BYTES is 0 .*the log never rotates"):
+    with pytest.raises(LogNeverRotates, match=r"LOG_MAX_BYTES is 0 .*the log never rotates"):
         run_rotation_experiment(target, LogPolicy("backend", "/app/logs/app.log", 0, 3,  # type: ignore[arg-type]
                                                   {"max_bytes": "env file LOG_MAX_BYTES"}))
     assert target.asked == []  # nothing was sent, nothing read
