@@ -13,10 +13,7 @@ after every experiment, the fault injector, and the services each experiment bre
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +21,11 @@ from typing import Any
 import pytest
 
 from stackprobe import session
-from stackprobe.chaos.probes import Backend, Canary, HttpAnswer
+from stackprobe.chaos.health_watch import dependency_service
+from stackprobe.chaos.probes import Backend, Canary
 from stackprobe.chaos.steady import SteadyReport, SteadyState
 from stackprobe.errors import ExperimentAborted
 from stackprobe.faults import FaultGuard, Injector, parse_fault_spec
-from stackprobe.profile import Profile
 from stackprobe.safety import destructive_refusal, marker_specs
 from stackprobe.settings import RunSettings
 from stackprobe.targets import Target
@@ -39,18 +36,6 @@ PLANNED = pytest.StashKey[list[tuple[str, str, str]]]()  # (nodeid, fault kind, 
 
 def _settings(config: pytest.Config) -> RunSettings:
     return session.settings(config)
-
-
-def dependency_of(profile: Profile, service: str) -> str:
-    """The health dependency name that reports `service` ([health] dependency_services)."""
-    for name, svc in profile.health.dependency_services.items():
-        if svc == service:
-            return name
-    return ""
-
-
-def dependency_service(profile: Profile, dependency: str) -> str:
-    return profile.health.dependency_services[dependency]
 
 
 # --- parametrisation: which services each experiment breaks ------------------------------
@@ -194,96 +179,3 @@ def experiment(chaos: ChaosRun, request: pytest.FixtureRequest, evidence: Any) -
     if not isinstance(after, SteadyReport):
         after = chaos.steady.wait(min(chaos.cfg.steady_wait_s, chaos.cfg.heal_timeout_s))
     chaos.after.append({"experiment": request.node.nodeid, **after.as_evidence()})
-
-
-# --- observing health while a dependency is out ---------------------------------------------
-@dataclass
-class Outage:
-    """Health answers seen while a dependency was out (times from the fault, in seconds)."""
-
-    dependency: str
-    service: str
-    answers: list[dict[str, Any]] = field(default_factory=list)
-    reflected_after_s: float | None = None  # first non-2xx naming the dependency
-    max_latency_s: float = 0.0
-    slow: int = 0  # answers (or timeouts) slower than degraded_latency_s
-    healthy_after_reflect: int = 0  # 2xx answers after health had reflected the outage
-
-    def summary(self) -> dict[str, Any]:
-        statuses: dict[str, int] = {}
-        for answer in self.answers:
-            statuses[str(answer["status"])] = statuses.get(str(answer["status"]), 0) + 1
-        return {"dependency": self.dependency, "service": self.service, "answers": len(self.answers),
-                "statuses": statuses, "reflected_after_s": self.reflected_after_s,
-                "max_latency_s": round(self.max_latency_s, 3), "slower_than_budget": self.slow,
-                "healthy_after_reflect": self.healthy_after_reflect, "first_answers": self.answers[:8]}
-
-
-def observe_health(chaos: ChaosRun, dependency: str, service: str, since: float, duration_s: float) -> Outage:
-    """GET health every poll interval for `duration_s` (a new request even while earlier ones are
-    out, at most 4 at a time), each bounded by degraded_latency_s + 1 s."""
-    cfg = chaos.cfg
-    budget = cfg.degraded_latency_s
-    healthy_value = chaos.target.profile.health.healthy_value
-    seen = Outage(dependency, service)
-    lock = threading.Lock()
-    answers: list[HttpAnswer] = []
-
-    def ask() -> None:
-        answer = chaos.backend.health(budget + 1.0)
-        with lock:
-            answers.append(answer)
-
-    deadline = time.monotonic() + duration_s
-    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="stackprobe-outage")
-    in_flight: list[Any] = []
-    try:
-        while time.monotonic() < deadline:
-            in_flight = [f for f in in_flight if not f.done()]
-            if len(in_flight) < 4:
-                in_flight.append(pool.submit(ask))
-            time.sleep(cfg.poll_interval_s)
-        for future in in_flight:  # the last answers, each bounded by its own timeout
-            future.exception(timeout=budget + 2)
-    finally:  # on Ctrl-C/SIGTERM: straight on to the undo, the requests end by their timeouts
-        pool.shutdown(wait=False, cancel_futures=True)
-    with lock:
-        collected = list(answers)  # answers still out now come too late to count
-    for answer in sorted(collected, key=lambda a: a.started):
-        latency = answer.latency_s
-        seen.max_latency_s = max(seen.max_latency_s, latency)
-        if latency > budget or (answer.status == 0 and "Timeout" in answer.error):
-            seen.slow += 1
-        state = (answer.body.get("services") or {}).get(dependency) if answer.body else None
-        reflected = answer.status != 0 and not 200 <= answer.status < 300 and state != healthy_value
-        at = round(answer.ended - since, 3)
-        if reflected and seen.reflected_after_s is None:
-            seen.reflected_after_s = at
-        elif 200 <= answer.status < 300 and seen.reflected_after_s is not None:
-            seen.healthy_after_reflect += 1
-        seen.answers.append({"at_s": at, "status": answer.status, "latency_s": round(latency, 3),
-                             "dependency": state, **({"error": answer.error} if answer.error else {})})
-    return seen
-
-
-def outage_problems(chaos: ChaosRun, seen: Outage, *, must_reflect: bool) -> list[str]:
-    cfg = chaos.cfg
-    problems = []
-    if not seen.answers:
-        problems.append("no health answer was recorded during the outage")
-    if seen.slow:
-        problems.append(f"health answered slower than {cfg.degraded_latency_s:g} s (or not at all) {seen.slow} "
-                        f"times of {len(seen.answers)} while {seen.service} was out (max "
-                        f"{seen.max_latency_s:.1f} s): a probe without a bound hangs the endpoint")
-    if must_reflect:
-        reflect = chaos.target.profile.health.reflect_within_s
-        if seen.reflected_after_s is None:
-            problems.append(f"health stayed 2xx for the whole outage ({len(seen.answers)} answers in "
-                            f"{cfg.outage_s:g} s): it does not reflect {seen.dependency} ({seen.service}) being down")
-        elif seen.reflected_after_s > reflect + cfg.poll_interval_s:
-            problems.append(f"health took {seen.reflected_after_s:.2f} s to answer non-2xx for {seen.dependency} "
-                            f"(within {reflect:g} s expected, [health] reflect_within_s)")
-        if seen.healthy_after_reflect:
-            problems.append(f"health answered 2xx {seen.healthy_after_reflect} times while {seen.service} was still "
-                            "down, after it had reflected the outage")
-    return problems

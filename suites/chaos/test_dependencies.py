@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
+from stackprobe.chaos.health_watch import dependency_of, observe_health, outage_problems
 from stackprobe.chaos.probes import api_probe, api_probe_ok, write_probe
 from stackprobe.chaos.recovery import RecoveryWatch, first_success, judge, recovery_evidence, slo_of
 from stackprobe.faults import Fault, qdiscs_left
-from suites.chaos.conftest import ChaosRun, dependency_of, observe_health, outage_problems
+from suites.chaos.conftest import ChaosRun
 
 WRITES_EPHEMERAL = "{database}: canary table; {cache}: canary keys"
 
@@ -68,9 +69,9 @@ def _dependency_down(chaos: ChaosRun, service: str, evidence: Any) -> None:
     assert dependency, f"[health] dependency_services maps no health dependency to {service!r}"
     backend_before = _backend_identity(chaos)
     with chaos.injector.stopped(service) as fault:
-        seen = observe_health(chaos, dependency, service, fault.injected_at, cfg.outage_s)
+        seen = observe_health(chaos.backend, chaos.target.profile, dependency, service, fault.injected_at, cfg.outage_s)
         fault.restore()
-        problems = outage_problems(chaos, seen, must_reflect=True)
+        problems = outage_problems(chaos.target.profile, seen, must_reflect=True)
         problems += _recovery_after_undo(chaos, fault, service, dependency, evidence)
     evidence.record("outage", seen.summary())
     evidence.record("backend", {"before": backend_before, "after": _backend_identity(chaos)})
@@ -147,13 +148,13 @@ def test_frozen_dependency_does_not_hang_health(frozen: tuple[str, str], experim
 
             probe = threading.Thread(target=exchange, daemon=True)
             probe.start()
-        seen = observe_health(chaos, dependency, service, fault.injected_at, cfg.outage_s)
+        seen = observe_health(chaos.backend, chaos.target.profile, dependency, service, fault.injected_at, cfg.outage_s)
         if mode == "slow":
             probe.join(timeout=bound + 1)
             effect["first_bytes_s_while_slowed"] = (greeting[0] if greeting and greeting[0] is not None
                                                     else f"none within {bound:g} s")
         fault.restore()
-        problems += outage_problems(chaos, seen, must_reflect=False)
+        problems += outage_problems(chaos.target.profile, seen, must_reflect=False)
         problems += _recovery_after_undo(chaos, fault, service, dependency, evidence)
     evidence.record("effect", effect)
     evidence.record("outage", seen.summary())
@@ -175,7 +176,8 @@ def test_partition_degrades_then_heals(partition_dependency: str, experiment: Ch
                                   "disconnected_from": fault.details.get("disconnected_from")}
         if networks:
             problems.append(f"{service} is still on {sorted(networks)} after the disconnect: no partition")
-        seen = observe_health(chaos, partition_dependency, service, fault.injected_at, cfg.outage_s)
+        seen = observe_health(chaos.backend, chaos.target.profile, partition_dependency, service,
+                              fault.injected_at, cfg.outage_s)
         fault.restore()
         attrs = chaos.target.service(service).inspect()
         back = attrs["NetworkSettings"].get("Networks") or {}
@@ -186,7 +188,7 @@ def test_partition_degrades_then_heals(partition_dependency: str, experiment: Ch
                 problems.append(f"{service} not reconnected to {name}")
             elif service not in (back[name].get("Aliases") or []):
                 problems.append(f"{service} reconnected to {name} without its alias {service!r}: it does not resolve")
-        problems += outage_problems(chaos, seen, must_reflect=False)
+        problems += outage_problems(chaos.target.profile, seen, must_reflect=False)
         problems += _recovery_after_undo(chaos, fault, service, partition_dependency, evidence)
     evidence.record("effect", effect)
     evidence.record("outage", seen.summary())

@@ -281,3 +281,50 @@ def test_lost_writes_split_by_the_fsync_window() -> None:
     recent, older = split_lost(ops, [1, 2, 3, 4], crash_at=10.0, window_s=2.0)
     assert recent == [2, 3, 4] and older == [1]  # everysec may lose the last 2 s, never older writes
     assert split_lost(ops, [3], crash_at=10.0, window_s=0.0) == ([], [3])
+
+
+# --- watching health during an outage (library, no Docker) ----------------------------------
+class _Health:
+    """A backend whose health answers 200 for the first `healthy_for` requests, then 503 naming
+    the dependency (or, with `names` false, 503 with the dependency still reported healthy)."""
+
+    def __init__(self, healthy_for: int, names: bool = True) -> None:
+        self.calls, self.healthy_for, self.names = 0, healthy_for, names
+
+    def health(self, timeout: float) -> object:
+        from stackprobe.chaos.probes import HttpAnswer
+
+        self.calls += 1
+        now = time.monotonic()
+        if self.calls <= self.healthy_for:
+            return HttpAnswer(200, {"services": {"database": "healthy"}}, now, now + 0.001)
+        state = "unhealthy" if self.names else "healthy"
+        return HttpAnswer(503, {"services": {"database": state}}, now, now + 0.001)
+
+
+def _chaos_profile() -> Any:
+    from stackprobe.profile import ChaosSection, Profile
+
+    return Profile(chaos=ChaosSection(poll_interval_s=0.02, degraded_latency_s=0.5, outage_s=0.4))
+
+
+def test_observe_health_finds_the_reflection_and_outage_problems_pass() -> None:
+    from stackprobe.chaos.health_watch import observe_health, outage_problems
+
+    profile = _chaos_profile()
+    seen = observe_health(_Health(healthy_for=3), profile, "database", "db", time.monotonic(),  # type: ignore[arg-type]
+                          0.4)
+    assert seen.reflected_after_s is not None and seen.answers and seen.slow == 0
+    assert outage_problems(profile, seen, must_reflect=True) == []
+
+
+def test_health_that_never_names_the_dependency_is_a_problem() -> None:
+    from stackprobe.chaos.health_watch import observe_health, outage_problems
+
+    profile = _chaos_profile()
+    seen = observe_health(_Health(healthy_for=0, names=False), profile, "database", "db",  # type: ignore[arg-type]
+                          time.monotonic(), 0.3)
+    assert seen.reflected_after_s is None
+    (problem,) = outage_problems(profile, seen, must_reflect=True)
+    assert problem.startswith("health never reported database (db) down during the whole outage"), problem
+    assert "statuses {'503':" in problem
