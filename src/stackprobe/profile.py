@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 import tomllib
 import types
 import typing
@@ -27,9 +28,9 @@ class StackSection:
     project_name: str = "ai_assistant"
     project_dir: str = "."
     # compose arguments an ephemeral copy runs once it is up, as the runbook's deployment
-    # does (step 5: migrate); empty for none
+    # does (step 5: migrate); empty for none; {backend}, {database}, {cache} name [services]
     migrate_command: list[str] = field(
-        default_factory=lambda: ["run", "--rm", "-T", "backend", "alembic", "upgrade", "head"]
+        default_factory=lambda: ["run", "--rm", "-T", "{backend}", "alembic", "upgrade", "head"]
     )
     # values an ephemeral copy puts into the env file it generates (on top of the template),
     # e.g. a small LOG_MAX_BYTES so the gate's throwaway stack rotates its log quickly
@@ -534,6 +535,18 @@ class Profile:
     # where the profile came from, for reports (not a TOML key)
     source: str = field(default="(defaults)", compare=False)
     sha256: str = field(default="", compare=False)
+
+
+def role_names(profile: Profile) -> dict[str, str]:
+    """What `{database}`, `{cache}` and `{backend}` stand for in commands and markers."""
+    roles = profile.services
+    return {"database": roles.database, "cache": roles.cache, "backend": roles.backend}
+
+
+def with_roles(argv: list[str], profile: Profile) -> list[str]:
+    """`argv` with the service role placeholders filled from [services]."""
+    names = role_names(profile)
+    return [re.sub(r"\{(database|cache|backend)\}", lambda m: names[m.group(1)], arg) for arg in argv]
 
 
 def _type_ok(value: Any, expected: Any) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from stackprobe.profile import role_names
 from stackprobe.settings import RunSettings
 
 
@@ -30,7 +31,7 @@ def placeholders(settings: RunSettings) -> dict[str, str]:
     """What `{database}`, `{dependency_services}`, ... in `writes`/`faults` markers stand for."""
     p = settings.profile
     return {
-        "database": p.services.database, "cache": p.services.cache, "backend": p.services.backend,
+        **role_names(p),
         "dependency_services": ", ".join(sorted(set(p.health.dependency_services.values()))) or "(none)",
         "destructive_services": ", ".join(p.safety.destructive_services) or "(none)",
     }

@@ -10,6 +10,7 @@ import pytest
 
 from stackprobe.deploy import fingerprint_changes, migration_state, schema_fingerprint
 from stackprobe.evidence import Evidence
+from stackprobe.profile import with_roles
 from stackprobe.targets import Target
 
 
@@ -31,7 +32,7 @@ def test_migrations_run_twice_change_nothing(target: Target, evidence: Evidence)
         # Read-only: at the head, alembic's version table makes a re-run a no-op.
         evidence.record("mode", "live: read-only, `current` against `heads`; migrations not run")
         return
-    command = target.profile.stack.migrate_command
+    command = with_roles(target.profile.stack.migrate_command, target.profile)
     assert command, "[stack] migrate_command is empty: nothing to run twice"
     before = schema_fingerprint(target)
     runs, changes = [], []

@@ -80,7 +80,7 @@ def defect_run_inputs(case: Path, spec: dict[str, Any], tmp_path: Path) -> tuple
     text = REFERENCE_PROFILE.read_text()
     if "mount" in spec:
         base = load_profile(REFERENCE_PROFILE).stack.migrate_command
-        at = base.index(load_profile(REFERENCE_PROFILE).services.backend)
+        at = base.index("{backend}")
         changed = changed_file(case, spec, tmp_path / "defect")
         migrate = [*base[:at], "-v", f"{changed}:{spec['mount']}:ro", *base[at:]]
         assert "\n[stack]\n" in text

@@ -11,16 +11,7 @@ SIGINT/SIGTERM held back until the undo is complete, and removes the record once
 killed outright leaves the record; `heal_orphans()` (the plugin calls it when it attaches to a
 target) undoes what it describes and says so.
 
-- crashed:     `kill -9` of `docker inspect -f {{.State.Pid}}` on the host (not `docker kill`,
-               which marks the container stopped by hand so its restart policy never fires);
-               undo: wait for the restart policy, start it by hand if it does not bring it back
-- stopped:     `docker stop`; undo: start
-- paused:      `docker pause` (the cgroup freezer); undo: unpause
-- partitioned: disconnected from every network; undo: reconnected with its aliases (the
-               service name, or it stops resolving)
-- slowed:      `tc qdisc add dev IF root handle 5350: netem delay ...` in the container's network
-               namespace (`nsenter -t PID -n`); kernels without sch_netem get a tbf rate limit
-               that delays a 100-byte packet by about the same; undo: delete qdisc 5350:
+How each kind is made and undone: kinds.py (one class per kind, in the registry `KINDS`).
 """
 
 from __future__ import annotations

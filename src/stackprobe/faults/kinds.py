@@ -44,12 +44,15 @@ class FaultKind:
 
     name: ClassVar[str]
     needs_running: ClassVar[bool] = True
+    refuses_paused: ClassVar[bool] = False  # it needs the main process to run (a signal, a namespace)
 
     def before(self, attrs: dict[str, Any]) -> dict[str, Any]:
         state = attrs["State"]
         if self.needs_running and not state.get("Running"):
             raise FaultError(f"cannot {self.name} {attrs['Name'].lstrip('/')}: it is not running (status "
                              f"{state.get('Status')}); the steady state should have caught this")
+        if self.refuses_paused and state.get("Paused"):
+            raise FaultError(f"cannot {self.name} {attrs['Name'].lstrip('/')}: it is paused")
         return {}
 
     def inject(self, target: Target, svc: Service, record: UndoRecord, prefix: list[str]) -> dict[str, Any]:
@@ -59,18 +62,9 @@ class FaultKind:
         raise NotImplementedError
 
 
-def _refuse_paused(kind: str, attrs: dict[str, Any]) -> None:
-    if attrs["State"].get("Paused"):
-        raise FaultError(f"cannot {kind} {attrs['Name'].lstrip('/')}: it is paused")
-
-
 class Crash(FaultKind):
     name = "crash"
-
-    def before(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        details = super().before(attrs)
-        _refuse_paused(self.name, attrs)
-        return details
+    refuses_paused = True
 
     def inject(self, target: Target, svc: Service, record: UndoRecord, prefix: list[str]) -> dict[str, Any]:
         target.host.kill(record.details["pid"], prefix)
@@ -133,11 +127,7 @@ class Partition(FaultKind):
 
 class Slow(FaultKind):
     name = "slow"
-
-    def before(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        details = super().before(attrs)
-        _refuse_paused(self.name, attrs)
-        return details
+    refuses_paused = True
 
     def inject(self, target: Target, svc: Service, record: UndoRecord, prefix: list[str]) -> dict[str, Any]:
         return _slow(target, record.details["pid"], float(record.details["latency_s"]), prefix)

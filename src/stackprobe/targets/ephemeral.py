@@ -14,7 +14,7 @@ from testcontainers.compose import DockerCompose
 
 from stackprobe.checks.policies import secret_policy
 from stackprobe.errors import StackprobeUsageError
-from stackprobe.profile import Profile
+from stackprobe.profile import Profile, with_roles
 from stackprobe.redact import REDACTOR
 from stackprobe.targets.base import PROJECT_LABEL, Target
 from stackprobe.targets.envfiles import generated_from_template, read_env, write_env
@@ -119,11 +119,12 @@ class EphemeralTarget(Target):
                 self._compose.start()  # not __enter__: it would remove the containers and their logs
         except subprocess.CalledProcessError as error:
             raise StackStartError(REDACTOR.redact(self._failure_report(error))) from None
-        if self.profile.stack.migrate_command:
-            migrate = self.compose(*self.profile.stack.migrate_command, check=False)
+        command = with_roles(self.profile.stack.migrate_command, self.profile)
+        if command:
+            migrate = self.compose(*command, check=False)
             if migrate.returncode != 0:
                 raise StackStartError(REDACTOR.redact(
-                    f"migration `docker compose {' '.join(self.profile.stack.migrate_command)}` "
+                    f"migration `docker compose {' '.join(command)}` "
                     f"failed ({migrate.returncode}): {migrate.stderr.strip()[-1500:]}"))
         self.learn_secrets()
 
