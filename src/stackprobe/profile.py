@@ -49,8 +49,24 @@ class HealthSection:
     path: str = "/api/v1/system/health"
     container_port: int = 8000
     latency_budget_ms: int = 1000
+    # the health contract (stackprobe.health): "json", or "text" (a plain body such as OK)
+    format: str = "json"
+    # JSON: fields that must be there (dotted paths, e.g. "components.database.status")
     required_fields: list[str] = field(default_factory=lambda: ["status", "timestamp", "services"])
+    # JSON: where the overall status is ("" = the HTTP status alone decides) and its healthy value;
+    # also the healthy value of every dependency
+    status_field: str = "status"
     healthy_value: str = "healthy"
+    # JSON: the map of dependency -> status, and the field holding the status when the map's values
+    # are objects ({"database": {"status": "healthy"}}: dependency_status_field = "status")
+    dependencies_field: str = "services"
+    dependency_status_field: str = ""
+    # JSON: a dotted path per dependency, where one is not in that map
+    dependency_paths: dict[str, str] = field(default_factory=dict)
+    # JSON: the timestamp HLT-02 judges (aware, near now); "" when the contract has none
+    timestamp_field: str = "timestamp"
+    # text: the body of a healthy answer
+    text_healthy: str = "OK"
     dependencies: list[str] = field(default_factory=lambda: ["database", "redis", "vector_store"])
     # health dependency name -> compose service that provides it (for outage checks)
     dependency_services: dict[str, str] = field(
@@ -653,6 +669,7 @@ def load_profile(path: Path | None) -> Profile:
 def _validate(profile: Profile, file: str) -> None:
     """Values whose type is right but whose meaning is not."""
     _validate_secrets(profile, file)
+    _validate_health(profile, file)
     chaos = profile.chaos
     if not 0 < chaos.poll_interval_s <= 0.1:
         raise StackprobeUsageError(
@@ -669,6 +686,16 @@ def _validate(profile: Profile, file: str) -> None:
             raise StackprobeUsageError(
                 f"profile {file}: chaos.{key} names {unknown}, which [health] dependency_services does not map "
                 f"to a service (it maps: {', '.join(sorted(profile.health.dependency_services)) or 'nothing'})")
+
+
+def _validate_health(profile: Profile, file: str) -> None:
+    health = profile.health
+    if health.format not in ("json", "text"):
+        raise StackprobeUsageError(f"profile {file}: health.format = {health.format!r} must be \"json\" or \"text\"")
+    unknown = sorted(set(health.dependency_paths) - set(health.dependencies))
+    if unknown:
+        raise StackprobeUsageError(f"profile {file}: health.dependency_paths names {unknown}, which are not in "
+                                   f"health.dependencies ({', '.join(health.dependencies) or 'none'})")
 
 
 def _validate_secrets(profile: Profile, file: str) -> None:

@@ -1,4 +1,5 @@
-"""HLT-01..04: the health endpoint tells the truth, quickly."""
+"""HLT-01..04: the health endpoint tells the truth, quickly, under the profile's health contract
+([health]: JSON with a status, dependencies and a timestamp where it says, or plain text)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from stackprobe.chaos.outage import OutageObservation
 from stackprobe.evidence import Evidence
+from stackprobe.health import HealthContract
 from stackprobe.targets import Target
 
 
@@ -17,6 +19,7 @@ from stackprobe.targets import Target
 @pytest.mark.nightly
 def test_health_answers_contract_within_budget(target: Target, evidence: Evidence) -> None:
     health = target.profile.health
+    contract = HealthContract(health)
     client = target.http()
     latencies, response = [], None
     for _ in range(3):
@@ -24,16 +27,20 @@ def test_health_answers_contract_within_budget(target: Target, evidence: Evidenc
         response = client.get(target.health_url)
         latencies.append((time.perf_counter() - started) * 1000)
     assert response is not None
-    body = response.json()
+    reading = contract.read(response.status_code, response.text, response.headers.get("content-type", ""))
     median = statistics.median(latencies)
     evidence.record("url", target.health_url)
+    evidence.record("contract", contract.describe())
     evidence.record("status", response.status_code)
-    evidence.record("body", body)
+    evidence.record("body", reading.body)
     evidence.record("latency_ms", {"samples": [round(x, 1) for x in latencies], "median": round(median, 1),
                                    "budget": health.latency_budget_ms})
-    assert response.status_code == 200, f"health answered {response.status_code}, expected 200: {body}"
-    missing = [f for f in health.required_fields if f not in body]
-    assert not missing, f"health JSON lacks required fields {missing}; saw keys {sorted(body)}"
+    assert not reading.problem, reading.problem
+    assert response.status_code == 200, f"health answered {response.status_code}, expected 200 ({reading.seen()})"
+    missing = contract.missing_fields(reading)
+    assert not missing, (f"health JSON lacks required fields {missing} ([health] required_fields); saw keys "
+                         f"{sorted(reading.body) if isinstance(reading.body, dict) else type(reading.body).__name__}")
+    assert contract.healthy(reading), f"health answered 200 with {reading.seen()}, expected {contract.describe()}"
     assert median <= health.latency_budget_ms, (
         f"health median latency {median:.0f} ms exceeds the budget of {health.latency_budget_ms} ms"
     )
@@ -43,14 +50,28 @@ def test_health_answers_contract_within_budget(target: Target, evidence: Evidenc
 @pytest.mark.nightly
 def test_dependencies_healthy_and_timestamp_aware(target: Target, evidence: Evidence) -> None:
     health = target.profile.health
-    body = target.http().get(target.health_url).json()
-    evidence.record("body", body)
-    services = body.get("services", {})
-    unhealthy = {d: services.get(d, "(missing)") for d in health.dependencies
-                 if services.get(d) != health.healthy_value}
-    assert not unhealthy, f"dependencies not {health.healthy_value!r}: {unhealthy}"
-    stamp = datetime.fromisoformat(str(body.get("timestamp")))
-    assert stamp.tzinfo is not None, f"timestamp {body.get('timestamp')!r} has no time zone"
+    contract = HealthContract(health)
+    if contract.is_text:
+        pytest.skip('not applicable: the health contract is plain text ([health] format = "text"): it reports '
+                    "no dependency and no timestamp")
+    response = target.http().get(target.health_url)
+    reading = contract.read(response.status_code, response.text, response.headers.get("content-type", ""))
+    evidence.record("contract", contract.describe())
+    evidence.record("body", reading.body)
+    assert not reading.problem, reading.problem
+    unhealthy = contract.unhealthy_dependencies(reading)
+    evidence.record("dependencies", reading.dependencies)
+    assert not unhealthy, (f"dependencies not {health.healthy_value!r}: {unhealthy} (read at "
+                           f"{', '.join(repr(contract.dependency_path(d)) for d in unhealthy)}; [health] "
+                           "dependencies_field / dependency_paths say where)")
+    if not health.timestamp_field:
+        return
+    try:
+        stamp = datetime.fromisoformat(str(reading.timestamp))
+    except ValueError:
+        pytest.fail(f"timestamp {reading.timestamp!r} at {health.timestamp_field!r} is not an ISO-8601 time "
+                    "([health] timestamp_field)")
+    assert stamp.tzinfo is not None, f"timestamp {reading.timestamp!r} has no time zone"
     skew = abs((datetime.now(UTC) - stamp).total_seconds())
     evidence.record("clock_skew_s", round(skew, 3))
     assert skew <= health.max_clock_skew_s, (
@@ -78,13 +99,18 @@ def test_health_fails_when_dependency_down(outages: dict[str, OutageObservation]
 @pytest.mark.faults("stop:{dependency_services}")
 def test_health_reflects_state_promptly(outages: dict[str, OutageObservation], evidence: Evidence,
                                         target: Target) -> None:
+    """Promptness needs a reflection to time: an outage health never showed is a failure here
+    too (it cannot be judged prompt), never a pass."""
     limit = target.profile.health.reflect_within_s
     recover_limit = target.profile.health.recover_within_s
     problems = []
     for name, seen in outages.items():
         evidence.record(f"timing:{name}", {"reflected_after_s": seen.reflected_after_s,
                                            "recovered_after_s": seen.recovered_after_s})
-        if seen.reflected_after_s is not None and seen.reflected_after_s > limit:
+        if seen.reflected_after_s is None:
+            problems.append(f"{name} outage never showed in health ({seen.polls} polls): nothing to time "
+                            "(see HLT-03)")
+        elif seen.reflected_after_s > limit:
             problems.append(f"{name} outage showed in health after {seen.reflected_after_s:.1f} s "
                             f"(limit {limit:g} s): stale cached result?")
         if seen.recovered_after_s is None or seen.recovered_after_s > recover_limit:

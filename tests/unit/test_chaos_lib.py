@@ -296,10 +296,10 @@ class _Health:
 
         self.calls += 1
         now = time.monotonic()
-        if self.calls <= self.healthy_for:
-            return HttpAnswer(200, {"services": {"database": "healthy"}}, now, now + 0.001)
-        state = "unhealthy" if self.names else "healthy"
-        return HttpAnswer(503, {"services": {"database": state}}, now, now + 0.001)
+        status, state = (200, "healthy") if self.calls <= self.healthy_for else (
+            503, "unhealthy" if self.names else "healthy")
+        body = {"status": state, "services": {"database": state}}
+        return HttpAnswer(status, body, now, now + 0.001, text=json.dumps(body), content_type="application/json")
 
 
 def _chaos_profile() -> Any:

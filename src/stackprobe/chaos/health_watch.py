@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackprobe.chaos.probes import Backend, HttpAnswer
+from stackprobe.health import HealthContract
 from stackprobe.profile import Profile
 
 
@@ -53,7 +54,7 @@ def observe_health(backend: Backend, profile: Profile, dependency: str, service:
     out, at most 4 at a time), each bounded by degraded_latency_s + 1 s."""
     cfg = profile.chaos
     budget = cfg.degraded_latency_s
-    healthy_value = profile.health.healthy_value
+    contract = HealthContract(profile.health)
     seen = Outage(dependency, service)
     lock = threading.Lock()
     answers: list[HttpAnswer] = []
@@ -83,8 +84,9 @@ def observe_health(backend: Backend, profile: Profile, dependency: str, service:
         seen.max_latency_s = max(seen.max_latency_s, latency)
         if latency > budget or (answer.status == 0 and "Timeout" in answer.error):
             seen.slow += 1
-        state = (answer.body.get("services") or {}).get(dependency) if answer.body else None
-        reflected = answer.status != 0 and not 200 <= answer.status < 300 and state != healthy_value
+        reading = contract.read(answer.status, answer.text, answer.content_type)
+        state = contract.dependency_state(reading, dependency)
+        reflected = contract.reports_down(reading, dependency)
         at = round(answer.ended - since, 3)
         if reflected and seen.reflected_after_s is None:
             seen.reflected_after_s = at

@@ -5,12 +5,13 @@ so, start the dependency again and watch health recover."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from stackprobe.faults import Injector
+from stackprobe.health import HealthContract, HealthReading
 from stackprobe.targets.base import Target
 
 
@@ -20,7 +21,7 @@ class OutageObservation:
     service: str
     reflected_after_s: float | None = None  # first non-2xx naming the dependency
     first_status: int | None = None
-    body: dict[str, Any] = field(default_factory=dict)
+    body: Any = None  # the first answer that reflected the outage
     docker_healthcheck_exit: int | None = None  # the container's own healthcheck command
     recovered_after_s: float | None = None
     max_latency_s: float = 0.0
@@ -28,15 +29,15 @@ class OutageObservation:
     undo: str = ""  # what the injector did to put the dependency back
 
 
-def poll_health(client: httpx.Client, url: str) -> tuple[int, dict[str, Any], float]:
-    """(status, JSON body or {}, seconds); status 0 when nothing answered."""
+def poll_health(client: httpx.Client, url: str, contract: HealthContract) -> tuple[HealthReading, float]:
+    """One answer read under the contract, and its latency; status 0 when nothing answered."""
     started = time.monotonic()
     try:
         response = client.get(url, timeout=10)
-        body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
-        return response.status_code, body, time.monotonic() - started
-    except (httpx.HTTPError, ValueError):
-        return 0, {}, time.monotonic() - started
+    except httpx.HTTPError:
+        return contract.read(0, ""), time.monotonic() - started
+    return (contract.read(response.status_code, response.text, response.headers.get("content-type", "")),
+            time.monotonic() - started)
 
 
 def observe_outage(target: Target, injector: Injector, dependency: str, service: str,
@@ -45,17 +46,17 @@ def observe_outage(target: Target, injector: Injector, dependency: str, service:
     again, and watch health answer 200 (for at most `recover_within_s`)."""
     seen = OutageObservation(dependency, service)
     client, url = target.http(), target.health_url
+    contract = HealthContract(target.profile.health)
     backend = target.service(target.profile.services.backend)
     with injector.stopped(service) as fault:
         stopped = fault.injected_at
         while time.monotonic() - stopped < window_s:
-            status, body, latency = poll_health(client, url)
+            reading, latency = poll_health(client, url, contract)
             seen.polls += 1
             seen.max_latency_s = max(seen.max_latency_s, latency)
-            failing = body.get("services", {}).get(dependency)
-            if not 200 <= status < 300 and failing != target.profile.health.healthy_value:
+            if contract.reports_down(reading, dependency):
                 seen.reflected_after_s = time.monotonic() - stopped
-                seen.first_status, seen.body = status, body
+                seen.first_status, seen.body = reading.http_status, reading.body
                 break
             time.sleep(0.1)
         if seen.reflected_after_s is not None:
@@ -66,8 +67,8 @@ def observe_outage(target: Target, injector: Injector, dependency: str, service:
         seen.undo = fault.restore()
     restarted = time.monotonic()
     while time.monotonic() - restarted < recover_within_s:
-        status, _, _ = poll_health(client, url)
-        if status == 200:
+        reading, _ = poll_health(client, url, contract)
+        if contract.healthy(reading):
             seen.recovered_after_s = time.monotonic() - restarted
             break
         time.sleep(0.1)

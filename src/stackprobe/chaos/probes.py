@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from stackprobe import canary
+from stackprobe.health import HealthContract, HealthReading
 from stackprobe.targets.base import Target
 
 
@@ -30,6 +31,8 @@ class HttpAnswer:
     started: float  # time.monotonic()
     ended: float
     error: str = ""
+    text: str = ""  # the body as sent (bounded), for contracts that are not JSON
+    content_type: str = ""
 
     @property
     def latency_s(self) -> float:
@@ -88,10 +91,15 @@ class Backend:
             with contextlib.suppress(ValueError):
                 parsed = response.json()
                 body = parsed if isinstance(parsed, dict) else {"value": parsed}
-        return HttpAnswer(response.status_code, body, started, time.monotonic())
+        return HttpAnswer(response.status_code, body, started, time.monotonic(), text=response.text[:65536],
+                          content_type=response.headers.get("content-type", ""))
 
     def health(self, timeout: float) -> HttpAnswer:
         return self.request("GET", self.target.profile.health.path, timeout)
+
+    def health_reading(self, answer: HttpAnswer) -> HealthReading:
+        """A health answer read under the profile's health contract."""
+        return HealthContract(self.target.profile.health).read(answer.status, answer.text, answer.content_type)
 
 
 class Canary:

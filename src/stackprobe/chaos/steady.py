@@ -20,6 +20,7 @@ from typing import Any
 
 from stackprobe.chaos.probes import Backend, Canary, mysql_roundtrip, redis_roundtrip
 from stackprobe.faults.kinds import qdiscs_left
+from stackprobe.health import HealthContract
 from stackprobe.targets.base import Target
 
 _NO_NETWORK_MODES = ("host", "none")
@@ -93,11 +94,13 @@ class SteadyState:
         observed["containers"] = containers
         timeout = profile.chaos.degraded_latency_s
         answer = self.backend.health(timeout)
+        reading = self.backend.health_reading(answer)
         observed["health"] = {"status": answer.status, "latency_s": round(answer.latency_s, 3),
-                              "body": answer.body or answer.error}
-        if answer.status != 200 or answer.body.get("status") != profile.health.healthy_value:
-            problems.append(f"health answered {answer.status or answer.error} "
-                            f"(status {answer.body.get('status')!r}), expected 200 {profile.health.healthy_value!r}")
+                              "body": reading.body if answer.status else answer.error}
+        contract = HealthContract(profile.health)
+        if not contract.healthy(reading):
+            problems.append(f"health answered {answer.status or answer.error} ({reading.seen()}), expected 2xx with "
+                            f"{contract.describe()}")
         if self.canary is not None:
             writes: dict[str, str] = {}
             canary_objects = self.canary
