@@ -55,6 +55,9 @@ def build(case: Path, into: Path) -> dict[str, Any]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         path.chmod(0o755)
+        library = path.parent / "lib.sh"  # the scripts source it from their own directory
+        if not library.exists():
+            library.write_text((SCRIPTS / "lib.sh").read_text())
         key = COMMAND_KEYS[file]
         keys[key] = [str(path), *getattr(defaults, key)[1:]]
     return keys
