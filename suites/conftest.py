@@ -21,8 +21,9 @@ def config_inputs(stackprobe_settings: RunSettings, tmp_path_factory: pytest.Tem
     if s.host:
         from stackprobe.targets.ssh import mirror_config_inputs
 
-        return mirror_config_inputs(request.getfixturevalue("target"), template,
-                                    tmp_path_factory.mktemp("config-mirror"))
+        mirrored: ConfigInputs = mirror_config_inputs(request.getfixturevalue("target"), template,
+                                                      tmp_path_factory.mktemp("config-mirror"))
+        return mirrored
     env_file = s.env_file
     if env_file is None:
         env_file = tmp_path_factory.mktemp("config") / ".env"
