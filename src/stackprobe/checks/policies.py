@@ -7,8 +7,9 @@ threshold changes both verdicts. An empty profile gives exactly the built-in pol
 from __future__ import annotations
 
 from stackprobe.checks.envchecks import COMPOSE_OWN_VARIABLES, EnvPolicy
+from stackprobe.checks.healthchecks import HealthcheckBounds
 from stackprobe.checks.secrets import COMMON_PASSWORDS, PLACEHOLDER_PATTERNS, SEED_DEFAULTS, SecretPolicy
-from stackprobe.profile import ConfigSection, Profile, SecretsSection
+from stackprobe.profile import ConfigSection, ContainersSection, Profile, SecretsSection
 
 
 def secret_policy(section: SecretsSection) -> SecretPolicy:
@@ -52,3 +53,13 @@ def env_policy(section: ConfigSection) -> EnvPolicy:
 def config_policies(profile: Profile) -> tuple[EnvPolicy, SecretPolicy]:
     """The env-file and secret policies a profile sets."""
     return env_policy(profile.config), secret_policy(profile.secrets)
+
+
+def healthcheck_bounds(section: ContainersSection) -> HealthcheckBounds:
+    """CTR-02 bounds from [containers], for the file and the in-effect checks alike."""
+    return HealthcheckBounds(
+        max_interval_s=section.healthcheck_max_interval_s,
+        max_timeout_s=section.healthcheck_max_timeout_s,
+        min_retries=section.healthcheck_min_retries,
+        max_retries=section.healthcheck_max_retries,
+    )
