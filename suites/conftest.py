@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from stackprobe.checks import ConfigCheck, ConfigInputs, Finding, check_config, config_policies
+from stackprobe.evidence import Evidence
 from stackprobe.settings import RunSettings
 from stackprobe.targets.envfiles import generated_from_template, write_env
 
@@ -49,7 +50,7 @@ def config_findings(config_check: ConfigCheck) -> list[Finding]:
     return config_check.findings
 
 
-def assert_control_clean(control: str, findings: list[Finding], evidence: object) -> None:
+def assert_control_clean(control: str, findings: list[Finding], evidence: Evidence) -> None:
     mine = [f for f in findings if f.control == control]
-    evidence.record("findings", [str(f) for f in mine])  # type: ignore[attr-defined]
+    evidence.record("findings", [str(f) for f in mine])
     assert not mine, "; ".join(f"{f.subject}: {f.message}" for f in mine)
