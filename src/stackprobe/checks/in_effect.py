@@ -268,6 +268,15 @@ def check_flags_in_effect(facts: Sequence[ContainerFacts], policy: EnvPolicy) ->
     return _grouped(raw)
 
 
+def _only(policy: SecretPolicy, present: Mapping[str, str]) -> SecretPolicy:
+    """The policy's password and secret keys narrowed to those `present` (a container has some)."""
+    return dataclasses.replace(
+        policy,
+        password_keys=tuple(k for k in policy.password_keys if k in present),
+        other_secret_keys=tuple(k for k in policy.other_secret_keys if k in present),
+    )
+
+
 def check_secrets_in_effect(facts: Sequence[ContainerFacts], policy: SecretPolicy) -> list[Finding]:
     """SEC-01, SEC-02 (strength, defaults, reuse across every container) and SEC-03 on the
     values the containers have, with the same functions as the file checks."""
@@ -279,22 +288,12 @@ def check_secrets_in_effect(facts: Sequence[ContainerFacts], policy: SecretPolic
             merged.setdefault(key, value)
         if policy.secret_key in present:
             raw += [(fact.service, f) for f in check_secret_key(present, policy)]
-        mine = dataclasses.replace(
-            policy,
-            password_keys=tuple(k for k in policy.password_keys if k in present),
-            other_secret_keys=tuple(k for k in policy.other_secret_keys if k in present),
-        )
-        raw += [(fact.service, f) for f in check_passwords(present, mine)]
+        raw += [(fact.service, f) for f in check_passwords(present, _only(policy, present))]
         if policy.bcrypt_key in present:
             raw += [(fact.service, f) for f in check_bcrypt_rounds(present, policy)]
     # Reuse between keys that live in different containers (MySQL root vs Redis).
-    everywhere = dataclasses.replace(
-        policy,
-        password_keys=tuple(k for k in policy.password_keys if k in merged),
-        other_secret_keys=tuple(k for k in policy.other_secret_keys if k in merged),
-    )
     seen = {(f.control, f.subject) for _, f in raw}
-    for finding in check_passwords(merged, everywhere):
+    for finding in check_passwords(merged, _only(policy, merged)):
         if "+" in finding.subject and (finding.control, finding.subject) not in seen:
             raw.append((", ".join(sorted({x.service for x in facts})), finding))
     return _grouped(raw)
