@@ -46,6 +46,8 @@ SUITE_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "chaos": {"services": list, "override": str, "batch": int},
     # the env file is the directory's `env` with this mode
     "config": {"mode": str},
+    # the hardening defects (another branch) are config-style: convert their names/mentions at merge
+    "hardening": {"mode": str},
     "config_in_effect": {"services": list, "suite_sees_override": bool, "build_image": bool,
                          "image_scan": bool},
     # changes.patch against `original`; `catches` the checks that fail; `mount` for a migration
@@ -56,6 +58,9 @@ SUITE_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
               "observe_s": (int, float)},
 }
 CONTROL_IDS = frozenset(control.id for control in CONTROLS)
+# The keys of the formats before this one, and what replaced them (see the module's docstring).
+LEGACY_KEYS = {"title": "description", "expect_message": "messages", "names": "messages",
+               "mentions": "messages", "not_names": "not_messages"}
 
 
 class DefectSpecError(ValueError):
@@ -109,6 +114,9 @@ def load(case: Path, suite: str | None = None) -> Defect:
         raise DefectSpecError(f"{file}: cannot read it ({error})") from None
     known = {**COMMON_KEYS, **SUITE_KEYS[suite]}
     for key, value in data.items():
+        if key not in known and key in LEGACY_KEYS:
+            raise DefectSpecError(f"{file}: key {key!r} is the old defect format: use {LEGACY_KEYS[key]!r} "
+                                  "(conversion rules: tests/support/defect_spec.py)")
         if key not in known:
             close = difflib.get_close_matches(key, sorted(known), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -135,8 +143,9 @@ def load(case: Path, suite: str | None = None) -> Defect:
 
 
 def cases(suite: str) -> list[Path]:
-    """The defect directories of one suite, by name."""
-    return sorted(p for p in (DEFECTS_DIR / suite).iterdir() if (p / SPEC).is_file())
+    """The defect directories of one suite, by name (none while the suite has no directory)."""
+    directory = DEFECTS_DIR / suite
+    return sorted(p for p in directory.iterdir() if (p / SPEC).is_file()) if directory.is_dir() else []
 
 
 def load_suite(suite: str) -> list[Defect]:

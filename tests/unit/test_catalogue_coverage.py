@@ -19,7 +19,6 @@ from stackprobe.catalogue import CONTROLS
 # list when a defect for it is added (the test below fails until it does).
 WITHOUT_DEFECT = {
     "CHS-06": "a network partition: no seeded defect yet (the reference run proves the pass side)",
-    "CHS-07": "a backend crash under load: no seeded defect yet (the reference run proves the pass side)",
     "CHS-08": "steady after every experiment: proven by tests/e2e/test_chaos_suite.py's unsteady-stack abort",
 }
 
@@ -74,6 +73,11 @@ def test_a_misspelt_key_names_itself_the_file_and_the_closest_key(tmp_path: Path
     message = str(caught.value)
     assert "unknown key 'mesages'" in message and "did you mean 'messages'?" in message
     assert str(case / SPEC) in message and "\n" not in message
+
+
+def test_a_key_of_the_old_formats_names_its_replacement(tmp_path: Path) -> None:
+    with pytest.raises(DefectSpecError, match="key 'mentions' is the old defect format: use 'messages'"):
+        load(_write(tmp_path, 'description = "x"\nfails = ["SEC-01"]\nmentions = ["y"]\n', suite="config"))
 
 
 def test_a_key_of_another_suite_is_unknown_here(tmp_path: Path) -> None:
