@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from stackprobe.checks import ConfigCheck, ConfigInputs, Finding, check_config, policies
+from stackprobe.evidence import Evidence
 from stackprobe.settings import RunSettings
 from stackprobe.targets.envfiles import generated_from_template, write_env
 
@@ -21,8 +22,9 @@ def config_inputs(stackprobe_settings: RunSettings, tmp_path_factory: pytest.Tem
     if s.host:
         from stackprobe.targets.ssh import mirror_config_inputs
 
-        return mirror_config_inputs(request.getfixturevalue("target"), template,
-                                    tmp_path_factory.mktemp("config-mirror"))
+        mirrored: ConfigInputs = mirror_config_inputs(request.getfixturevalue("target"), template,
+                                                      tmp_path_factory.mktemp("config-mirror"))
+        return mirrored
     env_file = s.env_file
     if env_file is None:
         env_file = tmp_path_factory.mktemp("config") / ".env"
@@ -47,7 +49,7 @@ def config_findings(config_check: ConfigCheck) -> list[Finding]:
     return config_check.findings
 
 
-def assert_control_clean(control: str, findings: list[Finding], evidence: object) -> None:
+def assert_control_clean(control: str, findings: list[Finding], evidence: Evidence) -> None:
     mine = [f for f in findings if f.control == control]
-    evidence.record("findings", [str(f) for f in mine])  # type: ignore[attr-defined]
+    evidence.record("findings", [str(f) for f in mine])
     assert not mine, "; ".join(f"{f.subject}: {f.message}" for f in mine)

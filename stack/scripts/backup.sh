@@ -14,21 +14,9 @@
 #   COMPOSE_FILE           compose file(s), as docker compose reads it
 set -euo pipefail
 
-die() {  # die CODE MESSAGE
-    printf 'error: %s\n' "$2" >&2
-    exit "$1"
-}
-
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd -- "$SCRIPT_DIR/../.." && pwd)
-CALLER_PWD=$PWD
-
-abspath() {
-    case "$1" in
-        /*) printf '%s' "$1" ;;
-        *) printf '%s' "$CALLER_PWD/$1" ;;
-    esac
-}
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 
 for arg in "$@"; do
     case "$arg" in
@@ -40,22 +28,7 @@ for arg in "$@"; do
     esac
 done
 
-if [[ -n "${STACK_ENV_FILE:-}" ]]; then
-    ENV_FILE=$(abspath "$STACK_ENV_FILE")
-else
-    ENV_FILE=$ROOT/.env
-fi
-[[ -f "$ENV_FILE" ]] ||
-    die 2 "${STACK_ENV_FILE:-.env} not found: copy .env.example to ${STACK_ENV_FILE:-.env} and set its values"
-
-if [[ -n "${COMPOSE_FILE:-}" ]]; then
-    sep=${COMPOSE_PATH_SEPARATOR:-:}
-    IFS="$sep" read -r -a _files <<<"$COMPOSE_FILE"
-    _abs=()
-    for f in "${_files[@]}"; do _abs+=("$(abspath "$f")"); done
-    COMPOSE_FILE=$(IFS="$sep"; printf '%s' "${_abs[*]}")
-    export COMPOSE_FILE
-fi
+require_env_file
 
 BACKUP_DIR=$(abspath "${BACKUP_DIR:-$ROOT/backups}")
 RETENTION_DAYS=${BACKUP_RETENTION_DAYS:-30}
@@ -64,12 +37,6 @@ BACKUP_FILES=${BACKUP_FILES:-1}
     die 2 "BACKUP_RETENTION_DAYS must be a whole number of days, got '$RETENTION_DAYS'"
 [[ "$BACKUP_FILES" == 0 || "$BACKUP_FILES" == 1 ]] ||
     die 2 "BACKUP_FILES must be 0 or 1, got '$BACKUP_FILES'"
-
-cd -- "$ROOT"
-
-compose() {
-    docker compose --env-file "$ENV_FILE" "$@"
-}
 
 # Backups hold every row of the database: readable by the owner only.
 umask 077

@@ -30,42 +30,11 @@ environment: STACK_ENV_FILE (default .env), COMPOSE_FILE, CONFIRM, DEPLOY_WAIT_T
 EOF
 }
 
-die() {  # die CODE MESSAGE
-    printf 'error: %s\n' "$2" >&2
-    exit "$1"
-}
-
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd -- "$SCRIPT_DIR/../.." && pwd)
-CALLER_PWD=$PWD
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 
-# Relative paths given by the caller are relative to where they ran us, not to the repo root.
-abspath() {
-    case "$1" in
-        /*) printf '%s' "$1" ;;
-        *) printf '%s' "$CALLER_PWD/$1" ;;
-    esac
-}
-
-if [[ -n "${STACK_ENV_FILE:-}" ]]; then
-    ENV_FILE=$(abspath "$STACK_ENV_FILE")
-    ENV_LABEL=$STACK_ENV_FILE
-else
-    ENV_FILE=$ROOT/.env
-    ENV_LABEL=.env
-fi
 export STACK_ENV_FILE=$ENV_FILE
-
-if [[ -n "${COMPOSE_FILE:-}" ]]; then
-    sep=${COMPOSE_PATH_SEPARATOR:-:}
-    IFS="$sep" read -r -a _files <<<"$COMPOSE_FILE"
-    _abs=()
-    for f in "${_files[@]}"; do _abs+=("$(abspath "$f")"); done
-    COMPOSE_FILE=$(IFS="$sep"; printf '%s' "${_abs[*]}")
-    export COMPOSE_FILE
-fi
-
-cd -- "$ROOT"
 
 # Stand-in image names written by tools/setup.sh; explicit settings win.
 load_images_env() {
@@ -82,15 +51,6 @@ load_images_env() {
         fi
         export "$key=$value"
     done <"$file"
-}
-
-require_env_file() {
-    [[ -f "$ENV_FILE" ]] ||
-        die 2 "$ENV_LABEL not found: copy .env.example to $ENV_LABEL and set its values"
-}
-
-compose() {
-    docker compose --env-file "$ENV_FILE" "$@"
 }
 
 WAIT_TIMEOUT=${DEPLOY_WAIT_TIMEOUT:-300}

@@ -11,44 +11,15 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd -- "$SCRIPT_DIR/../.." && pwd)
-CALLER_PWD=$PWD
-
-abspath() {
-    case "$1" in
-        /*) printf '%s' "$1" ;;
-        *) printf '%s' "$CALLER_PWD/$1" ;;
-    esac
-}
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 
 BACKEND_URL=${BACKEND_URL:-http://localhost:8000}
 HEALTH_URL=${HEALTH_URL:-${BACKEND_URL%/}/api/v1/system/health}
 METRICS_URL=${METRICS_URL:-http://localhost:9090/metrics}
 CHECK_TIMEOUT=${CHECK_TIMEOUT:-5}
 
-if [[ -n "${STACK_ENV_FILE:-}" ]]; then
-    ENV_FILE=$(abspath "$STACK_ENV_FILE")
-else
-    ENV_FILE=$ROOT/.env
-fi
-if [[ ! -f "$ENV_FILE" ]]; then
-    printf 'error: %s not found: copy .env.example to %s and set its values\n' \
-        "${STACK_ENV_FILE:-.env}" "${STACK_ENV_FILE:-.env}" >&2
-    exit 2
-fi
-if [[ -n "${COMPOSE_FILE:-}" ]]; then
-    sep=${COMPOSE_PATH_SEPARATOR:-:}
-    IFS="$sep" read -r -a _files <<<"$COMPOSE_FILE"
-    _abs=()
-    for f in "${_files[@]}"; do _abs+=("$(abspath "$f")"); done
-    COMPOSE_FILE=$(IFS="$sep"; printf '%s' "${_abs[*]}")
-    export COMPOSE_FILE
-fi
-cd -- "$ROOT"
-
-compose() {
-    docker compose --env-file "$ENV_FILE" "$@"
-}
+require_env_file
 
 failed=0
 

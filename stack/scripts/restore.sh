@@ -16,25 +16,13 @@
 # Environment: STACK_ENV_FILE (default .env at the repo root), COMPOSE_FILE.
 set -euo pipefail
 
-die() {  # die CODE MESSAGE
-    printf 'error: %s\n' "$2" >&2
-    exit "$1"
-}
-
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
 }
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd -- "$SCRIPT_DIR/../.." && pwd)
-CALLER_PWD=$PWD
-
-abspath() {
-    case "$1" in
-        /*) printf '%s' "$1" ;;
-        *) printf '%s' "$CALLER_PWD/$1" ;;
-    esac
-}
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 
 file=
 target=restore_check
@@ -97,27 +85,7 @@ if { read_dump || true; } | grep -Eiq '^(USE|CREATE DATABASE) '; then
 fi
 
 # --- environment ------------------------------------------------------------------------
-if [[ -n "${STACK_ENV_FILE:-}" ]]; then
-    ENV_FILE=$(abspath "$STACK_ENV_FILE")
-else
-    ENV_FILE=$ROOT/.env
-fi
-[[ -f "$ENV_FILE" ]] ||
-    die 2 "${STACK_ENV_FILE:-.env} not found: copy .env.example to ${STACK_ENV_FILE:-.env} and set its values"
-
-if [[ -n "${COMPOSE_FILE:-}" ]]; then
-    sep=${COMPOSE_PATH_SEPARATOR:-:}
-    IFS="$sep" read -r -a _files <<<"$COMPOSE_FILE"
-    _abs=()
-    for f in "${_files[@]}"; do _abs+=("$(abspath "$f")"); done
-    COMPOSE_FILE=$(IFS="$sep"; printf '%s' "${_abs[*]}")
-    export COMPOSE_FILE
-fi
-cd -- "$ROOT"
-
-compose() {
-    docker compose --env-file "$ENV_FILE" "$@"
-}
+require_env_file
 
 # mysql as root, SQL on stdin; the password comes from the container's environment
 # through MYSQL_PWD, never a command line.

@@ -26,19 +26,22 @@ def test_backup_writes_an_intact_dump_of_every_table(roundtrip: RoundTrip, targe
     run = roundtrip.backup
     evidence.record("backup", run.summary())
     common.require(run.run.exit_code == 0, f"the backup command failed: {run.run.describe()}")
-    common.require(roundtrip.dump_entry is not None and roundtrip.dump is not None, (
-        f"the backup command exited 0 but left no file matching {run.dump_pattern!r} in {run.directory} "
-        f"(new files: {[e.name for e in run.new_files] or 'none'}): check [backup] dump_pattern"))
-    evidence.record("backup_size_bytes", roundtrip.dump_entry.size)
-    evidence.record("dump", roundtrip.dump.summary())
+    entry, dump = roundtrip.dump_entry, roundtrip.dump
+    if entry is None or dump is None:
+        pytest.fail(
+            f"the backup command exited 0 but left no file matching {run.dump_pattern!r} in {run.directory} "
+            f"(new files: {[e.name for e in run.new_files] or 'none'}): check [backup] dump_pattern",
+            pytrace=False)
+    evidence.record("backup_size_bytes", entry.size)
+    evidence.record("dump", dump.summary())
     with contextlib.closing(target.mysql_root("")) as connection, connection.cursor() as cursor:
         tables = checksums.base_tables(cursor, roundtrip.source)
-    problems = roundtrip.dump.problems(database=roundtrip.source, tables=tables)
+    problems = dump.problems(database=roundtrip.source, tables=tables)
     if len(run.dumps) > 1:
         problems.append(f"one run wrote {len(run.dumps)} dumps: {[e.name for e in run.dumps]}")
-    if roundtrip.dump_entry.size == 0:
+    if entry.size == 0:
         problems.append("the dump is empty")
-    common.require(not problems, f"{roundtrip.dump_entry.name}: " + "; ".join(problems))
+    common.require(not problems, f"{entry.name}: " + "; ".join(problems))
 
 
 @pytest.mark.control("BKP-01")

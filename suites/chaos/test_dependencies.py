@@ -13,6 +13,7 @@ import pytest
 from stackprobe.chaos.health_watch import dependency_of, observe_health, outage_problems
 from stackprobe.chaos.probes import api_probe, api_probe_ok, write_probe
 from stackprobe.chaos.recovery import RecoveryWatch, first_success, judge, recovery_evidence, slo_of
+from stackprobe.evidence import Evidence
 from stackprobe.faults import Fault, qdiscs_left
 from suites.chaos.conftest import ChaosRun
 
@@ -24,7 +25,7 @@ def _backend_identity(chaos: ChaosRun) -> dict[str, Any]:
     return {"started_at": attrs["State"].get("StartedAt"), "restart_count": attrs.get("RestartCount", 0)}
 
 
-def _recovery_after_undo(chaos: ChaosRun, fault: Fault, service: str, dependency: str, evidence: Any) -> list[str]:
+def _recovery_after_undo(chaos: ChaosRun, fault: Fault, service: str, dependency: str, evidence: Evidence) -> list[str]:
     """From the undo: the dependency's recovery phases and, at the same time, the backend
     answering through its own pooled clients within dependency_recovery_s."""
     target, cfg = chaos.target, chaos.cfg
@@ -63,7 +64,7 @@ def _recovery_after_undo(chaos: ChaosRun, fault: Fault, service: str, dependency
     return problems
 
 
-def _dependency_down(chaos: ChaosRun, service: str, evidence: Any) -> None:
+def _dependency_down(chaos: ChaosRun, service: str, evidence: Evidence) -> None:
     target, cfg = chaos.target, chaos.cfg
     dependency = dependency_of(target.profile, service)
     assert dependency, f"[health] dependency_services maps no health dependency to {service!r}"
@@ -83,7 +84,7 @@ def _dependency_down(chaos: ChaosRun, service: str, evidence: Any) -> None:
 @pytest.mark.slow
 @pytest.mark.faults("stop:{database}")
 @pytest.mark.writes(WRITES_EPHEMERAL)
-def test_database_down_health_prompt_and_backend_recovers(experiment: ChaosRun, evidence: Any) -> None:
+def test_database_down_health_prompt_and_backend_recovers(experiment: ChaosRun, evidence: Evidence) -> None:
     _dependency_down(experiment, experiment.target.profile.services.database, evidence)
 
 
@@ -92,7 +93,7 @@ def test_database_down_health_prompt_and_backend_recovers(experiment: ChaosRun, 
 @pytest.mark.slow
 @pytest.mark.faults("stop:{cache}")
 @pytest.mark.writes(WRITES_EPHEMERAL)
-def test_cache_down_health_prompt_and_backend_recovers(experiment: ChaosRun, evidence: Any) -> None:
+def test_cache_down_health_prompt_and_backend_recovers(experiment: ChaosRun, evidence: Evidence) -> None:
     _dependency_down(experiment, experiment.target.profile.services.cache, evidence)
 
 
@@ -120,7 +121,7 @@ def _greeting_s(chaos: ChaosRun, service: str, timeout: float) -> float | None:
 @pytest.mark.slow
 @pytest.mark.writes(WRITES_EPHEMERAL)
 def test_frozen_dependency_does_not_hang_health(frozen: tuple[str, str], experiment: ChaosRun,
-                                                evidence: Any) -> None:
+                                                evidence: Evidence) -> None:
     chaos, cfg = experiment, experiment.cfg
     dependency, mode = frozen
     service = chaos.target.profile.health.dependency_services[dependency]
@@ -166,7 +167,7 @@ def test_frozen_dependency_does_not_hang_health(frozen: tuple[str, str], experim
 @pytest.mark.destructive
 @pytest.mark.slow
 @pytest.mark.writes(WRITES_EPHEMERAL)
-def test_partition_degrades_then_heals(partition_dependency: str, experiment: ChaosRun, evidence: Any) -> None:
+def test_partition_degrades_then_heals(partition_dependency: str, experiment: ChaosRun, evidence: Evidence) -> None:
     chaos, cfg = experiment, experiment.cfg
     service = chaos.target.profile.health.dependency_services[partition_dependency]
     problems = []

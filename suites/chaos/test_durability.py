@@ -4,7 +4,6 @@ crash under load: errors only inside the outage window)."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 
@@ -13,6 +12,8 @@ from stackprobe.chaos.history import BoundedWriter, MysqlRows, RedisKeys, accoun
 from stackprobe.chaos.load import ApiDocuments, BoundedLoad
 from stackprobe.chaos.probes import Backend, api_writes_allowed
 from stackprobe.chaos.recovery import RecoveryWatch, describe, recovery_evidence, slo_of, watch_timeout
+from stackprobe.evidence import Evidence
+from stackprobe.targets import Target
 from suites.chaos.conftest import ChaosRun
 
 
@@ -20,7 +21,7 @@ from suites.chaos.conftest import ChaosRun
 @pytest.mark.destructive
 @pytest.mark.slow
 @pytest.mark.writes("{database}: canary table (writer); {cache}: canary keys (writer)")
-def test_acknowledged_writes_survive_crash(durable_service: str, experiment: ChaosRun, evidence: Any) -> None:
+def test_acknowledged_writes_survive_crash(durable_service: str, experiment: ChaosRun, evidence: Evidence) -> None:
     chaos, target, cfg = experiment, experiment.target, experiment.cfg
     service = durable_service
     store: MysqlRows | RedisKeys
@@ -75,7 +76,7 @@ def test_acknowledged_writes_survive_crash(durable_service: str, experiment: Cha
         f"{older[:5]}")
 
 
-def _appendfsync(target: Any) -> str:
+def _appendfsync(target: Target) -> str:
     client = target.redis(timeout=2, single_attempt=True)
     try:
         return str(client.config_get("appendfsync").get("appendfsync", "(CONFIG unavailable)"))
@@ -91,7 +92,7 @@ def _appendfsync(target: Any) -> str:
 @pytest.mark.faults("crash:{backend}")
 @pytest.mark.writes("{database}: canary table; {cache}: canary keys; {backend}: documents (API writer)", on="ephemeral")
 @pytest.mark.writes("{database}: canary table; {cache}: canary keys", on="live")
-def test_backend_crash_under_load_errors_only_in_outage(experiment: ChaosRun, evidence: Any) -> None:
+def test_backend_crash_under_load_errors_only_in_outage(experiment: ChaosRun, evidence: Evidence) -> None:
     chaos, target, cfg = experiment, experiment.target, experiment.cfg
     service = target.profile.services.backend
     load = BoundedLoad(Backend(target), cfg.load_paths, cfg.api_probe_ok, cfg.load_concurrency,

@@ -3,12 +3,11 @@ and healthy within its SLO; every phase timed, p50/p95 over [chaos] trials."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from stackprobe.chaos.probes import write_probe
 from stackprobe.chaos.recovery import RecoveryWatch, Trial, describe, judge, recovery_evidence, slo_of, watch_timeout
+from stackprobe.evidence import Evidence
 from suites.chaos.conftest import ChaosRun
 
 
@@ -17,7 +16,7 @@ from suites.chaos.conftest import ChaosRun
 @pytest.mark.slow
 @pytest.mark.writes("{database}: canary table; {cache}: canary keys; {backend}: canary documents", on="ephemeral")
 @pytest.mark.writes("{database}: canary table; {cache}: canary keys", on="live")
-def test_crashed_service_recovers_within_slo(crash_service: str, experiment: ChaosRun, evidence: Any) -> None:
+def test_crashed_service_recovers_within_slo(crash_service: str, experiment: ChaosRun, evidence: Evidence) -> None:
     chaos, target, service = experiment, experiment.target, crash_service
     cfg = chaos.cfg
     slo = slo_of(target, service)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
+from stackprobe.evidence import Evidence
 from suites.chaos.conftest import ChaosRun
 
 
 @pytest.mark.control("CHS-08")
 @pytest.mark.slow
 @pytest.mark.writes("{database}: canary table; {cache}: canary keys")
-def test_steady_after_every_experiment(chaos: ChaosRun, evidence: Any) -> None:
+def test_steady_after_every_experiment(chaos: ChaosRun, evidence: Evidence) -> None:
     final = chaos.steady.wait(chaos.cfg.steady_wait_s)
     left = chaos.injector.store.records()
     evidence.record("after_each_experiment", chaos.after)

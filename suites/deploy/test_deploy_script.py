@@ -9,108 +9,36 @@ import re
 import secrets
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from stackprobe.commands import CommandRun
 from stackprobe.deploy import (
-    CommandRun,
     DeployProject,
     ReadTraffic,
     migration_state,
     table_checksums,
+)
+from stackprobe.deploy_markers import (
+    container_ids,
+    ensure_initialized,
+    marker,
+    marker_problems,
+    not_up,
+    put_document,
+    put_upload,
+    succeeded,
+    top_hit,
 )
 from stackprobe.evidence import Evidence
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 
 
-# --- helpers ---------------------------------------------------------------------------------
-def ok(run: CommandRun, evidence: Evidence, what: str) -> CommandRun:
-    evidence.record("commands", run.summary())
-    assert run.exit_code == 0, f"{what}: {run.describe()}"
-    return run
-
-
-def ensure_initialized(project: DeployProject, evidence: Evidence) -> None:
-    """A running, migrated project (init on a fresh one) for checks that need one."""
-    if project.running():
-        return
-    ok(project.deploy("init"), evidence, "init (set-up for this check)")
-
-
-def all_up(project: DeployProject) -> list[str]:
-    """Problems: services not running or not Docker-healthy."""
-    services = project.containers_by_service()
-    problems = [f"{name} is {s['status']}/{s['health']}" for name, s in services.items()
-                if s["status"] != "running" or s["health"] not in {"healthy", "none"}]
-    return problems if services else ["no containers at all"]
-
-
-def containers(project: DeployProject) -> dict[str, tuple[str, str]]:
-    return {name: (s["id"], s["status"]) for name, s in project.containers_by_service().items()}
-
-
-def put_document(project: DeployProject, text: str) -> int:
-    cfg = project.profile.deploy
-    response = project.target.http().post(project.target.backend_url + cfg.documents_path,
-                                          json={"title": "stackprobe deploy", "content": text}, timeout=30)
-    assert response.status_code in {200, 201}, f"storing a document answered {response.status_code}"
-    return int(response.json()["id"])
-
-
-def put_upload(project: DeployProject, name: str, data: bytes) -> str:
-    cfg = project.profile.deploy
-    response = project.target.http().put(project.target.backend_url + cfg.uploads_path.format(name=name),
-                                         content=data, timeout=30)
-    assert response.status_code in {200, 201}, f"uploading a file answered {response.status_code}"
-    return str(response.json().get("stored_as", name))
-
-
-def top_hit(project: DeployProject, text: str) -> str | None:
-    response = project.target.http().post(project.target.backend_url + project.profile.vector_store.query_path,
-                                          json={"query": text, "k": 1}, timeout=30)
-    if response.status_code != 200:
-        return f"(search answered {response.status_code})"
-    ids = response.json().get("ids") or []
-    return str(ids[0]) if ids else None
-
-
-def document_row(project: DeployProject, doc_id: int) -> tuple[Any, ...] | None:
-    with project.target.mysql() as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT id, content FROM documents WHERE id = %s", (doc_id,))
-        row = cursor.fetchone()
-        return tuple(row) if row else None
-
-
-def marker(project: DeployProject) -> dict[str, Any]:
-    """One document (a row and a vector), one Redis key, one uploaded file."""
-    text = f"stackprobe deploy marker {secrets.token_hex(8)}"
-    key = f"stackprobe:deploy:{secrets.token_hex(6)}"
-    project.target.redis().set(key, text)
-    data = secrets.token_bytes(2048)
-    return {"text": text, "doc_id": put_document(project, text), "key": key,
-            "upload": put_upload(project, f"marker-{secrets.token_hex(4)}.bin", data)}
-
-
-def marker_problems(project: DeployProject, seen: dict[str, Any], when: str) -> list[str]:
-    problems = []
-    if document_row(project, seen["doc_id"]) != (seen["doc_id"], seen["text"]):
-        problems.append(f"document row {seen['doc_id']} missing {when}")
-    if top_hit(project, seen["text"]) != str(seen["doc_id"]):
-        problems.append(f"vector of document {seen['doc_id']} not found {when}")
-    if project.target.redis().get(seen["key"]) != seen["text"]:
-        problems.append(f"Redis key {seen['key']} missing {when}")
-    uploads = project.profile.deploy.uploads_dir
-    if uploads and seen["upload"] not in project.backend().file_digests(uploads):
-        problems.append(f"uploaded file {seen['upload']} missing {when}")
-    return problems
-
-
 # --- DEP-01 ----------------------------------------------------------------------------------
 @pytest.mark.control("DEP-01")
 def test_help_lists_every_documented_subcommand(deploy_project: DeployProject, evidence: Evidence) -> None:
-    run = ok(deploy_project.deploy("help", timeout=30), evidence, "help")
+    run = succeeded(deploy_project.deploy("help", timeout=30), evidence, "help")
     lines = [line.strip() for line in run.stdout.splitlines()]
     missing = [c for c in deploy_project.profile.deploy.subcommands
                if not any(re.match(rf"{re.escape(c)}(\s|$)", line) for line in lines)]
@@ -125,8 +53,8 @@ def test_init_on_a_fresh_project_migrates_and_is_safe_to_rerun(deploy_project: D
     project = deploy_project
     if not project.is_fresh():
         project.remove_stack()
-    first = ok(project.deploy("init"), evidence, "init on a fresh project")
-    problems = all_up(project)
+    first = succeeded(project.deploy("init"), evidence, "init on a fresh project")
+    problems = not_up(project)
     assert not problems, f"after init: {', '.join(problems)}"
     state = migration_state(project.target)
     evidence.record("migrations_after_first_init", state.as_evidence())
@@ -141,7 +69,7 @@ def test_init_on_a_fresh_project_migrates_and_is_safe_to_rerun(deploy_project: D
     evidence.record("init_durations_s", [round(first.duration_s, 2), round(second.duration_s, 2)])
     assert second.exit_code == 0, (f"init is not safe to run twice: the second run failed: {second.describe()}; "
                                    "make every init step idempotent (IF NOT EXISTS, alembic's version table)")
-    problems = all_up(project) + marker_problems(project, seen, "after a second init")
+    problems = not_up(project) + marker_problems(project, seen, "after a second init")
     if project.volumes() != volumes:
         problems.append(f"volumes changed: {sorted(volumes)} -> {sorted(project.volumes())}")
     state = migration_state(project.target)
@@ -158,7 +86,7 @@ def test_stop_start_restart_keep_data(deploy_project: DeployProject, evidence: E
     seen = marker(project)
     volumes, before = project.volumes(), project.containers_by_service()
 
-    ok(project.deploy("stop"), evidence, "stop")
+    succeeded(project.deploy("stop"), evidence, "stop")
     stopped = project.containers_by_service()
     evidence.record("after_stop", stopped)
     assert {n: s["id"] for n, s in stopped.items()} == {n: s["id"] for n, s in before.items()}, (
@@ -167,8 +95,8 @@ def test_stop_start_restart_keep_data(deploy_project: DeployProject, evidence: E
     assert not running, f"stop left {running} running"
 
     for command in ("start", "restart"):
-        ok(project.deploy(command), evidence, command)
-        problems = all_up(project) + marker_problems(project, seen, f"after {command}")
+        succeeded(project.deploy(command), evidence, command)
+        problems = not_up(project) + marker_problems(project, seen, f"after {command}")
         if project.volumes() != volumes:
             problems.append(f"volumes changed after {command}: {volumes} -> {project.volumes()}")
         assert not problems, f"{command}: {'; '.join(problems)}"
@@ -178,7 +106,7 @@ def test_stop_start_restart_keep_data(deploy_project: DeployProject, evidence: E
 def test_logs_show_every_service(deploy_project: DeployProject, evidence: Evidence) -> None:
     project = deploy_project
     ensure_initialized(project, evidence)
-    run = ok(project.deploy("logs", timeout=60), evidence, "logs")
+    run = succeeded(project.deploy("logs", timeout=60), evidence, "logs")
     lines = [line for line in run.stdout.splitlines() if line.strip()]
     services = project.containers_by_service()
     silent = [name for name, s in services.items()
@@ -196,7 +124,7 @@ def test_backup_writes_a_dump(deploy_project: DeployProject, evidence: Evidence)
     cfg = project.profile.deploy
     with tempfile.TemporaryDirectory(prefix="stackprobe-deploy-backup-") as directory:
         target_dir = Path(directory) / "backups"
-        ok(project.deploy("backup", extra_env={cfg.backup_dir_var: str(target_dir)}), evidence, "backup")
+        succeeded(project.deploy("backup", extra_env={cfg.backup_dir_var: str(target_dir)}), evidence, "backup")
         dumps = sorted(target_dir.glob(cfg.backup_glob)) if target_dir.is_dir() else []
         evidence.record("backup_files", sorted(p.name for p in target_dir.iterdir()) if target_dir.is_dir() else [])
         assert len(dumps) == 1, f"backup wrote {len(dumps)} files matching {cfg.backup_glob} in {target_dir}"
@@ -287,10 +215,10 @@ def test_clean_refuses_without_confirmation_and_removes_volumes_with_it(deploy_p
                                                                        evidence: Evidence) -> None:
     project = deploy_project
     ensure_initialized(project, evidence)
-    volumes, before = project.volumes(), containers(project)
+    volumes, before = project.volumes(), container_ids(project)
     refused = project.deploy("clean", timeout=120)
     evidence.record("commands", refused.summary())
-    after = containers(project)
+    after = container_ids(project)
     evidence.record("after_unconfirmed_clean", {"volumes": project.volumes(), "containers": after})
     kept = project.volumes() == volumes and after == before
     assert refused.exit_code != 0 and kept, (
@@ -299,7 +227,7 @@ def test_clean_refuses_without_confirmation_and_removes_volumes_with_it(deploy_p
         f"{'kept everything' if kept else f'left volumes {project.volumes()} of {volumes}'}")
 
     cfg = project.profile.deploy
-    ok(project.deploy("clean", *cfg.clean_confirm_args, timeout=180), evidence, "confirmed clean")
+    succeeded(project.deploy("clean", *cfg.clean_confirm_args, timeout=180), evidence, "confirmed clean")
     left = {"volumes": project.volumes(), "containers": sorted(project.containers_by_service())}
     evidence.record("after_confirmed_clean", left)
     assert not left["volumes"] and not left["containers"], f"confirmed clean left {left}"

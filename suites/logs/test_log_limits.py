@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from stackprobe.checks import Finding, check_log_limits, compose_policy
+from stackprobe.checks import Finding, compose_policy
+from stackprobe.checks.inspected import check_log_limits_in_effect, model_from_inspect
 from stackprobe.evidence import Evidence
 from stackprobe.targets import Target
 from suites.conftest import assert_control_clean
@@ -22,11 +21,8 @@ def test_log_driver_bounded(config_findings: list[Finding], evidence: Evidence) 
 @pytest.mark.nightly
 def test_log_driver_bounded_in_effect(target: Target, evidence: Evidence) -> None:
     """What the containers were created with (HostConfig.LogConfig), whatever the files say."""
-    model: dict[str, dict[str, Any]] = {"services": {}}
-    for name, service in sorted(target.services().items()):
-        config = service.inspect()["HostConfig"].get("LogConfig") or {}
-        model["services"][name] = {"logging": {"driver": config.get("Type", ""),
-                                               "options": config.get("Config") or {}}}
-    evidence.record("log_config_in_effect", model["services"])
-    findings = check_log_limits(model, compose_policy(target.profile))
+    inspected = {name: service.inspect() for name, service in sorted(target.services().items())}
+    evidence.record("log_config_in_effect", {name: spec["logging"]
+                                             for name, spec in model_from_inspect(inspected)["services"].items()})
+    findings = check_log_limits_in_effect(inspected, compose_policy(target.profile))
     assert_control_clean("LOG-06", findings, evidence)

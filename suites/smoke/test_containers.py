@@ -8,12 +8,10 @@ from typing import Any
 
 import pytest
 
+from stackprobe.checks.inspected import check_healthchecks_in_effect, check_restart_in_effect, model_from_inspect
+from stackprobe.checks.policies import compose_policy
 from stackprobe.evidence import Evidence
 from stackprobe.targets import Target
-
-_NS = 1_000_000_000
-NO_OP_TESTS = {("CMD", "true"), ("CMD", "/bin/true"), ("CMD-SHELL", "true"), ("CMD-SHELL", "exit 0"),
-               ("CMD-SHELL", "/bin/true"), ("CMD", "exit", "0"), ("NONE",)}
 
 
 def _since(timestamp: str) -> float | None:
@@ -77,46 +75,23 @@ def test_containers_running_healthy_restarts_stable(target: Target, evidence: Ev
 @pytest.mark.control("CTR-02")
 @pytest.mark.nightly
 def test_real_healthchecks_within_bounds(target: Target, evidence: Evidence) -> None:
-    bounds = target.profile.containers
-    declared = target.compose_config().get("services", {})
-    problems, seen = [], {}
-    for name, service in sorted(target.services().items()):
-        in_effect = service.inspect()["Config"].get("Healthcheck") or {}
-        test = tuple(in_effect.get("Test") or ())
-        composed = (declared.get(name) or {}).get("healthcheck") or {}
-        interval = in_effect.get("Interval", 30 * _NS) / _NS
-        timeout = in_effect.get("Timeout", 30 * _NS) / _NS
-        retries = in_effect.get("Retries", 3)
-        seen[name] = {"compose_test": composed.get("test"), "in_effect_test": list(test),
-                      "interval_s": interval, "timeout_s": timeout, "retries": retries}
-        if not test or composed.get("disable"):
-            problems.append(f"{name}: no healthcheck")
-            continue
-        if test in NO_OP_TESTS or (len(test) == 2 and test[1].strip() in {"true", "exit 0", ":"}):
-            problems.append(f"{name}: healthcheck {list(test)} is a no-op")
-        if composed.get("test") and list(composed["test"]) != list(test):
-            problems.append(f"{name}: healthcheck in effect {list(test)} differs from compose "
-                            f"{composed['test']} (recreate the container)")
-        if not 0 < interval <= bounds.healthcheck_max_interval_s:
-            problems.append(f"{name}: interval {interval:g}s outside (0, {bounds.healthcheck_max_interval_s:g}]")
-        if not 0 < timeout <= bounds.healthcheck_max_timeout_s:
-            problems.append(f"{name}: timeout {timeout:g}s outside (0, {bounds.healthcheck_max_timeout_s:g}]")
-        if not bounds.healthcheck_min_retries <= retries <= bounds.healthcheck_max_retries:
-            problems.append(f"{name}: retries {retries} outside [{bounds.healthcheck_min_retries}, "
-                            f"{bounds.healthcheck_max_retries}]")
-    evidence.record("healthchecks", seen)
-    assert not problems, "; ".join(problems)
+    """The file-side CTR-02 rule on the healthchecks Docker runs (checks.inspected)."""
+    policy = compose_policy(target.profile)
+    inspected = {name: service.inspect() for name, service in sorted(target.services().items())}
+    evidence.record("healthchecks", {name: spec.get("healthcheck")
+                                     for name, spec in model_from_inspect(inspected)["services"].items()})
+    found = check_healthchecks_in_effect(inspected, target.compose_config(), policy.healthcheck,
+                                         policy.one_shot_services)
+    assert not found, "; ".join(f.message for f in found)
 
 
 @pytest.mark.control("CTR-03")
 @pytest.mark.nightly
 def test_restart_policy_on_long_running_services(target: Target, evidence: Evidence) -> None:
-    allowed = target.profile.containers.restart_policies
-    policies = {}
-    for name, service in sorted(target.services().items()):
-        if name in target.profile.containers.one_shot_services:
-            continue
-        policies[name] = service.inspect()["HostConfig"].get("RestartPolicy", {}).get("Name") or "no"
-    evidence.record("restart_policies", policies)
-    wrong = {n: p for n, p in policies.items() if p not in allowed}
-    assert not wrong, f"restart policy not one of {allowed}: {wrong}"
+    """The file-side CTR-03 rule on the restart policies Docker applies (checks.inspected)."""
+    policy = compose_policy(target.profile)
+    inspected = {name: service.inspect() for name, service in sorted(target.services().items())}
+    evidence.record("restart_policies", {name: spec.get("restart") or "no"
+                                         for name, spec in model_from_inspect(inspected)["services"].items()})
+    found = check_restart_in_effect(inspected, policy.restart_policies, policy.one_shot_services)
+    assert not found, "; ".join(f.message for f in found)

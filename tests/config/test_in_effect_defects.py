@@ -4,10 +4,10 @@ of tests/defects/config_in_effect/ exactly the listed controls fail.
 Each defect is a compose override applied to a copy of the reference stack (`shared_stack`,
 only the changed service recreated and put back afterwards); the suite then runs against the
 copy as a live target, usually *without* the override among its compose files, so the file
-checks pass and only what the containers actually have can fail it. `defect.toml`:
-description, fails, services (recreated), suite_sees_override, names (one of them in every
-finding of a failing control), mentions (each in some finding), build_image (the test builds
-a `.env`-carrying backend image), image_scan (run the layer scan; off elsewhere, see below).
+checks pass and only what the containers actually have can fail it. `defect.toml`
+(support.defect_spec): description, fails, messages, and services (recreated),
+suite_sees_override, build_image (the test builds a `.env`-carrying backend image), image_scan
+(run the layer scan; off elsewhere, see below).
 
 The layer scan (`docker image save` of every service image, about 5-15 s) runs on the
 reference stack and on the baked-in `.env` defect; the other defects change no image, so
@@ -18,40 +18,30 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import tomllib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
-from typing import Any
 
 import docker
 import pytest
-from support.stacks import REFERENCE_PROFILE, REPO, SuiteRun, TestStack
+from support.defect_spec import cases, load, messages_problems
+from support.stacks import REFERENCE_PROFILE, SuiteRun, TestStack
 
 from stackprobe.catalogue import CONTROLS
 from stackprobe.redact import is_secret_name
 
-DEFECTS = REPO / "tests" / "defects" / "config_in_effect"
-CASES = sorted(path for path in DEFECTS.iterdir() if (path / "defect.toml").is_file())
+CASES = cases("config_in_effect")
 CONFIG_CONTROLS = {c.id for c in CONTROLS if c.suite == "config"}
 BACKEND_IMAGE = "stackprobe/ai-assistant-backend:local"
-KEYS = {"description", "fails", "services", "suite_sees_override", "names", "mentions", "build_image",
-        "image_scan"}
-
-
-def _load(case: Path) -> dict[str, Any]:
-    with (case / "defect.toml").open("rb") as handle:
-        return tomllib.load(handle)
 
 
 def test_every_in_effect_defect_is_described() -> None:
     assert len(CASES) >= 6
     for case in CASES:
-        spec = _load(case)
-        assert set(spec) <= KEYS, (case.name, set(spec) - KEYS)
-        assert spec["description"].strip() and spec["services"], case.name
-        assert set(spec["fails"]) <= CONFIG_CONTROLS and spec["fails"], case.name
-        assert isinstance(spec["suite_sees_override"], bool), case.name
+        spec = load(case)
+        assert spec["services"], case.name
+        assert set(spec.fails) <= CONFIG_CONTROLS and spec.fails, case.name
+        assert isinstance(spec["suite_sees_override"], bool), case.name  # required here
         assert (case / "compose.override.yml").is_file(), case.name
 
 
@@ -119,7 +109,7 @@ def test_in_effect_defect_fails_exactly_its_controls(
     case: Path, shared_stack: TestStack, tmp_path: Path, no_layer_scan_profile: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    spec = _load(case)
+    spec = load(case)
     override = case / "compose.override.yml"
     with ExitStack() as undo:
         if spec.get("build_image"):
@@ -133,13 +123,10 @@ def test_in_effect_defect_fails_exactly_its_controls(
             profile=REFERENCE_PROFILE if spec.get("image_scan") else no_layer_scan_profile,
         )
     assert set(run.statuses) == CONFIG_CONTROLS, (run.statuses, run.tail())
-    assert run.failed() == set(spec["fails"]), (run.statuses, run.tail())
+    assert run.failed() == set(spec.fails), (run.statuses, run.tail())
     assert run.returncode == 1
-    for control in spec["fails"]:
-        findings = _findings(run, control)
-        assert findings, (control, run.tail())
-        for finding in findings:
-            assert any(name in finding for name in spec.get("names", [])), finding
-        for text in spec.get("mentions", []):
-            assert any(text in finding for finding in findings), (text, findings)
+    for control in spec.fails:
+        assert _findings(run, control), (control, run.tail())
+    findings = [finding for control in spec.fails for finding in _findings(run, control)]
+    assert not messages_problems(spec, findings), (messages_problems(spec, findings), findings)
     _assert_no_secret_in_reports(shared_stack, tmp_path / "reports")

@@ -3,7 +3,7 @@ the live mode is read-only, and every seeded defect under tests/defects/deploy/ 
 control.
 
 A defect is a patch (`changes.patch`, applied by support.defects) to the reference's deploy.sh or
-to a migration file (`defect.toml`: description, fails, original, catches, mentions, optional
+to a migration file (`defect.toml`, support.defect_spec: description, fails, messages, original, catches, optional
 mount), selected through a profile
 written for the run: a changed deploy.sh becomes `[deploy] command`, in a copy of the layout it
 expects (stack/scripts/, next to the real backup.sh); a changed migration file is mounted over the
@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import tempfile
-import tomllib
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -26,25 +25,25 @@ from typing import Any
 
 import docker
 import pytest
+from support.defect_spec import Defect, cases, load, messages_problems
 from support.defects import changed_lines, materialize, patched_paths
 from support.stacks import BASE_COMPOSE, FAST_HEALTH, REFERENCE_PROFILE, REPO, SuiteRun, TestStack, run_pytest
 
 from stackprobe.profile import load_profile
 
 DEFECTS = REPO / "tests" / "defects" / "deploy"
-CASES = sorted(path for path in DEFECTS.iterdir() if (path / "defect.toml").is_file())
+CASES = cases("deploy")
 SUITE = REPO / "suites" / "deploy"
 SCRIPT_CHECKS = SUITE / "test_deploy_script.py"  # the deploy command's checks
 MIGRATION_CHECKS = SUITE / "test_migrations.py"  # the migrate/current/heads commands' checks
 CONTROLS = {"DEP-01", "DEP-02", "DEP-03"}
 
 
-def spec_of(case: Path) -> dict[str, Any]:
-    with (case / "defect.toml").open("rb") as handle:
-        return tomllib.load(handle)
+def spec_of(case: Path) -> Defect:
+    return load(case, "deploy")
 
 
-def changed_file(case: Path, spec: dict[str, Any], into: Path) -> Path:
+def changed_file(case: Path, spec: Defect, into: Path) -> Path:
     """The defect's version of its original: the reference file with the defect's patch applied."""
     assert patched_paths(case) == [spec["original"]], f"{case.name}: its patch must change {spec['original']} only"
     return materialize(case, into) / spec["original"]
@@ -75,10 +74,10 @@ def checks_of(run: SuiteRun) -> list[dict[str, Any]]:
     return [check for control in run.results.get("controls", {}).values() for check in control.get("checks", [])]
 
 
-def defect_run_inputs(case: Path, spec: dict[str, Any], tmp_path: Path) -> tuple[Path, Path]:
+def defect_run_inputs(case: Path, spec: Defect, tmp_path: Path) -> tuple[Path, Path]:
     """A profile selecting the defect, and the suite file whose checks use the changed input."""
     text = REFERENCE_PROFILE.read_text()
-    if "mount" in spec:
+    if spec.get("mount"):
         base = load_profile(REFERENCE_PROFILE).stack.migrate_command
         at = base.index("{backend}")
         changed = changed_file(case, spec, tmp_path / "defect")
@@ -103,10 +102,9 @@ def test_every_defect_is_a_small_described_change_of_its_original() -> None:
     script_checks, migration_checks = checks_in(SCRIPT_CHECKS), checks_in(MIGRATION_CHECKS)
     for case in CASES:
         spec = spec_of(case)
-        assert set(spec) <= {"description", "fails", "original", "catches", "mentions", "mount"}, case.name
-        assert spec["description"].strip() and set(spec["fails"]) <= CONTROLS, case.name
-        known = migration_checks if "mount" in spec else script_checks
-        assert all(known.get(name) in spec["fails"] for name in spec["catches"]), case.name
+        assert set(spec.fails) <= CONTROLS, case.name
+        known = migration_checks if spec.get("mount") else script_checks
+        assert all(known.get(name) in spec.fails for name in spec["catches"]), case.name
         with tempfile.TemporaryDirectory() as scratch:  # the patch still applies to the current original
             changed_file(case, spec, Path(scratch))
         diff = changed_lines(case)
@@ -152,7 +150,7 @@ def defect_run(case: Path, work: Path) -> SuiteRun:
     spec = spec_of(case)
     profile, checks = defect_run_inputs(case, spec, work)
     skip = [f"{checks.relative_to(REPO)}::{name}" for name, control in checks_in(checks).items()
-            if control in spec["fails"] and name not in spec["catches"]]
+            if control in spec.fails and name not in spec["catches"]]
     return gate(checks, profile=profile, report_dir=work / "reports",
                 extra=[arg for name in skip for arg in ("--deselect", name)])
 
@@ -173,17 +171,16 @@ def defect_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_defect_fails_exactly_its_control(case: Path, defect_runs: dict[str, Future[SuiteRun]]) -> None:
     spec = spec_of(case)
-    checks = MIGRATION_CHECKS if "mount" in spec else SCRIPT_CHECKS
+    checks = MIGRATION_CHECKS if spec.get("mount") else SCRIPT_CHECKS
     run = defect_runs[case.name].result(timeout=1800)
     ran = set(checks_in(checks).values())
     assert run.returncode == 1, run.tail()
-    assert run.failed() == set(spec["fails"]), run.tail()
-    assert {c: s for c, s in run.statuses.items() if c not in spec["fails"]} == dict.fromkeys(
-        sorted(ran - set(spec["fails"])), "passed"), run.tail()
+    assert run.failed() == set(spec.fails), run.tail()
+    assert {c: s for c, s in run.statuses.items() if c not in spec.fails} == dict.fromkeys(
+        sorted(ran - set(spec.fails)), "passed"), run.tail()
     messages = [c["message"] for c in checks_of(run) if c["status"] == "failed"]
     assert len(messages) == len(spec["catches"]), messages
-    for text in spec.get("mentions", []):
-        assert any(text in m for m in messages), (text, messages)
+    assert not messages_problems(spec, messages), (messages_problems(spec, messages), messages)
     # a failing run tears its own copy down like a passing one (the deploy script's checks start
     # no copy of their own: they drive the throwaway project only)
     own = run.results["run"]["target"].get("project")

@@ -24,13 +24,13 @@ import signal
 import subprocess
 import sys
 import time
-import tomllib
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.defect_spec import Defect, cases, load, messages_problems
 from support.stacks import REFERENCE_PROFILE, REPO, TestStack, started_stack
 
 from stackprobe.faults import RecordStore, UndoRecord
@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
 
 CONTROLS = {f"CHS-0{n}" for n in range(1, 9)}
 DEFECTS_DIR = REPO / "tests" / "defects" / "chaos"
-DEFECTS = sorted(p for p in DEFECTS_DIR.iterdir() if (p / "defect.toml").is_file())
+DEFECTS = cases("chaos")
 FAULTS_DIR = REPO / ".stackprobe" / "faults"
 # short windows and one trial: the defaults (profiles/production.example.toml) are for production
 CHAOS = {"trials": "1", "outage_s": "2.0", "writer_crash_after_s": "3.5", "steady_wait_s": "20.0",
@@ -127,8 +127,8 @@ def test_chaos_suite_passes_on_reference(chaos_stack: TestStack, tmp_path: Path)
 
 
 # --- seeded defects --------------------------------------------------------------------------
-def spec_of(defect: Path) -> dict[str, Any]:
-    return tomllib.loads((defect / "defect.toml").read_text())
+def spec_of(defect: Path) -> Defect:
+    return load(defect, "chaos")
 
 
 # Defects that break disjoint controls (and services) share one suite run: the run must fail
@@ -142,8 +142,8 @@ BATCHES = sorted({spec_of(d)["batch"] for d in DEFECTS})
 def test_chaos_defects_fail_exactly_their_controls(chaos_stack: TestStack, batch: int, tmp_path: Path) -> None:
     defects = [d for d in DEFECTS if spec_of(d)["batch"] == batch]
     specs = {d.name: spec_of(d) for d in defects}
-    owners = {c: name for name, spec in specs.items() for c in spec["fails"]}
-    assert len(owners) == sum(len(s["fails"]) for s in specs.values()), f"batch {batch}: controls overlap"
+    owners = {c: name for name, spec in specs.items() for c in spec.fails}
+    assert len(owners) == sum(len(s.fails) for s in specs.values()), f"batch {batch}: controls overlap"
     env: dict[str, str] = {}
     overrides = []
     with ExitStack() as undo:
@@ -165,23 +165,24 @@ def test_chaos_defects_fail_exactly_their_controls(chaos_stack: TestStack, batch
         f"\n{run.tail(6000)}")
     for control, name in owners.items():
         found = messages(run.results, control)
-        assert found and all(specs[name]["expect_message"] in m for m in found), (
-            f"{control} failed without naming defect {name} ({specs[name]['expect_message']!r}): {found}")
+        assert found and not messages_problems(specs[name], found), (
+            f"{control} failed without naming defect {name}: {messages_problems(specs[name], found)}")
     assert unsteady(chaos_stack) == []
 
 
-def batch_profile(specs: dict[str, dict[str, Any]]) -> str:
+def batch_profile(specs: dict[str, Defect]) -> str:
     """Narrower than the reference run, to stay in the test budget: CHS-01 crashes Redis only, and
     CHS-05 slows the database only in the batch whose defect is about CHS-05."""
-    freeze = '["pause", "slow"]' if any("CHS-05" in s["fails"] for s in specs.values()) else '["pause"]'
+    freeze = '["pause", "slow"]' if any("CHS-05" in s.fails for s in specs.values()) else '["pause"]'
     return f'crash_services = ["redis"]\nfreeze_faults = {freeze}'
 
 
 def test_every_chaos_defect_names_its_control() -> None:
-    covered = {c for d in DEFECTS for c in spec_of(d)["fails"]}
-    assert covered == {"CHS-01", "CHS-02", "CHS-03", "CHS-04", "CHS-05"}
-    assert all({"title", "fails", "services", "override", "expect_message", "batch"} <= set(spec_of(d))
-               for d in DEFECTS)
+    covered = {c for d in DEFECTS for c in spec_of(d).fails}
+    assert covered == {"CHS-01", "CHS-02", "CHS-03", "CHS-04", "CHS-05", "CHS-07"}
+    for defect in DEFECTS:  # each is seeded with these, and names itself in its control's failures
+        spec = spec_of(defect)
+        assert spec["services"] and spec["override"] and spec["batch"] and spec.messages and spec.every_message
 
 
 # --- aborted, refused ----------------------------------------------------------------------------

@@ -6,37 +6,34 @@ mounts a small patch (`defect_patch.py`, loaded by `_patch/sitecustomize.py`) ov
 backend, and a state defect runs compose `commands` and their `undo`. The suite then runs
 against the copy as a live target with --allow-destructive (HLT-03/04 stop dependencies).
 
-defect.toml keys: title, fails (controls that must fail), may_fail (controls allowed to fail
-as well, with the reason in a comment), services, override, wait (default true), settle_s,
-observe_s (CTR-01's window), commands/undo, profile_extra (TOML appended to the reference profile),
-expect_message (a text the failing check's message must contain).
+defect.toml (support.defect_spec): description, fails, messages, and may_fail (controls allowed
+to fail as well, with the reason in a comment), services, override, wait (default true),
+settle_s, observe_s (CTR-01's window), commands/undo, profile_extra (TOML appended to the
+reference profile).
 """
 
 from __future__ import annotations
 
 import time
-import tomllib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from support.stacks import REFERENCE_PROFILE, REPO, SuiteRun, TestStack
+from support.defect_spec import Defect, cases, load, messages_problems
+from support.stacks import REFERENCE_PROFILE, SuiteRun, TestStack
 
-DEFECTS_DIR = REPO / "tests" / "defects" / "smoke"
 # Grouped by the services they replace: consecutive defects on the same service replace each
 # other directly, without recreating the reference in between (TestStack.defect(defer_reset)).
-DEFECTS = sorted((p for p in DEFECTS_DIR.iterdir() if (p / "defect.toml").is_file()),
-                 key=lambda p: (tomllib.loads((p / "defect.toml").read_text()).get("services", []), p.name))
+DEFECTS = sorted(cases("smoke"), key=lambda p: (load(p).get("services", []), p.name))
 SMOKE_CONTROLS = {"HLT-01", "HLT-02", "HLT-03", "HLT-04", "MET-01", "MET-02", "MET-03", "CTR-01",
                   "CTR-02", "CTR-03", "DB-01", "DB-02", "DB-03", "RDS-01", "VEC-01"}
 
 pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
 
 
-def spec_of(defect: Path) -> dict[str, Any]:
-    return tomllib.loads((defect / "defect.toml").read_text())
+def spec_of(defect: Path) -> Defect:
+    return load(defect, "smoke")
 
 
 @pytest.fixture(scope="module")
@@ -47,17 +44,17 @@ def defect_stack(shared_stack: TestStack) -> Iterator[TestStack]:
 
 
 def test_every_smoke_control_has_a_defect() -> None:
-    covered = {control for defect in DEFECTS for control in spec_of(defect)["fails"]}
+    covered = {control for defect in DEFECTS for control in spec_of(defect).fails}
     assert covered == SMOKE_CONTROLS, f"smoke controls without a seeded defect: {SMOKE_CONTROLS - covered}"
 
 
 @contextmanager
-def applied(stack: TestStack, defect: Path, spec: dict[str, Any]) -> Iterator[list[Path]]:
+def applied(stack: TestStack, defect: Path, spec: Defect) -> Iterator[list[Path]]:
     """The defect in place on the stack; yields the compose overrides the suite must see."""
     env = {"DEFECT_DIR": str(defect)}
     overrides: list[Path] = []
     with ExitStack() as undo:
-        if "override" in spec:
+        if spec.get("override"):
             override = (defect / spec["override"]).resolve()
             overrides.append(override)
             undo.enter_context(stack.defect(override, *spec["services"], wait=spec.get("wait", True),
@@ -71,9 +68,9 @@ def applied(stack: TestStack, defect: Path, spec: dict[str, Any]) -> Iterator[li
         yield overrides
 
 
-def check_messages(run: SuiteRun, spec: dict[str, Any]) -> list[str]:
+def check_messages(run: SuiteRun, spec: Defect) -> list[str]:
     controls = run.results.get("controls", {})
-    return [check["message"] for control in spec["fails"]
+    return [check["message"] for control in spec.fails
             for check in controls.get(control, {}).get("checks", []) if check["status"] == "failed"]
 
 
@@ -90,13 +87,13 @@ def test_smoke_defect_fails_exactly_its_controls(defect_stack: TestStack, defect
         run = shared_stack.run_suite("suites/smoke", report_dir=tmp_path / "reports", overrides=overrides,
                                      extra=["--allow-destructive"], profile=profile,
                                      env={"DEFECT_DIR": str(defect)})
-    expected, allowed = set(spec["fails"]), set(spec["fails"]) | set(spec.get("may_fail", []))
+    expected, allowed = set(spec.fails), set(spec.fails) | set(spec.get("may_fail", []))
     assert set(run.statuses) == SMOKE_CONTROLS, f"not every smoke control ran: {run.statuses}\n{run.tail()}"
     failed = run.failed()
     assert expected <= failed <= allowed, (
-        f"{defect.name} ({spec['title']}): expected {sorted(expected)} to fail"
+        f"{defect.name} ({spec.description}): expected {sorted(expected)} to fail"
         f"{f' (allowed also {sorted(allowed - expected)})' if allowed != expected else ''}, "
         f"failed {sorted(failed)}\n{run.tail()}")
     messages = check_messages(run, spec)
-    assert any(spec["expect_message"] in m for m in messages), (
-        f"no failure message names the defect ({spec['expect_message']!r}): {messages}")
+    assert not messages_problems(spec, messages), (
+        f"the failures do not name the defect ({messages_problems(spec, messages)}): {messages}")

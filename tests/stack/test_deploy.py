@@ -102,7 +102,8 @@ def test_init_without_env_file_refuses_and_starts_nothing(tmp_path: Path) -> Non
     # A copy of the deployment without .env: the default path and its exact message.
     copy = tmp_path / "deployment"
     (copy / "stack" / "scripts").mkdir(parents=True)
-    shutil.copy2(SCRIPTS / "deploy.sh", copy / "stack" / "scripts" / "deploy.sh")
+    for script in ("deploy.sh", "lib.sh"):
+        shutil.copy2(SCRIPTS / script, copy / "stack" / "scripts" / script)
     shutil.copy2(ROOT / "docker-compose.yml", copy / "docker-compose.yml")
     shutil.copy2(ROOT / ".env.example", copy / ".env.example")
     project = f"sptest_noenv_{uuid.uuid4().hex[:8]}"

@@ -13,6 +13,7 @@ import pytest
 from stack_support import SCRIPTS
 
 SHELL_SCRIPTS = ["deploy.sh", "backup.sh", "restore.sh", "monitor.sh"]
+LIBRARY = "lib.sh"  # sourced by every script above
 LOGROTATE = SCRIPTS / "logrotate" / "ai-assistant"
 
 
@@ -28,17 +29,30 @@ def test_script_parses_and_is_strict(name: str) -> None:
     assert not re.search(r"\bdocker-compose\b", text.replace("docker-compose.yml", ""))
 
 
-@pytest.mark.parametrize("name", SHELL_SCRIPTS)
-def test_script_passes_shellcheck(name: str) -> None:
+@pytest.mark.parametrize("name", [*SHELL_SCRIPTS, LIBRARY])
+def test_script_passes_shellcheck(name: str, tmp_path: Path) -> None:
     shellcheck = shutil.which("shellcheck")
     if shellcheck is None:
         pytest.skip("shellcheck not installed (tools/setup.sh installs it)")
-    checked = subprocess.run([shellcheck, str(SCRIPTS / name)], capture_output=True, text=True)
+    # -x follows `source`; run from elsewhere so the directive, not the cwd, finds lib.sh.
+    checked = subprocess.run(
+        [shellcheck, "-x", str(SCRIPTS / name)], capture_output=True, text=True, cwd=tmp_path
+    )
     assert checked.returncode == 0, checked.stdout
 
 
+@pytest.mark.parametrize("name", SHELL_SCRIPTS)
+def test_script_sources_the_shared_setup(name: str) -> None:
+    text = (SCRIPTS / name).read_text()
+    assert f"# shellcheck source=SCRIPTDIR/{LIBRARY}" in text
+    assert f'source "$SCRIPT_DIR/{LIBRARY}"' in text
+    # The set-up lives in lib.sh once: no script defines it again.
+    for definition in ("die() {", "abspath() {", "compose() {", "CALLER_PWD="):
+        assert definition not in text, f"{name} defines {definition!r} again"
+
+
 def test_no_password_flag_on_any_command_line() -> None:
-    for name in SHELL_SCRIPTS:
+    for name in [*SHELL_SCRIPTS, LIBRARY]:
         text = (SCRIPTS / name).read_text()
         assert not re.search(r"(?<![\w-])-p\$|--password[= ]", text), f"{name} passes a password"
 

@@ -9,28 +9,27 @@ the real script cannot silently void a defect); the profile's `[backup] command`
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from stackprobe.profile import BackupSection
+from support import defect_spec
+from support.defect_spec import Defect
 from support.stacks import REFERENCE_PROFILE, REPO
 
-DEFECTS_DIR = REPO / "tests" / "defects" / "backup"
 SCRIPTS = REPO / "stack" / "scripts"
 COMMAND_KEYS = {"backup.sh": "command", "restore.sh": "restore_command"}
 
 
 def cases() -> list[Path]:
-    return sorted(p for p in DEFECTS_DIR.iterdir() if (p / "defect.toml").is_file())
+    return defect_spec.cases("backup")
 
 
-def spec_of(case: Path) -> dict[str, Any]:
-    with (case / "defect.toml").open("rb") as handle:
-        return tomllib.load(handle)
+def spec_of(case: Path) -> Defect:
+    return defect_spec.load(case, "backup")
 
 
-def edited_scripts(spec: dict[str, Any], name: str = "defect") -> dict[str, str]:
+def edited_scripts(spec: Defect, name: str = "defect") -> dict[str, str]:
     """file name -> text of the real script with the defect's edits applied."""
     texts: dict[str, str] = {}
     for edit in spec.get("edit", []):
@@ -55,6 +54,9 @@ def build(case: Path, into: Path) -> dict[str, Any]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         path.chmod(0o755)
+        library = path.parent / "lib.sh"  # the scripts source it from their own directory
+        if not library.exists():
+            library.write_text((SCRIPTS / "lib.sh").read_text())
         key = COMMAND_KEYS[file]
         keys[key] = [str(path), *getattr(defaults, key)[1:]]
     return keys

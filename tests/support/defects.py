@@ -17,6 +17,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 PATCH = "changes.patch"
+SCRIPTS = Path("stack") / "scripts"
+SCRIPT_LIBRARY = SCRIPTS / "lib.sh"  # sourced by every stack script: a copied script needs it next to it
 _TARGET = re.compile(r"^\+\+\+ b/(\S+)$", re.MULTILINE)
 
 
@@ -35,6 +37,9 @@ def materialize(case: Path, into: Path) -> Path:
         copy = into / relative
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(original, copy)
+        library = into / SCRIPT_LIBRARY
+        if Path(relative).parent == SCRIPTS and not library.exists():
+            shutil.copy2(REPO / SCRIPT_LIBRARY, library)
     done = subprocess.run(["git", "apply", "--whitespace=nowarn", str((case / PATCH).resolve())],
                           cwd=into, capture_output=True, text=True)
     if done.returncode != 0:

@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 FAST_HEALTH = Path(__file__).with_name("fast-health.yml")
 REFERENCE_PROFILE = REPO / "profiles" / "reference.toml"
 BASE_COMPOSE = REPO / "docker-compose.yml"
+SUITES_DIR = REPO / "suites"  # the checks; the one place tests look for them
 
 
 @dataclass

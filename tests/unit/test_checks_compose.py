@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.healthcheck_cases import NOOP_TESTS, REAL_TESTS
 
 from stackprobe.checks import (
     ComposePolicy,
@@ -300,16 +301,7 @@ def test_parse_duration_rejects_garbage() -> None:
 
 
 @pytest.mark.parametrize(
-    ("test", "noop"),
-    [
-        (["CMD", "true"], True), (["CMD", "/bin/true"], True), (["NONE"], True), ([], True),
-        (["CMD-SHELL", "exit 0"], True), (["CMD-SHELL", "true"], True),
-        (["CMD-SHELL", "curl -f http://x || exit 0"], True), (["CMD-SHELL", "echo ok"], True),
-        (["CMD", "sh", "-c", "exit 0"], True), (["CMD-SHELL", "redis-cli ping || true"], True),
-        (["CMD", "mysqladmin", "ping", "-h", "localhost"], False),
-        (["CMD-SHELL", "redis-cli ping | grep -q PONG"], False),
-        (["CMD", "curl", "-f", "http://localhost:8000/health"], False),
-    ],
+    ("test", "noop"), [(test, True) for test in NOOP_TESTS] + [(test, False) for test in REAL_TESTS]
 )
 def test_is_noop(test: list[str], noop: bool) -> None:
     assert is_noop(test) is noop

@@ -1,18 +1,17 @@
 """The config defect matrix: on each seeded defect exactly the listed controls fail.
 
 Every directory under tests/defects/config/ holds an `env` file and/or a
-`compose.override.yml` and a `defect.toml` (description, fails, names, optional mode and
-mentions). All file checks run on it, with no Docker engine (`docker compose config` only).
+`compose.override.yml` and a `defect.toml` (support.defect_spec; `mode`: the env file's).
+All file checks run on it, with no Docker engine (`docker compose config` only).
 """
 
 from __future__ import annotations
 
 import shutil
-import tomllib
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support.defect_spec import Defect, cases, load, messages_problems
 
 from stackprobe.checks import ConfigInputs, compare_parsers, policies, run_config_checks
 from stackprobe.profile import Profile
@@ -20,15 +19,10 @@ from stackprobe.profile import Profile
 REPO = Path(__file__).resolve().parents[2]
 DEFECTS = REPO / "tests" / "defects" / "config"
 GOOD_ENV = DEFECTS / "good" / "env"
-CASES = sorted(path for path in DEFECTS.iterdir() if (path / "defect.toml").is_file())
+CASES = cases("config")
 
 
-def _load(case: Path) -> dict[str, Any]:
-    with (case / "defect.toml").open("rb") as handle:
-        return tomllib.load(handle)
-
-
-def _inputs(case: Path, tmp_path: Path, spec: dict[str, Any]) -> ConfigInputs:
+def _inputs(case: Path, tmp_path: Path, spec: Defect) -> ConfigInputs:
     env = tmp_path / ".env"
     source = case / "env"
     shutil.copyfile(source if source.is_file() else GOOD_ENV, env)
@@ -42,26 +36,20 @@ def _inputs(case: Path, tmp_path: Path, spec: dict[str, Any]) -> ConfigInputs:
 def test_every_defect_is_described() -> None:
     assert len(CASES) >= 13
     for case in CASES:
-        spec = _load(case)
-        assert spec["description"].strip(), case.name
-        assert isinstance(spec["fails"], list), case.name
+        load(case)  # the schema: description, fails, messages, mode
         assert (case / "env").is_file() or (case / "compose.override.yml").is_file() or (
             case.name == "good"
         ), case.name
-        assert set(spec) <= {"description", "fails", "names", "mentions", "mode"}, case.name
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_exactly_the_listed_controls_fail(case: Path, tmp_path: Path) -> None:
-    spec = _load(case)
+    spec = load(case)
     findings = run_config_checks(_inputs(case, tmp_path, spec), policies(Profile()))
     failing = {finding.control for finding in findings}
     shown = "\n".join(str(finding) for finding in findings)
-    assert failing == set(spec["fails"]), shown
-    for finding in findings:
-        assert any(name in finding.message for name in spec.get("names", [])), str(finding)
-    for text in spec.get("mentions", []):
-        assert any(text in finding.message for finding in findings), (text, shown)
+    assert failing == set(spec.fails), shown
+    assert not messages_problems(spec, [finding.message for finding in findings]), shown
 
 
 @pytest.mark.parametrize(

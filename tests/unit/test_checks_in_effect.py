@@ -104,7 +104,7 @@ def test_database_and_cache_ports_only_on_loopback(ip: str, fails: bool) -> None
     assert {f.control for f in found} <= {"SEC-06"}
     assert sorted(f.subject for f in found) == (["mysql", "redis"] if fails else [])
     if fails:
-        assert "3306/tcp" in found[0].message and "(in effect)" in found[0].message
+        assert "container port 3306" in found[0].message and "(in effect)" in found[0].message
 
 
 def test_proc_dump_parses_argv_exactly() -> None:

@@ -5,7 +5,7 @@ SEC-04 fallbacks, SEC-07 exposure and the renderer itself)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,28 +170,35 @@ def _interfaces(host_ip: str) -> str:
     }.get(host_ip, host_ip)
 
 
+def port_findings(
+    name: str, spec: Mapping[str, Any], allowed_host_ips: Sequence[str]
+) -> list[Finding]:
+    """SEC-06 for one service (the file checks and the in-effect checks both call this)."""
+    found = []
+    if spec.get("network_mode") == "host":
+        found.append(Finding("SEC-06", name, (
+            f"{name} uses network_mode: host, so every port it listens on is on all host "
+            "interfaces; expected the project network with ports on 127.0.0.1"
+        )))
+    for port in spec.get("ports") or []:
+        host_ip = str(port.get("host_ip") or "")
+        if host_ip in allowed_host_ips:
+            continue
+        published = port.get("published") or "a random port"
+        found.append(Finding("SEC-06", name, (
+            f"{name} publishes container port {port.get('target')} as {published} on "
+            f"{_interfaces(host_ip)}; expected host_ip {' or '.join(allowed_host_ips)}"
+        )))
+    return found
+
+
 def check_published_ports(model: Mapping[str, Any], policy: ComposePolicy) -> list[Finding]:
     """SEC-06: database and cache ports published on loopback (or policy IPs) only."""
     require_roles(model, policy.roles)
     found = []
     for name in (policy.roles.database, policy.roles.cache):
-        if not name:
-            continue
-        spec = services(model)[name]
-        if spec.get("network_mode") == "host":
-            found.append(Finding("SEC-06", name, (
-                f"{name} uses network_mode: host, so every port it listens on is on all host "
-                "interfaces; expected the project network with ports on 127.0.0.1"
-            )))
-        for port in spec.get("ports") or []:
-            host_ip = str(port.get("host_ip") or "")
-            if host_ip in policy.allowed_host_ips:
-                continue
-            published = port.get("published") or "a random port"
-            found.append(Finding("SEC-06", name, (
-                f"{name} publishes container port {port.get('target')} as {published} on "
-                f"{_interfaces(host_ip)}; expected host_ip {' or '.join(policy.allowed_host_ips)}"
-            )))
+        if name:
+            found += port_findings(name, services(model)[name], policy.allowed_host_ips)
     return found
 
 
@@ -252,19 +259,27 @@ def restart_policy(spec: Mapping[str, Any]) -> str:
     return {"any": "always", "on-failure": "on-failure", "none": "no"}.get(condition, "")
 
 
-def check_restart_policies(model: Mapping[str, Any], policy: ComposePolicy) -> list[Finding]:
-    """CTR-03: every long-running service comes back by itself after a crash."""
+def restart_findings(
+    model: Mapping[str, Any], allowed: Sequence[str], one_shot: Sequence[str] = ()
+) -> list[Finding]:
+    """CTR-03: every service but the one-shot ones comes back by itself after a crash (the
+    file checks and the in-effect checks both call this)."""
     found = []
     for name, spec in services(model).items():
-        if name in policy.one_shot_services:
+        if name in one_shot:
             continue
         restart = restart_policy(spec)
-        if restart.split(":")[0] not in policy.restart_policies:
+        if restart.split(":")[0] not in allowed:
             found.append(Finding("CTR-03", name, (
                 f"{name} restart policy is {restart or 'unset (no)'}; expected one of "
-                f"{', '.join(policy.restart_policies)}"
+                f"{', '.join(allowed)}"
             )))
     return found
+
+
+def check_restart_policies(model: Mapping[str, Any], policy: ComposePolicy) -> list[Finding]:
+    """CTR-03 (compose side) with this policy's restart policies and one-shot services."""
+    return restart_findings(model, policy.restart_policies, policy.one_shot_services)
 
 
 def check_compose_healthchecks(model: Mapping[str, Any], policy: ComposePolicy) -> list[Finding]:

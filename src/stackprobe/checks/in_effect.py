@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackprobe.checks.compose_policy import ServiceRoles
+from stackprobe.checks.compose_policy import ServiceRoles, port_findings
 from stackprobe.checks.envchecks import EnvPolicy, check_production_flags
 from stackprobe.checks.envread import EnvFile
 from stackprobe.checks.findings import Finding
@@ -35,19 +35,12 @@ from stackprobe.checks.secrets import (
     check_secret_key,
 )
 
-# Host addresses that mean "every interface" in a port binding ("" in HostConfig).
-ALL_INTERFACES = frozenset({"", "0.0.0.0", "::", "[::]"})
-
 
 @dataclass(frozen=True)
 class PortBinding:
     container_port: str  # "3306/tcp"
     host_ip: str
     host_port: str
-
-    @property
-    def shown_ip(self) -> str:
-        return self.host_ip or "0.0.0.0 (empty HostIp: all interfaces)"
 
 
 @dataclass(frozen=True)
@@ -71,6 +64,7 @@ class ContainerFacts:
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     healthcheck: tuple[str, ...] = field(default=(), repr=False)
     ports: tuple[PortBinding, ...] = ()
+    network_mode: str = ""  # HostConfig.NetworkMode ("host": every port on every interface)
     processes: tuple[Process, ...] = field(default=(), repr=False)
     # how the process list was read ("/proc via exec", "docker top") or why it was not
     process_source: str = ""
@@ -209,7 +203,7 @@ def passthrough_variables(raw_model: Mapping[str, Any]) -> dict[str, dict[str, P
     return found
 
 
-def _in_effect(labels: Iterable[str]) -> str:
+def in_effect_label(labels: Iterable[str]) -> str:
     names = sorted(set(labels))
     noun = "container" if len(names) == 1 else "containers"
     return f"{', '.join(names)} {noun} (in effect)"
@@ -234,18 +228,24 @@ def check_env_in_effect(
             source = f"the env file's {p.key}" + (f" (as {var})" if var != p.key else "")
             if actual is None:
                 found.append(Finding("ENV-01", fact.service, (
-                    f"{_in_effect([fact.service])}: {var} is not set, although compose passes {source}; "
+                    f"{in_effect_label([fact.service])}: {var} is not set, although compose passes {source}; "
                     f"recreate the container (`docker compose up -d {fact.service}`)"
                 )))
             elif actual != expected:
                 secret = secret_policy.is_secret_name(var) or secret_policy.is_secret_name(p.key)
                 seen = "" if secret else f": the container has {actual!r}, the file says {expected!r}"
                 found.append(Finding("ENV-01", fact.service, (
-                    f"{_in_effect([fact.service])}: {var} differs from {source}{seen}; the container "
+                    f"{in_effect_label([fact.service])}: {var} differs from {source}{seen}; the container "
                     "runs with configuration that is not in the files: recreate it from the files "
                     f"(`docker compose up -d {fact.service}`) or put the value in the env file"
                 )))
     return found
+
+
+def labelled_in_effect(findings: Iterable[Finding]) -> list[Finding]:
+    """File-side findings about containers, said as such, with the fix that applies to them."""
+    return [Finding(f.control, f.subject, f"{in_effect_label([f.subject])}: {f.message}; fix the files "
+                    f"and recreate the container (`docker compose up -d {f.subject}`)") for f in findings]
 
 
 def _grouped(raw: Iterable[tuple[str, Finding]]) -> list[Finding]:
@@ -253,7 +253,7 @@ def _grouped(raw: Iterable[tuple[str, Finding]]) -> list[Finding]:
     groups: dict[tuple[str, str, str], list[str]] = {}
     for label, finding in raw:
         groups.setdefault((finding.control, finding.subject, finding.message), []).append(label)
-    return [Finding(control, subject, f"{_in_effect(labels)}: {message}")
+    return [Finding(control, subject, f"{in_effect_label(labels)}: {message}")
             for (control, subject, message), labels in groups.items()]
 
 
@@ -268,6 +268,15 @@ def check_flags_in_effect(facts: Sequence[ContainerFacts], policy: EnvPolicy) ->
     return _grouped(raw)
 
 
+def _only(policy: SecretPolicy, present: Mapping[str, str]) -> SecretPolicy:
+    """The policy's password and secret keys narrowed to those `present` (a container has some)."""
+    return dataclasses.replace(
+        policy,
+        password_keys=tuple(k for k in policy.password_keys if k in present),
+        other_secret_keys=tuple(k for k in policy.other_secret_keys if k in present),
+    )
+
+
 def check_secrets_in_effect(facts: Sequence[ContainerFacts], policy: SecretPolicy) -> list[Finding]:
     """SEC-01, SEC-02 (strength, defaults, reuse across every container) and SEC-03 on the
     values the containers have, with the same functions as the file checks."""
@@ -279,47 +288,40 @@ def check_secrets_in_effect(facts: Sequence[ContainerFacts], policy: SecretPolic
             merged.setdefault(key, value)
         if policy.secret_key in present:
             raw += [(fact.service, f) for f in check_secret_key(present, policy)]
-        mine = dataclasses.replace(
-            policy,
-            password_keys=tuple(k for k in policy.password_keys if k in present),
-            other_secret_keys=tuple(k for k in policy.other_secret_keys if k in present),
-        )
-        raw += [(fact.service, f) for f in check_passwords(present, mine)]
+        raw += [(fact.service, f) for f in check_passwords(present, _only(policy, present))]
         if policy.bcrypt_key in present:
             raw += [(fact.service, f) for f in check_bcrypt_rounds(present, policy)]
     # Reuse between keys that live in different containers (MySQL root vs Redis).
-    everywhere = dataclasses.replace(
-        policy,
-        password_keys=tuple(k for k in policy.password_keys if k in merged),
-        other_secret_keys=tuple(k for k in policy.other_secret_keys if k in merged),
-    )
     seen = {(f.control, f.subject) for _, f in raw}
-    for finding in check_passwords(merged, everywhere):
+    for finding in check_passwords(merged, _only(policy, merged)):
         if "+" in finding.subject and (finding.control, finding.subject) not in seen:
             raw.append((", ".join(sorted({x.service for x in facts})), finding))
     return _grouped(raw)
 
 
+def ports_spec(bindings: Iterable[PortBinding]) -> list[dict[str, Any]]:
+    """Port bindings as the rendered compose model writes `ports:` (target, protocol,
+    published, host_ip), so the file-side rule reads them."""
+    spec = []
+    for binding in bindings:
+        port, _, protocol = binding.container_port.partition("/")
+        spec.append({"target": int(port) if port.isdigit() else port, "protocol": protocol or "tcp",
+                     "published": binding.host_port if binding.host_port not in {"", "0"} else "",
+                     "host_ip": binding.host_ip})
+    return spec
+
+
 def check_ports_in_effect(
     facts: Sequence[ContainerFacts], roles: ServiceRoles, allowed_host_ips: Sequence[str]
 ) -> list[Finding]:
-    """SEC-06 in effect: the database and cache containers publish nothing beyond loopback."""
-    guarded = {roles.database: "database", roles.cache: "cache"}
+    """SEC-06 in effect: the file-side rule on the database and cache containers' ports and
+    network mode as Docker reports them."""
     found = []
     for fact in facts:
-        role = guarded.get(fact.service)
-        if not role:
+        if fact.service not in {roles.database, roles.cache} - {""}:
             continue
-        for binding in fact.ports:
-            if binding.host_ip in allowed_host_ips:
-                continue
-            where = "all interfaces" if binding.host_ip in ALL_INTERFACES else "a non-loopback address"
-            port = f" host port {binding.host_port}" if binding.host_port not in {"", "0"} else ""
-            found.append(Finding("SEC-06", fact.service, (
-                f"{_in_effect([fact.service])}: the {role} port {binding.container_port} is published "
-                f"on {binding.shown_ip}{port} ({where}); expected only {', '.join(allowed_host_ips)}: "
-                f"publish it as `127.0.0.1:PORT:{binding.container_port.split('/')[0]}` and recreate"
-            )))
+        spec = {"ports": ports_spec(fact.ports), "network_mode": fact.network_mode}
+        found += labelled_in_effect(port_findings(fact.service, spec, allowed_host_ips))
     return found
 
 
@@ -353,7 +355,7 @@ def check_commands_in_effect(
         text = " ".join(test[1:] if test[:1] in (["CMD"], ["CMD-SHELL"]) else test)
         if reasons := _exposure(text, secrets, policy):
             found.append(Finding("SEC-07", fact.service, (
-                f"{_in_effect([fact.service])}: the healthcheck test {'; '.join(reasons)}; "
+                f"{in_effect_label([fact.service])}: the healthcheck test {'; '.join(reasons)}; "
                 f"`docker inspect` shows it to anyone with Docker access: {_FIX}"
             )))
         for process in fact.processes:
@@ -361,12 +363,12 @@ def check_commands_in_effect(
                 shown = mask(process.command_line, secrets)
                 shown = shown if len(shown) <= 120 else shown[:117] + "..."
                 found.append(Finding("SEC-07", fact.service, (
-                    f"{_in_effect([fact.service])}: process {process.pid} ({shown}) {'; '.join(reasons)} "
+                    f"{in_effect_label([fact.service])}: process {process.pid} ({shown}) {'; '.join(reasons)} "
                     f"in its arguments; every local user reads them in `ps`: {_FIX}"
                 )))
         if not fact.processes_read:
             found.append(Finding("SEC-07", fact.service, (
-                f"{_in_effect([fact.service])}: the process arguments could not be read "
+                f"{in_effect_label([fact.service])}: the process arguments could not be read "
                 f"({fact.process_source}); expected a shell and cat in the image, or `ps` on the "
                 "Docker host for `docker top`"
             )))

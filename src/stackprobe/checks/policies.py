@@ -93,7 +93,7 @@ def compose_policy(profile: Profile) -> ComposePolicy:
     )
 
 
-def policies(profile: Profile, placeholders: Iterable[str] = ()) -> Policies:
+def policies(profile: Profile, placeholders: Iterable[str | None] = ()) -> Policies:
     """Every policy the profile sets. `placeholders` are the env template's values: whatever
     a template ships is a placeholder by definition, on the file side and in effect alike."""
     return Policies(

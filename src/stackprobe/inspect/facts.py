@@ -87,6 +87,7 @@ def container_facts(target: Target) -> list[ContainerFacts]:
             env=env_from_inspect(attrs),
             healthcheck=healthcheck_from_inspect(attrs),
             ports=port_bindings(attrs),
+            network_mode=str((attrs.get("HostConfig") or {}).get("NetworkMode") or ""),
             processes=processes,
             process_source=source,
             processes_read=read,

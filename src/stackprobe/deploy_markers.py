@@ -1,0 +1,108 @@
+"""The deploy suite's steps on its throwaway project (stackprobe.deploy.DeployProject): run a
+deploy command and require success, what is not up, and marker data (a document row with its
+vector, a Redis key, an uploaded file) written before a step and read back after it.
+
+A failed step raises StepFailed, an AssertionError, so a check using it fails with its message.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from stackprobe.commands import CommandRun
+from stackprobe.deploy import DeployProject
+from stackprobe.evidence import Evidence
+
+
+class StepFailed(AssertionError):
+    """A deploy step or a request the check relies on failed; one line naming it."""
+
+
+def succeeded(run: CommandRun, evidence: Evidence, what: str) -> CommandRun:
+    """`run`, recorded; StepFailed unless it exited 0."""
+    evidence.record("commands", run.summary())
+    if run.exit_code != 0:
+        raise StepFailed(f"{what}: {run.describe()}")
+    return run
+
+
+def ensure_initialized(project: DeployProject, evidence: Evidence) -> None:
+    """A running, migrated project (init on a fresh one) for checks that need one."""
+    if not project.running():
+        succeeded(project.deploy("init"), evidence, "init (set-up for this check)")
+
+
+def not_up(project: DeployProject) -> list[str]:
+    """Problems: services not running or not Docker-healthy (no containers at all is one)."""
+    services = project.containers_by_service()
+    problems = [f"{name} is {s['status']}/{s['health']}" for name, s in services.items()
+                if s["status"] != "running" or s["health"] not in {"healthy", "none"}]
+    return problems if services else ["no containers at all"]
+
+
+def container_ids(project: DeployProject) -> dict[str, tuple[str, str]]:
+    """service -> (container id, status)."""
+    return {name: (s["id"], s["status"]) for name, s in project.containers_by_service().items()}
+
+
+def put_document(project: DeployProject, text: str) -> int:
+    """Store a document through the backend's API; its id."""
+    cfg = project.profile.deploy
+    response = project.target.http().post(project.target.backend_url + cfg.documents_path,
+                                          json={"title": "stackprobe deploy", "content": text}, timeout=30)
+    if response.status_code not in {200, 201}:
+        raise StepFailed(f"storing a document answered {response.status_code}")
+    return int(response.json()["id"])
+
+
+def put_upload(project: DeployProject, name: str, data: bytes) -> str:
+    """Upload a file through the backend's API; the name it was stored as."""
+    cfg = project.profile.deploy
+    response = project.target.http().put(project.target.backend_url + cfg.uploads_path.format(name=name),
+                                         content=data, timeout=30)
+    if response.status_code not in {200, 201}:
+        raise StepFailed(f"uploading a file answered {response.status_code}")
+    return str(response.json().get("stored_as", name))
+
+
+def top_hit(project: DeployProject, text: str) -> str | None:
+    """The id vector search ranks first for `text` (None: no hit; a note when it failed)."""
+    response = project.target.http().post(project.target.backend_url + project.profile.vector_store.query_path,
+                                          json={"query": text, "k": 1}, timeout=30)
+    if response.status_code != 200:
+        return f"(search answered {response.status_code})"
+    ids = response.json().get("ids") or []
+    return str(ids[0]) if ids else None
+
+
+def document_row(project: DeployProject, doc_id: int) -> tuple[Any, ...] | None:
+    with project.target.mysql() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT id, content FROM documents WHERE id = %s", (doc_id,))
+        row = cursor.fetchone()
+        return tuple(row) if row else None
+
+
+def marker(project: DeployProject) -> dict[str, Any]:
+    """Write one document (a row and a vector), one Redis key, one uploaded file; what to read back."""
+    text = f"stackprobe deploy marker {secrets.token_hex(8)}"
+    key = f"stackprobe:deploy:{secrets.token_hex(6)}"
+    project.target.redis().set(key, text)
+    data = secrets.token_bytes(2048)
+    return {"text": text, "doc_id": put_document(project, text), "key": key,
+            "upload": put_upload(project, f"marker-{secrets.token_hex(4)}.bin", data)}
+
+
+def marker_problems(project: DeployProject, seen: dict[str, Any], when: str) -> list[str]:
+    """What of `marker()`'s data is no longer there, `when` saying after which step."""
+    problems = []
+    if document_row(project, seen["doc_id"]) != (seen["doc_id"], seen["text"]):
+        problems.append(f"document row {seen['doc_id']} missing {when}")
+    if top_hit(project, seen["text"]) != str(seen["doc_id"]):
+        problems.append(f"vector of document {seen['doc_id']} not found {when}")
+    if project.target.redis().get(seen["key"]) != seen["text"]:
+        problems.append(f"Redis key {seen['key']} missing {when}")
+    uploads = project.profile.deploy.uploads_dir
+    if uploads and seen["upload"] not in project.backend().file_digests(uploads):
+        problems.append(f"uploaded file {seen['upload']} missing {when}")
+    return problems
