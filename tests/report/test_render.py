@@ -190,7 +190,7 @@ def test_manifest_detects_tampering(tmp_path: Path) -> None:
     render_run(run)
     (run / "junit.xml").write_text("<testsuites/>")
     write_manifest(run)
-    assert verify_manifest(run) == (4, [])  # results, controls.html, controls.hdf.json, junit
+    assert verify_manifest(run) == (5, [])  # results, controls.html, controls.hdf.json, controls.sarif, junit
     assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=run).returncode == 0
     page_file = run / "controls.html"
     page_file.write_text(page_file.read_text().replace('data-status="failed"', 'data-status="passed"'))
