@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from stackprobe.redact import REDACTOR
+from stackprobe.report.attestations import load_attestations
 from stackprobe.report.hdf import to_hdf
 from stackprobe.report.history import Diff, diff, read_history, record_of
 from stackprobe.report.model import RunReport, build_report, load_summary
-from stackprobe.report.attestations import load_attestations
 from stackprobe.report.render import render_page
 from stackprobe.report.waivers import WaiverSet, load_waivers
 
