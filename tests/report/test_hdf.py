@@ -7,23 +7,17 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import fabricate as fab
 import pytest
+from saftools import NPM, heimdall, saf_cli
 
 from stackprobe.report import HDF, render_run
 from stackprobe.report.hdf import HEIMDALL_STATUS, IMPACT
 from stackprobe.report.pdf import run_chromium
 
-REPO = Path(__file__).resolve().parents[2]
-NPM = REPO / ".stackprobe" / "npm" / "node_modules"
 WAIVER = """
 [[waiver]]
 control = "CHS-06"
@@ -51,10 +45,7 @@ def statuses(run: Path) -> dict[str, str]:
 
 
 def _tools() -> Path:
-    saf = Path(os.environ.get("STACKPROBE_SAF") or NPM / ".bin" / "saf")
-    if not saf.exists() or not shutil.which("node"):
-        pytest.skip("needs the SAF CLI: tools/setup.sh (step saf) installs it in .stackprobe/npm")
-    return saf
+    return saf_cli()
 
 
 def test_mapping(run: Path, statuses: dict[str, str]) -> None:
@@ -105,38 +96,10 @@ def test_saf_cli_summary_agrees(run: Path, statuses: dict[str, str]) -> None:
     assert summary["no_impact"]["total"] == counts["waived"]
 
 
-class _Heimdall(SimpleHTTPRequestHandler):
-    """Heimdall Lite's static build, plus the file list `saf view heimdall -f` would serve."""
-
-    predefined = b"[]"
-
-    def do_GET(self) -> None:
-        if self.path.lower().startswith("/dynamic/predefinedload.json"):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(self.predefined)))
-            self.end_headers()
-            self.wfile.write(self.predefined)
-            return
-        super().do_GET()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 def test_heimdall_lite_shows_our_control_count(run: Path, statuses: dict[str, str]) -> None:
-    _tools()
-    dist = NPM / "@mitre" / "heimdall-lite" / "dist"
-    assert (dist / "index.html").is_file()
-    _Heimdall.predefined = json.dumps([{"filename": HDF, "data": (run / HDF).read_text()}]).encode()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Heimdall, directory=str(dist)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/?predefinedLoad=true"
-        done = run_chromium(url, "--dump-dom", "--virtual-time-budget=20000", "--window-size=1400,1000",
-                            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
-    finally:
-        server.shutdown()
+    with heimdall(HDF, (run / HDF).read_text()) as base:
+        done = run_chromium(f"{base}/?predefinedLoad=true", "--dump-dom", "--virtual-time-budget=20000",
+                            "--window-size=1400,1000", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", re.sub(r"<style[^>]*>.*?</style>", " ", done.stdout,
                                                                   flags=re.S)))
     assert f"Filename: {HDF}" in text, text[:1500]
