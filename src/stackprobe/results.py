@@ -119,6 +119,7 @@ def build_summary(
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished)),
             "duration_s": round(finished - started, 3),
             "fail_on": settings.fail_on,
+            "project_dir": str(settings.project_dir),
         },
         "totals": {s: list(statuses.values()).count(s) for s in sorted(set(statuses.values()))},
         "controls": controls,

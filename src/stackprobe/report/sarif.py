@@ -29,7 +29,7 @@ def located(control: ControlResult) -> list[dict[str, Any]]:
 
 def _project_root(report: RunReport) -> str:
     target = report.run.get("target")
-    root = target.get("project_dir") if isinstance(target, dict) else None
+    root = report.run.get("project_dir") or (target.get("project_dir") if isinstance(target, dict) else None)
     return str(root) if isinstance(root, str) and root.startswith("/") else ""
 
 
