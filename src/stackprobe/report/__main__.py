@@ -115,7 +115,8 @@ def _verify(args: argparse.Namespace) -> int:
         from stackprobe.report.signing import verify_signature
 
         signer, signed_problems = verify_signature(args.run_dir, args.allowed_signers)
-        problems += [p for p in signed_problems if p not in problems]
+        named = {line.split(":")[0] for line in problems}  # a file the manifest named already: one line
+        problems += [line for line in signed_problems if line.split(":")[0] not in named]
     for line in problems:
         print(line)
     if problems:
