@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
+from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -69,3 +70,50 @@ def heimdall(filename: str, hdf_text: str) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
+
+
+class Treemap(HTMLParser):
+    """Heimdall's NIST SP 800-53 treemap (svg#chartBody) in a DOM dump: per family label (AC ... UM),
+    its leaf cells, one per (control, NIST tag) Heimdall placed; an untagged control is a leaf of UM."""
+
+    def __init__(self, dom: str) -> None:
+        super().__init__()
+        self.inside = False
+        self.stack: list[dict[str, Any]] = []  # open <g> elements of the chart
+        self.families: dict[str, int] = {}
+        self._text = False
+        self.feed(dom)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "svg" and a.get("id") == "chartBody":
+            self.inside = True
+        if not self.inside:
+            return
+        if tag == "g":
+            self.stack.append({"leaves": 0, "label": ""})
+        elif tag == "rect" and "leaf" in (a.get("class") or "").split():
+            for g in self.stack:
+                g["leaves"] += 1
+        elif tag == "text":
+            self._text = True
+
+    def handle_data(self, data: str) -> None:
+        if self.inside and self._text and data.strip() and self.stack:
+            # the label belongs to the innermost group that has none yet
+            for g in reversed(self.stack):
+                if not g["label"]:
+                    g["label"] = data.strip()
+                    break
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.inside:
+            return
+        if tag == "text":
+            self._text = False
+        elif tag == "g" and self.stack:
+            g = self.stack.pop()
+            if g["label"]:
+                self.families[g["label"]] = self.families.get(g["label"], 0) + g["leaves"]
+        elif tag == "svg":
+            self.inside = False
