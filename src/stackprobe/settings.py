@@ -93,10 +93,14 @@ def _report_options(option: Any, profile: Profile, project_dir: Path) -> dict[st
         raise StackprobeUsageError(f"fail-on {fail_on!r} (--fail-on, STACKPROBE_FAIL_ON or [report] fail_on) is "
                                    f"not one of: {', '.join(SEVERITIES)}")
     r = profile.report
+    sign_key = _path(option, "stackprobe_sign_key", "SIGN_KEY", r.sign_key, project_dir)
+    if sign_key is not None and not sign_key.is_file():  # said before the run, not after it
+        raise StackprobeUsageError(f"sign key {sign_key} does not exist: fix --sign-key, STACKPROBE_SIGN_KEY or "
+                                   "[report] sign_key (an OpenSSH private key, e.g. from ssh-keygen -t ed25519)")
     return {"fail_on": fail_on,
             "prom_textfile": _path(option, "stackprobe_prom_textfile", "PROM_TEXTFILE", r.prom_textfile, project_dir),
             "attestations": _path(option, "stackprobe_attestations", "ATTESTATIONS", r.attestations, project_dir),
-            "sign_key": _path(option, "stackprobe_sign_key", "SIGN_KEY", r.sign_key, project_dir)}
+            "sign_key": sign_key}
 
 
 def resolve(option: Any, rootdir: Path) -> RunSettings:

@@ -103,6 +103,11 @@ def test_attested_control_passes_until_it_expires_never_over_a_failure(failing: 
     assert "attestation_data" not in hdf["CHS-06"]
     assert [r["status"] for r in hdf["CHS-06"]["results"]] == ["failed"]
     assert _lines(result, "stackprobe: BKP-09 attested by J. Doe")
+    # a re-render judges with the attestations the run archived
+    rendered = subprocess.run([sys.executable, "-m", "stackprobe.report", "render", str(run)],
+                              capture_output=True, text=True, timeout=120)
+    assert rendered.returncode == 0, rendered.stderr
+    assert dict(Page((run / "controls.html").read_text()).controls)["BKP-10"] == "attested"
 
 
 def test_expired_attestation_fails_the_run_and_is_not_applied(pytester: pytest.Pytester) -> None:
@@ -201,3 +206,5 @@ def test_signed_run_verifies_and_tampering_is_named(failing: pytest.Pytester, tm
     assert unsigned.stdout.splitlines() == ["UNSIGNED  SHA256SUMS.sig is missing: the run was not signed, or its "
                                             "signature was removed"]
     assert verify().returncode == 0  # without signers: the manifest alone, as before
+    missing = failing.runpytest_subprocess("--report-dir=none", f"--sign-key={keys / 'nope'}")
+    assert missing.ret == pytest.ExitCode.USAGE_ERROR and "sign key" in missing.stderr.str()
