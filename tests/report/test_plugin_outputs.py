@@ -5,7 +5,6 @@ SHA256SUMS signed with --sign-key, checked by `verify --allowed-signers`."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import shutil
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from pageparse import Page
+from test_plugin_report import _day, _lines, _run_dir
 
 CHECKS = """
 import pytest
@@ -34,10 +34,6 @@ def test_offsite(evidence):
 """
 
 
-def _day(offset: int) -> str:
-    return (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=offset)).isoformat()
-
-
 def _attestation(control: str, expires: str) -> str:
     return textwrap.dedent(f"""
         [[attestation]]
@@ -53,14 +49,6 @@ def _attestation(control: str, expires: str) -> str:
 def failing(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyfile(test_checks=CHECKS.replace("PASS_CHS06", "False"))  # CHS-06 is medium
     return pytester
-
-
-def _run_dir(pytester: pytest.Pytester) -> Path:
-    return Path(pytester.path / "out" / "latest").resolve()
-
-
-def _lines(result: pytest.RunResult, needle: str) -> list[str]:
-    return [line for line in result.outlines + result.errlines if needle in line]
 
 
 def test_fail_on_from_option_variable_and_profile(failing: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
