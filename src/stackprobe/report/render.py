@@ -334,7 +334,9 @@ def _control(control: ControlResult, history: list[dict[str, Any]], current: dic
         f'{control.duration_s:.3f} s in total</dd></dl>'
         + (f"<h4>Recovery time against the SLO</h4>{charts}" if charts else "")
         + _trends(control, history, current)
-        + "<h4>Checks and evidence</h4>" + "".join(_check(c) for c in control.checks) + "</section>")
+        + "<h4>Checks and evidence</h4>"
+        + ("".join(_check(c) for c in control.checks) or "<div class='muted'>no automated check in this run</div>")
+        + "</section>")
 
 
 def _not_run(report: RunReport) -> str:
