@@ -1,6 +1,6 @@
 """SARIF 2.1.0 export (controls.sarif) for code-scanning views: one result per finding the checks
-located in a file (env file, compose files, Dockerfiles), read from the `locations` evidence of
-results.json, the same record every other output reads.
+located in a file (env-file keys, compose files: any check that records one), read from the
+`locations` evidence of results.json, the same record every other output reads.
 
 rule = control ID; level from severity (critical/high → error, medium → warning, low → note);
 a finding of a waived control carries an accepted external suppression with the justification.
