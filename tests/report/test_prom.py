@@ -38,10 +38,10 @@ def test_prom_file_passes_promtool_and_matches_results(tmp_path: Path) -> None:
     data = fab.summary(healthy=[6.1, 7.4, 6.8, 9.2, 33.0])
     data["controls"]["BKP-08"]["checks"][0]["evidence"]["newest"] = {"age_h": 7.25, "newest": "backup.sql.gz"}
     run = fab.write_run(tmp_path, "20261125-070000-live", data)
-    report = render_run(run, history=history).report
+    report = render_run(run, history=history).report  # writes run/stackprobe.prom
     textfile = tmp_path / "textfile" / "stackprobe.prom"
-    written = write_prom(report, run, history, textfile)
-    assert written == [run / FILE, textfile] and textfile.read_text() == (run / FILE).read_text()
+    assert write_prom(report, textfile, history) == textfile
+    assert textfile.read_text() == (run / FILE).read_text()
     assert not list(textfile.parent.glob("*.prom.*"))  # the temporary file was renamed, not left
     checked = _promtool(run / FILE)
     assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -72,7 +72,7 @@ def test_prom_file_passes_promtool_and_matches_results(tmp_path: Path) -> None:
 def test_a_passing_run_is_its_own_last_success_and_absent_figures_stay_absent(tmp_path: Path) -> None:
     run = fab.write_run(tmp_path, "r1", fab.summary({"SEC-06": "passed", "CHS-06": "passed", "DEP-03": "passed"}))
     report = render_run(run).report
-    write_prom(report, run, None, tmp_path)  # a directory: stackprobe.prom in it
+    assert write_prom(report, tmp_path) == tmp_path / FILE  # a directory: stackprobe.prom in it
     samples = _samples(tmp_path / FILE)
     assert samples[("stackprobe_run_success", ())] == 1
     assert samples[("stackprobe_last_success_timestamp_seconds", ())] == epoch(report.finished)

@@ -75,6 +75,7 @@ def render_run(run_dir: Path, *, waivers: Path | None = None, history: Path | No
                fail_on: str | None = None) -> Rendered:
     """Write run_dir/controls.html, the HDF and SARIF exports; raises model.ResultsError when
     results.json is unusable. `fail_on` defaults to the threshold the run recorded."""
+    from stackprobe.report.prom import write_prom
     from stackprobe.report.sarif import to_sarif
 
     summary = load_summary(run_dir)
@@ -103,4 +104,5 @@ def render_run(run_dir: Path, *, waivers: Path | None = None, history: Path | No
     (run_dir / HDF).write_text(json.dumps(hdf, indent=1, ensure_ascii=False), encoding="utf-8")
     sarif = REDACTOR.redact_obj(to_sarif(report, _version(report)))
     (run_dir / SARIF).write_text(json.dumps(sarif, indent=1, ensure_ascii=False), encoding="utf-8")
+    write_prom(report, run_dir / PROM, history)
     return Rendered(report, path, record, changes, tuple(warnings))

@@ -2,8 +2,9 @@
 reach the alerting people already have (as goss's Prometheus output does for its checks).
 
 Written with prometheus_client (its own registry; `write_to_textfile` writes a temporary file
-and renames it, so the collector never reads half a file) into the run directory, and with
---prom-textfile also to that path. Every value comes from the report model, i.e. results.json:
+and renames it, so the collector never reads half a file) into the run directory whenever the
+report is rendered, and with --prom-textfile also to that path at the end of a run. Every value
+comes from the report model, i.e. results.json:
 
     stackprobe_control_status{control,suite,severity,status} 1    one series per control
     stackprobe_control_failing{control,severity}             1|0  failed, error or aborted (not waived)
@@ -101,17 +102,10 @@ def registry_of(report: RunReport, history: Path | None = None) -> CollectorRegi
     return registry
 
 
-def write_prom(report: RunReport, run_dir: Path, history: Path | None = None,
-               textfile: Path | None = None) -> list[Path]:
-    """Write run_dir/stackprobe.prom and, when given, `textfile` (a directory gets stackprobe.prom in
-    it), each atomically."""
-    registry = registry_of(report, history)
-    written = []
-    if textfile is not None and textfile.is_dir():
-        textfile = textfile / FILE
-    for path in (run_dir / FILE, textfile):
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_to_textfile(str(path), registry)
-            written.append(path)
-    return written
+def write_prom(report: RunReport, path: Path, history: Path | None = None) -> Path:
+    """Write the metrics to `path` (a directory gets stackprobe.prom in it), atomically."""
+    if path.is_dir():
+        path = path / FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_to_textfile(str(path), registry_of(report, history))
+    return path

@@ -74,16 +74,20 @@ def finish(session: pytest.Session, run_dir: Path, settings: RunSettings, result
         except (ChromiumError, OSError) as error:
             state.lines.append(f"stackprobe: controls.pdf not written: {error}")
     session.exitstatus = _exit_status(int(session.exitstatus), rendered.report, results, session.testsfailed)
-    _write_prom(state, run_dir, settings, rendered)
+    if settings.prom_textfile is not None:
+        _write_prom(state, settings, rendered)
 
 
-def _write_prom(state: SessionReport, run_dir: Path, settings: RunSettings, rendered: Rendered) -> None:
+def _write_prom(state: SessionReport, settings: RunSettings, rendered: Rendered) -> None:
+    """The run's metrics where node_exporter reads them (--prom-textfile)."""
     from stackprobe.report.prom import write_prom
 
+    assert settings.prom_textfile is not None
     try:
-        write_prom(rendered.report, run_dir, settings.history, settings.prom_textfile)
-    except (OSError, ValueError) as error:
-        state.lines.append(f"stackprobe: {settings.prom_textfile or run_dir}: stackprobe.prom not written: {error}")
+        write_prom(rendered.report, settings.prom_textfile, settings.history)
+    except OSError as error:
+        state.lines.append(f"stackprobe: --prom-textfile {settings.prom_textfile}: not written: "
+                           f"{error.strerror or error}")
 
 
 def _waiver_lines(report: RunReport) -> list[str]:
