@@ -52,4 +52,7 @@ def config_findings(config_check: ConfigCheck) -> list[Finding]:
 def assert_control_clean(control: str, findings: list[Finding], evidence: Evidence) -> None:
     mine = [f for f in findings if f.control == control]
     evidence.record("findings", [str(f) for f in mine])
+    located = [where for f in mine if (where := f.located()) is not None]
+    if located:  # file and line, for the SARIF export (stackprobe.report.sarif)
+        evidence.record("locations", located)
     assert not mine, "; ".join(f"{f.subject}: {f.message}" for f in mine)

@@ -7,7 +7,9 @@ JUnit, JSON and HTML reports all say the same thing about a control.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from stackprobe import nist
 
 Severity = Literal["critical", "high", "medium", "low"]
 
@@ -21,6 +23,16 @@ class Control:
     fix: str
     severity: Severity
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # NIST SP 800-53 rev. 5 tags; left empty, they come from stackprobe.nist (by family, per-ID overrides)
+    nist: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if not self.nist:
+            object.__setattr__(self, "nist", nist.tags_for(self.id))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "suite": self.suite, "title": self.title, "why": self.why, "fix": self.fix,
+                "severity": self.severity, "tags": list(self.tags), "nist": list(self.nist)}
 
 
 def _c(
@@ -244,5 +256,10 @@ def render_table() -> str:
         if control.suite != suite:
             suite = control.suite
             lines.append(f"\n{suite}")
-        lines.append(f"  {control.id:<7} {control.severity:<8} {control.title}")
+        lines.append(f"  {control.id:<7} {control.severity:<8} {control.title}  [NIST {', '.join(control.nist)}]")
     return "\n".join(lines).lstrip("\n")
+
+
+def as_json() -> list[dict[str, Any]]:
+    """The catalogue as data (`controls --format json`): one object per control, NIST tags included."""
+    return [control.to_json() for control in CONTROLS]

@@ -75,6 +75,18 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     group.addoption("--history", dest="stackprobe_history", metavar="PATH", default=None,
                     help="history file, one line per run, for trends [STACKPROBE_HISTORY, profile "
                          "report.history, default <report dir>/history.jsonl]")
+    group.addoption("--fail-on", dest="stackprobe_fail_on", choices=["critical", "high", "medium", "low"],
+                    default=None, help="lowest severity whose failed control fails the run (exit code) "
+                                       "[STACKPROBE_FAIL_ON, profile report.fail_on, default low]")
+    group.addoption("--prom-textfile", dest="stackprobe_prom_textfile", metavar="PATH", default=None,
+                    help="also write stackprobe.prom here, atomically, for node_exporter's textfile collector "
+                         "[STACKPROBE_PROM_TEXTFILE, profile report.prom_textfile]")
+    group.addoption("--attestations", dest="stackprobe_attestations", metavar="PATH", default=None,
+                    help="attestation file (TOML) for controls a person checked [STACKPROBE_ATTESTATIONS, "
+                         "profile report.attestations]")
+    group.addoption("--sign-key", dest="stackprobe_sign_key", metavar="PATH", default=None,
+                    help="OpenSSH private key signing SHA256SUMS (ssh-keygen -Y sign) [STACKPROBE_SIGN_KEY, "
+                         "profile report.sign_key]")
 
 
 def pytest_cmdline_main(config: pytest.Config) -> int | None:

@@ -525,6 +525,14 @@ class ReportSection:
     history: str = ""
     # also print controls.html to controls.pdf with headless Chromium at the end of a run
     pdf: bool = False
+    # lowest severity whose failure fails the run: critical, high, medium, low ("" = low: every failure)
+    fail_on: str = ""
+    # also write stackprobe.prom here (node_exporter's textfile collector directory), atomically
+    prom_textfile: str = ""
+    # attestation file (TOML, [[attestation]] tables) for controls checked by people; "" none
+    attestations: str = ""
+    # OpenSSH private key that signs SHA256SUMS (ssh-keygen -Y sign); "" leaves the run unsigned
+    sign_key: str = ""
 
 
 @dataclass(frozen=True)

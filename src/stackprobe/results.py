@@ -100,7 +100,7 @@ def build_summary(
         checks = [r.to_json() for r in results if r.control == control_id]
         controls[control_id] = {
             "title": control.title, "suite": control.suite, "severity": control.severity,
-            "why": control.why, "fix": control.fix, "tags": list(control.tags),
+            "why": control.why, "fix": control.fix, "tags": list(control.tags), "nist": list(control.nist),
             "status": status, "duration_s": round(sum(c["duration_s"] for c in checks), 3),
             "checks": checks,
         }
@@ -117,6 +117,9 @@ def build_summary(
             "versions": _versions(),
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished)),
+            "duration_s": round(finished - started, 3),
+            "fail_on": settings.fail_on,
+            "project_dir": str(settings.project_dir),
         },
         "totals": {s: list(statuses.values()).count(s) for s in sorted(set(statuses.values()))},
         "controls": controls,

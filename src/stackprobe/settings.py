@@ -36,6 +36,10 @@ class RunSettings:
     ssh_known_hosts: str = ""
     dry_run: bool = False  # print the plan, touch nothing
     nightly: bool = False  # only checks marked nightly
+    fail_on: str = "low"  # lowest severity whose failure fails the run
+    prom_textfile: Path | None = None  # also write stackprobe.prom here
+    attestations: Path | None = None  # attestation file, if any
+    sign_key: Path | None = None  # signs SHA256SUMS, if given
 
 
 def _env(name: str) -> str | None:
@@ -69,6 +73,34 @@ def dry_run_requested(option: Any) -> bool:
 def list_controls_requested(option: Any) -> bool:
     """--list-controls or STACKPROBE_LIST_CONTROLS."""
     return flag(bool(getattr(option, "stackprobe_list_controls", False)), "LIST_CONTROLS")
+
+
+SEVERITIES = ("critical", "high", "medium", "low")
+
+
+def _path(option: Any, attribute: str, name: str, profile_value: str, base: Path) -> Path | None:
+    """A file option: --option, else STACKPROBE_<name>, else the profile's (relative to project_dir)."""
+    given = getattr(option, attribute, None) or _env(name)
+    if given:
+        return Path(given).resolve()
+    return base / profile_value if profile_value else None
+
+
+def _report_options(option: Any, profile: Profile, project_dir: Path) -> dict[str, Any]:
+    """--fail-on, --prom-textfile, --attestations and --sign-key with their variables and [report] keys."""
+    fail_on = getattr(option, "stackprobe_fail_on", None) or _env("FAIL_ON") or profile.report.fail_on or "low"
+    if fail_on not in SEVERITIES:
+        raise StackprobeUsageError(f"fail-on {fail_on!r} (--fail-on, STACKPROBE_FAIL_ON or [report] fail_on) is "
+                                   f"not one of: {', '.join(SEVERITIES)}")
+    r = profile.report
+    sign_key = _path(option, "stackprobe_sign_key", "SIGN_KEY", r.sign_key, project_dir)
+    if sign_key is not None and not sign_key.is_file():  # said before the run, not after it
+        raise StackprobeUsageError(f"sign key {sign_key} does not exist: fix --sign-key, STACKPROBE_SIGN_KEY or "
+                                   "[report] sign_key (an OpenSSH private key, e.g. from ssh-keygen -t ed25519)")
+    return {"fail_on": fail_on,
+            "prom_textfile": _path(option, "stackprobe_prom_textfile", "PROM_TEXTFILE", r.prom_textfile, project_dir),
+            "attestations": _path(option, "stackprobe_attestations", "ATTESTATIONS", r.attestations, project_dir),
+            "sign_key": sign_key}
 
 
 def resolve(option: Any, rootdir: Path) -> RunSettings:
@@ -140,4 +172,5 @@ def resolve(option: Any, rootdir: Path) -> RunSettings:
         or profile.ssh.known_hosts_file,
         dry_run=dry_run_requested(option),
         nightly=nightly,
+        **_report_options(option, profile, project_dir),
     )

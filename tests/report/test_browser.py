@@ -15,9 +15,10 @@ from typing import Any, ClassVar
 import fabricate as fab
 import pytest
 from pageparse import Page
+from saftools import Treemap, heimdall
 
 from stackprobe.redact import REDACTOR
-from stackprobe.report import render_run
+from stackprobe.report import HDF, render_run
 from stackprobe.report.history import append_record
 from stackprobe.report.pdf import run_chromium, screenshot, to_pdf
 
@@ -148,3 +149,41 @@ def test_screenshot_of_the_summary(run: Path, artifacts_dir: Path, record_proper
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     record_property("screenshot", str(png))
     print(f"summary screenshot: {png}")
+
+
+# --- Heimdall Lite's NIST SP 800-53 view of the HDF export ----------------------------------------
+_HEIMDALL_FLAGS = ("--virtual-time-budget=20000", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
+
+
+def _treemap(hdf_text: str, png: Path | None = None) -> dict[str, int]:
+    """Heimdall Lite (served on 127.0.0.1) with the file loaded: leaf cells per NIST family of its
+    treemap, read from the DOM; with `png`, also a screenshot of the page."""
+    with heimdall(HDF, hdf_text) as base:
+        url = f"{base}/?predefinedLoad=true"
+        done = run_chromium(url, "--dump-dom", "--window-size=1400,1000", *_HEIMDALL_FLAGS)
+        if png is not None:
+            png.unlink(missing_ok=True)
+            run_chromium(url, f"--screenshot={png}", "--window-size=1400,2400", *_HEIMDALL_FLAGS)
+    assert "NIST SP 800-53 Security and Privacy Control Coverage" in done.stdout, done.stdout[-1500:]
+    return Treemap(done.stdout).families
+
+
+def test_heimdall_nist_view_places_every_control(run: Path, artifacts_dir: Path, record_property: Any) -> None:
+    hdf = json.loads((run / HDF).read_text())
+    controls = hdf["profiles"][0]["controls"]
+    expected: dict[str, int] = {}
+    for control in controls:
+        assert control["tags"]["nist"], control["id"]
+        for tag in control["tags"]["nist"]:
+            expected[tag.split("-")[0]] = expected.get(tag.split("-")[0], 0) + 1
+    png = artifacts_dir / "heimdall-nist.png"
+    families = _treemap((run / HDF).read_text(), png)
+    assert families.get("UM") == 0, families  # nothing unmapped
+    assert {f: n for f, n in families.items() if n} == expected
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 50_000
+    record_property("screenshot", str(png))
+    print(f"Heimdall NIST view: {png}")
+    # the same run without tags: Heimdall puts every control under UM-1 (the check can tell)
+    for control in controls:
+        control["tags"]["nist"] = []
+    assert {f: n for f, n in _treemap(json.dumps(hdf)).items() if n} == {"UM": len(controls)}

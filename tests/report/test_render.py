@@ -190,14 +190,14 @@ def test_manifest_detects_tampering(tmp_path: Path) -> None:
     render_run(run)
     (run / "junit.xml").write_text("<testsuites/>")
     write_manifest(run)
-    assert verify_manifest(run) == (4, [])  # results, controls.html, controls.hdf.json, junit
+    assert verify_manifest(run) == (6, [])  # results, controls.html, .hdf.json, .sarif, stackprobe.prom, junit
     assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=run).returncode == 0
     page_file = run / "controls.html"
     page_file.write_text(page_file.read_text().replace('data-status="failed"', 'data-status="passed"'))
     (run / "junit.xml").unlink()
     (run / "extra.txt").write_text("added later")
     checked, problems = verify_manifest(run)
-    assert checked == 4
+    assert checked == 6
     assert [p.split()[0] + " " + p.split()[1].rstrip(":") for p in problems] == [
         "MODIFIED controls.html", "MISSING junit.xml", "UNLISTED extra.txt"]
     result = subprocess.run([sys.executable, "-m", "stackprobe.report", "verify", str(run)],
@@ -214,7 +214,7 @@ def test_manifest_regenerated_after_the_run_is_caught_through_the_history(tmp_pa
     page_file = run / "controls.html"  # edited, then the manifest written again to match
     page_file.write_text(page_file.read_text().replace('data-status="failed"', 'data-status="passed"'))
     write_manifest(run)
-    assert verify_manifest(run) == (3, [])  # the manifest alone cannot tell
+    assert verify_manifest(run) == (5, [])  # the manifest alone cannot tell
     result = subprocess.run(verify, capture_output=True, text=True)
     assert result.returncode == 1 and "REWRITTEN manifest.json" in result.stdout, result.stdout
     assert str(tmp_path / "history.jsonl") in result.stdout

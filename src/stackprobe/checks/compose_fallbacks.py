@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stackprobe.checks.findings import ConfigInputError, Finding
+from stackprobe.checks.findings import ConfigInputError, Finding, Location
 from stackprobe.checks.secrets import SecretPolicy
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -140,5 +140,5 @@ def check_fallback_defaults(files: Sequence[Path], policy: SecretPolicy) -> list
                 f"{path.name} line {sub.line}: ${{{sub.name}{sub.operator}…}} falls back to a "
                 f"built-in {len(sub.word)}-character value when {sub.name} is {when}; expected "
                 f"${{{sub.name}:?set {sub.name} in .env}} so compose refuses to start without it"
-            )))
+            ), Location(str(path), sub.line)))
     return found

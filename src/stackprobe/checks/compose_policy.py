@@ -7,9 +7,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from stackprobe.checks.compose_fallbacks import check_fallback_defaults as check_fallback_defaults
+from stackprobe.checks.compose_positions import key_location
 from stackprobe.checks.compose_render import ComposeModel as ComposeModel
 from stackprobe.checks.compose_render import render_compose as render_compose
 from stackprobe.checks.findings import ConfigInputError, Finding
@@ -79,23 +81,25 @@ def image_pin(image: str) -> tuple[str, str]:
     return tag, digest
 
 
-def _image_findings(name: str, spec: Mapping[str, Any], policy: ComposePolicy) -> list[Finding]:
+def _image_findings(name: str, spec: Mapping[str, Any], policy: ComposePolicy,
+                    files: Sequence[Path] = ()) -> list[Finding]:
     image = str(spec.get("image") or "")
     if not image:
         return [Finding("CMP-01", name, (
             f"{name} is built without an image name; expected `image: name:version` so the "
             "build is a named, versioned artifact"
-        ))] if "build" in spec else []
+        ), key_location(files, ("services", name, "build")))] if "build" in spec else []
     tag, digest = image_pin(image)
     if digest:
         return []
+    where = key_location(files, ("services", name, "image"))
     if policy.require_digest:
-        return [Finding("CMP-01", name, f"{name} image {image} has no digest; policy needs one")]
+        return [Finding("CMP-01", name, f"{name} image {image} has no digest; policy needs one", where)]
     if tag in ("", "latest"):
         return [Finding("CMP-01", name, (
             f"{name} image {image} is not pinned (it means :latest); expected a version tag "
             "or a digest"
-        ))]
+        ), where)]
     return []
 
 
@@ -145,8 +149,10 @@ def _dependency_findings(model: Mapping[str, Any], roles: ServiceRoles) -> list[
     return found
 
 
-def check_compose_structure(model: Mapping[str, Any], policy: ComposePolicy) -> list[Finding]:
-    """CMP-01: images pinned, data on named volumes, backend waits for healthy dependencies."""
+def check_compose_structure(model: Mapping[str, Any], policy: ComposePolicy,
+                            files: Sequence[Path] = ()) -> list[Finding]:
+    """CMP-01: images pinned, data on named volumes, backend waits for healthy dependencies.
+    Given the compose files, an image finding is located where the image is written."""
     require_roles(model, policy.roles)
     data_dirs = {
         policy.roles.database: policy.database_data_dirs,
@@ -155,7 +161,7 @@ def check_compose_structure(model: Mapping[str, Any], policy: ComposePolicy) -> 
     }
     found: list[Finding] = []
     for name, spec in services(model).items():
-        found += _image_findings(name, spec, policy)
+        found += _image_findings(name, spec, policy, files)
         found += _volume_findings(name, spec, data_dirs.get(name, ()))
     return found + _dependency_findings(model, policy.roles)
 

@@ -23,7 +23,7 @@ from stackprobe.checks.envchecks import (
 )
 from stackprobe.checks.envparity import ParserDifference, check_parser_parity, env_parser_differences
 from stackprobe.checks.envread import read_env_file
-from stackprobe.checks.findings import Finding
+from stackprobe.checks.findings import Finding, at_env_keys
 from stackprobe.checks.policies import Policies
 from stackprobe.checks.secret_exposure import check_secrets_in_commands
 from stackprobe.checks.secrets import (
@@ -75,9 +75,11 @@ def check_config(inputs: ConfigInputs, policies: Policies) -> ConfigCheck:
     found += check_bcrypt_rounds(env.values, secret_policy)
     differences = env_parser_differences(env)
     found += check_parser_parity(differences, secret_policy)
+    # every finding so far is about the env file: those about a key point at the line binding it
+    found = at_env_keys(found, str(inputs.env_file), env.lines)
     found += check_fallback_defaults(files, secret_policy)
     model = render_compose(files, inputs.env_file, inputs.project_dir, environ=inputs.environ)
-    found += check_compose_structure(model, compose_policy)
+    found += check_compose_structure(model, compose_policy, files)
     found += check_published_ports(model, compose_policy)
     found += check_log_limits(model, compose_policy)
     found += check_restart_policies(model, compose_policy)

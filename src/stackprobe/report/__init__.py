@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from stackprobe.redact import REDACTOR
+from stackprobe.report.attestations import load_attestations
 from stackprobe.report.hdf import to_hdf
 from stackprobe.report.history import Diff, diff, read_history, record_of
 from stackprobe.report.model import RunReport, build_report, load_summary
@@ -24,9 +25,12 @@ from stackprobe.report.waivers import WaiverSet, load_waivers
 HTML = "controls.html"
 HDF = "controls.hdf.json"
 PDF = "controls.pdf"
+SARIF = "controls.sarif"
+PROM = "stackprobe.prom"
 WAIVERS_COPY = "waivers.toml"
+ATTESTATIONS_COPY = "attestations.toml"
 
-__all__ = ["HDF", "HTML", "PDF", "Rendered", "render_run", "run_date"]
+__all__ = ["HDF", "HTML", "PDF", "PROM", "SARIF", "Rendered", "render_run", "run_date"]
 
 
 @dataclass(frozen=True)
@@ -60,16 +64,27 @@ def _version(report: RunReport) -> str:
     return str(versions.get("stackprobe", "")) if isinstance(versions, dict) else ""
 
 
+def _archive(source: Path | None, copy: Path) -> None:
+    """Keep the file with the run (redacted like every artifact), so a re-render judges the same."""
+    if source is not None and source.is_file() and source.resolve() != copy.resolve():
+        copy.write_text(REDACTOR.redact(source.read_text(encoding="utf-8", errors="replace")), encoding="utf-8")
+
+
 def render_run(run_dir: Path, *, waivers: Path | None = None, history: Path | None = None,
-               today: dt.date | None = None, archive_waivers: bool = False) -> Rendered:
-    """Write run_dir/controls.html; raises model.ResultsError when results.json is unusable."""
+               today: dt.date | None = None, archive_waivers: bool = False, attestations: Path | None = None,
+               fail_on: str | None = None) -> Rendered:
+    """Write run_dir/controls.html, the HDF and SARIF exports; raises model.ResultsError when
+    results.json is unusable. `fail_on` defaults to the threshold the run recorded."""
+    from stackprobe.report.prom import write_prom
+    from stackprobe.report.sarif import to_sarif
+
     summary = load_summary(run_dir)
-    if waivers is not None and archive_waivers and waivers.is_file():
-        copy = run_dir / WAIVERS_COPY
-        if waivers.resolve() != copy.resolve():  # archived with the run, redacted like every artifact
-            copy.write_text(REDACTOR.redact(waivers.read_text(encoding="utf-8", errors="replace")), encoding="utf-8")
-    waiver_set = load_waivers(waivers, today or run_date(summary))
-    report = build_report(summary, run_dir.name, waiver_set)
+    if archive_waivers:
+        _archive(waivers, run_dir / WAIVERS_COPY)
+        _archive(attestations, run_dir / ATTESTATIONS_COPY)
+    day = today or run_date(summary)
+    report = build_report(summary, run_dir.name, load_waivers(waivers, day), load_attestations(attestations, day),
+                          fail_on)
     record = record_of(report)
     warnings: list[str] = []
     earlier: list[dict[str, Any]] = []
@@ -87,4 +102,7 @@ def render_run(run_dir: Path, *, waivers: Path | None = None, history: Path | No
     path.write_text(page, encoding="utf-8")
     hdf = REDACTOR.redact_obj(to_hdf(report, _version(report)))
     (run_dir / HDF).write_text(json.dumps(hdf, indent=1, ensure_ascii=False), encoding="utf-8")
+    sarif = REDACTOR.redact_obj(to_sarif(report, _version(report)))
+    (run_dir / SARIF).write_text(json.dumps(sarif, indent=1, ensure_ascii=False), encoding="utf-8")
+    write_prom(report, run_dir / PROM, history)
     return Rendered(report, path, record, changes, tuple(warnings))

@@ -57,6 +57,7 @@ def record_of(report: RunReport, manifest_sha256: str = "") -> dict[str, Any]:
         "target": target.get("kind", "") if isinstance(target, dict) else str(target or ""),
         "git": str(report.run.get("git_revision", "")), "statuses": report.statuses(),
         "recovery": recovery, "backup": backup, "manifest_sha256": manifest_sha256,
+        "verdict": report.verdict(),
     }
 
 

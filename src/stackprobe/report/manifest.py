@@ -1,6 +1,6 @@
 """Integrity: a manifest of every artifact of a run with its SHA-256, and its verification.
 
-`manifest.json` lists every file under the run directory (but itself and SHA256SUMS);
+`manifest.json` lists every file under the run directory (but itself, SHA256SUMS and its signature);
 `SHA256SUMS` says the same in the format `sha256sum -c` reads, so an auditor can check a
 report without stackprobe. The manifest's own SHA-256 goes into the history record, kept
 outside the run directory, so editing a file *and* the manifest is detectable too.
@@ -16,7 +16,7 @@ from typing import Any
 
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
-_SELF = {MANIFEST, SUMS}
+_SELF = {MANIFEST, SUMS, SUMS + ".sig"}  # the signature (report.signing) covers SUMS, written after it
 
 
 def sha256_file(path: Path) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from stackprobe.redact import REDACTOR
 from stackprobe.report.history import Diff, backup_series, series
-from stackprobe.report.model import SEVERITIES, STATUSES, Check, ControlResult, RunReport, not_run
+from stackprobe.report.model import SEVERITIES, STATUSES, Check, ControlResult, RunReport, at_or_above, not_run
 from stackprobe.report.recovery import Recovery, backup_figures, recoveries
 from stackprobe.report.svg import recovery_chart, trend_chart
 
@@ -169,10 +169,17 @@ def _summary(report: RunReport) -> str:
 
 def _problems(report: RunReport, warnings: list[str]) -> str:
     out = ""
-    if report.waivers.problems:
-        items = "".join(f"<li>{_e(p.line)}</li>" for p in report.waivers.problems)
-        out += (f'<div class="problems" id="waiver-problems"><p>Waiver problems: the run fails until they are '
-                f'fixed</p><ul>{items}</ul></div>')
+    for kind, problems in (("waiver", report.waivers.problems), ("attestation", report.attestations.problems)):
+        if problems:
+            items = "".join(f"<li>{_e(p.line)}</li>" for p in problems)
+            out += (f'<div class="problems" id="{kind}-problems"><p>{kind.capitalize()} problems: the run fails '
+                    f'until they are fixed</p><ul>{items}</ul></div>')
+    below = report.below_threshold()
+    if below:
+        items = "".join(f'<li><a href="#{_e(c.id)}">{_e(c.id)}</a> ({_e(c.severity)}) {_e(c.title)}</li>'
+                        for c in below)
+        out += (f'<div class="problems warn" id="below-threshold"><p>Failed below the threshold (fail-on '
+                f'{_e(report.fail_on)}): reported, but they do not fail the run</p><ul>{items}</ul></div>')
     if warnings:
         items = "".join(f"<li>{_e(w)}</li>" for w in warnings)
         out += f'<div class="problems warn" id="warnings"><p>Warnings</p><ul>{items}</ul></div>'
@@ -197,6 +204,28 @@ def _changes(diff: Diff | None, history_source: str) -> str:
     return (f'<h2 id="changes">Changes since the previous run</h2><div class="changes"><p class="muted">Compared '
             f'with run <span class="mono">{_e(diff.previous)}</span> (history '
             f'<span class="mono">{_e(history_source)}</span>).</p>{body}</div>')
+
+
+def _attestation_table(report: RunReport) -> str:
+    attestations = [*report.attestations.valid, *report.attestations.expired]
+    if not attestations:
+        return ""
+    by_id = report.by_id()
+    rows = []
+    for item in attestations:
+        control = by_id.get(item.control)
+        if item in report.attestations.expired:
+            state = "expired: not applied"
+        elif control is not None and control.attestation == item:
+            state = "applied: attested"
+        else:
+            state = f"not applied: the control has an automated result ({control.raw_status if control else '?'})"
+        rows.append(f"<tr data-attestation='{_e(item.control)}'><td class='nowrap'><a href='#{_e(item.control)}'>"
+                    f"{_e(item.control)}</a></td><td>{_e(item.statement)}</td><td>{_e(item.attested_by)}</td>"
+                    f"<td class='mono'>{_e(item.evidence)}</td><td class='mono'>{_e(item.expires.isoformat())}</td>"
+                    f"<td>{_e(state)}</td></tr>")
+    return ('<h2 id="attestations">Attestations</h2><table><tr><th>control</th><th>statement</th><th>attested by'
+            '</th><th>evidence</th><th>expires</th><th>state</th></tr>' + "".join(rows) + "</table>")
 
 
 def _waiver_table(report: RunReport) -> str:
@@ -267,7 +296,8 @@ def _trends(control: ControlResult, history: list[dict[str, Any]], current: dict
     return f"<h4>Trend over runs</h4><div class='trends'>{''.join(charts)}</div>"
 
 
-def _control(control: ControlResult, history: list[dict[str, Any]], current: dict[str, Any]) -> str:
+def _control(control: ControlResult, history: list[dict[str, Any]], current: dict[str, Any],
+             threshold: str = "low") -> str:
     tags = "".join(f"<span class='tag'>{_e(t)}</span>" for t in control.tags) or "—"
     waiver = ""
     if control.waiver is not None:
@@ -278,6 +308,20 @@ def _control(control: ControlResult, history: list[dict[str, Any]], current: dic
         w = control.expired_waiver
         waiver = (f"<div class='waiver expired'><b>Waiver expired on {_e(w.expires.isoformat())}</b>, not applied: "
                   f"{_e(w.justification)} (approved by {_e(w.approver)}, ticket {_e(w.ticket)})</div>")
+    if control.attestation is not None:
+        a = control.attestation
+        waiver += (f"<div class='waiver attested'><b>Attested</b> (no automated result): {_e(a.statement)}<br>"
+                   f"by {_e(a.attested_by)} · evidence <span class='mono'>{_e(a.evidence)}</span> · expires "
+                   f"{_e(a.expires.isoformat())}</div>")
+    elif control.unapplied_attestation is not None:
+        a = control.unapplied_attestation
+        waiver += (f"<div class='waiver expired'><b>Attestation not applied</b>: {_e(control.unapplied_why)}; "
+                   f"{_e(a.statement)} "
+                   f"(by {_e(a.attested_by)})</div>")
+    if control.status == "failed" and not at_or_above(control.severity, threshold):
+        waiver += (f"<div class='waiver below'>Below the threshold: fail-on {_e(threshold)}, so this failure "
+                   "does not fail the run</div>")
+    nist = "".join(f"<span class='tag nist'>{_e(t)}</span>" for t in control.nist) or "—"
     charts = "".join(_recovery_block(r) for r in recoveries(control))
     return (
         f'<section class="control c-{_e(control.status)}" id="{_e(control.id)}" data-control="{_e(control.id)}" '
@@ -285,11 +329,14 @@ def _control(control: ControlResult, history: list[dict[str, Any]], current: dic
         f'<h3>{_e(control.title)}</h3><span class="right">{_sev(control.severity)}{_badge(control.status)}'
         f'</span></div>{waiver}<dl><dt>why it matters</dt><dd>{_e(control.why) or "—"}</dd>'
         f'<dt>how to fix</dt><dd>{_e(control.fix) or "—"}</dd><dt>suite</dt><dd>{_e(control.suite)}</dd>'
-        f'<dt>tags</dt><dd>{tags}</dd><dt>checks</dt><dd>{len(control.checks)} check(s), '
+        f'<dt>tags</dt><dd>{tags}</dd><dt>NIST SP 800-53</dt><dd data-nist="{_e(" ".join(control.nist))}">'
+        f'{nist}</dd><dt>checks</dt><dd>{len(control.checks)} check(s), '
         f'{control.duration_s:.3f} s in total</dd></dl>'
         + (f"<h4>Recovery time against the SLO</h4>{charts}" if charts else "")
         + _trends(control, history, current)
-        + "<h4>Checks and evidence</h4>" + "".join(_check(c) for c in control.checks) + "</section>")
+        + "<h4>Checks and evidence</h4>"
+        + ("".join(_check(c) for c in control.checks) or "<div class='muted'>no automated check in this run</div>")
+        + "</section>")
 
 
 def _not_run(report: RunReport) -> str:
@@ -316,8 +363,9 @@ def render_page(report: RunReport, *, diff: Diff | None = None, history: list[di
         f'<span class="verdict s-{_e(verdict)}" id="verdict">{_e(verdict)}</span></p></header>'
         + _problems(report, warnings or [])
         + _summary(report) + _environment(report) + _changes(diff, history_source) + _waiver_table(report)
+        + _attestation_table(report)
         + '<h2 id="controls">Controls</h2>'
-        + "".join(_control(c, history, current) for c in report.controls)
+        + "".join(_control(c, history, current, report.fail_on) for c in report.controls)
         + _not_run(report)
         + f'<footer>Generated by stackprobe {_e(generated)}. Every artifact of this run is listed with its SHA-256 '
           'in manifest.json and SHA256SUMS: check with <code>python -m stackprobe.report verify &lt;run dir&gt;</code> '
