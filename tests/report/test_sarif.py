@@ -16,7 +16,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from stackprobe.checks import ConfigInputs, check_config
+from stackprobe.checks import ConfigInputs, check_config, policies
+from stackprobe.profile import Profile
 
 REPO = Path(__file__).resolve().parents[2]
 DEFECTS = REPO / "tests" / "defects" / "config"
@@ -59,7 +60,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]  # ENV-02 and CMP-01 fail
     run = (root / "reports" / "latest").resolve()
-    findings = check_config(ConfigInputs(env, REPO / ".env.example", compose, project_dir=REPO)).findings
+    findings = check_config(ConfigInputs(env, REPO / ".env.example", compose, project_dir=REPO),
+                            policies(Profile())).findings
     return {"run": run, "sarif": json.loads((run / "controls.sarif").read_text()), "env": env,
             "override": override, "findings": findings}
 
