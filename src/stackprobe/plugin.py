@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from stackprobe import catalogue
+from stackprobe import activation, catalogue
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.evidence import CheckResult, Evidence
 from stackprobe.redact import REDACTOR
@@ -30,6 +30,7 @@ STARTED = pytest.StashKey[float]()
 RUN_DIR = pytest.StashKey[Path]()
 EVIDENCE = pytest.StashKey[Evidence]()
 IMAGES = pytest.StashKey[dict[str, Any]]()
+ACTIVE = pytest.StashKey[bool]()  # the session asked something of stackprobe (activation.requested)
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
@@ -98,16 +99,22 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 def pytest_configure(config: pytest.Config) -> None:
     from stackprobe import fleet
 
+    activation.register_markers(config)
+    active = config.stash[ACTIVE] = activation.requested(config)
     try:
         fleet.apply_worker_host(config)
         settings = resolve(config.option, Path.cwd())
     except StackprobeUsageError as error:
         raise pytest.UsageError(str(error)) from None
+    if not active:  # an unrelated session: no reports, no signal handler, nothing in the terminal
+        settings = dataclasses.replace(settings, report_dir=None, history=None)
     config.stash[SETTINGS] = settings
     learn_profile_credentials(settings)
     config.stash[RESULTS] = []
     _CONTROLLER_CONFIG[:] = [config]
     config.stash[STARTED] = time.time()
+    if not active:
+        return
     # A collection-only run checks nothing: it leaves no run directory and no history record.
     if settings.report_dir is not None and not getattr(config, "workerinput", None) \
             and not config.option.collectonly:
@@ -161,9 +168,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         markers = list(item.iter_markers("control"))
         if not markers:
-            if "suites" in Path(str(item.path)).parts:
+            if activation.SUITES_DIR in Path(str(item.path)).resolve().parents:
                 raise pytest.UsageError(
-                    f"{item.nodeid}: every check in suites/ needs @pytest.mark.control('ID')"
+                    f"{item.nodeid}: every check in stackprobe's suites needs @pytest.mark.control('ID')"
                 )
             continue
         for marker in markers:
@@ -179,7 +186,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # largest single cost of a nightly smoke run) even when no test used it; the suites
     # use hypothesis only as a data generator, never @given, so drop it when nothing needs it.
     plugin = session.config.pluginmanager.get_plugin("hypothesispytest")
-    if plugin is not None and not any(getattr(getattr(item, "obj", None), "is_hypothesis_test", False)
+    active = session.config.stash[ACTIVE]
+    if plugin is not None and active and not any(getattr(getattr(item, "obj", None), "is_hypothesis_test", False)
                                       for item in session.items):
         session.config.pluginmanager.unregister(plugin)
 
@@ -431,7 +439,7 @@ def _aborted(call: pytest.CallInfo[None]) -> bool:
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
     """An aborted experiment (the steady state did not hold before it) is its own outcome in the
     terminal: "A" / ABORTED and "N aborted" in the final line; it still fails the run."""
-    if any(key == _ABORTED for key, _ in report.user_properties):
+    if any(key == _ABORTED for key, _ in getattr(report, "user_properties", ())):  # not on collection reports
         return "aborted", "A", "ABORTED"
     return None
 
@@ -454,7 +462,8 @@ _CONTROLLER_CONFIG: list[pytest.Config] = []
 def pytest_sessionstart(session: pytest.Session) -> None:
     from stackprobe import outputs
 
-    outputs.install(session.config)  # -s, tee-sys, live logging: redacted as they are written
+    if session.config.stash[ACTIVE]:
+        outputs.install(session.config)  # -s, tee-sys, live logging: redacted as they are written
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -489,6 +498,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     from stackprobe.report import session as report_session
 
+    if not config.stash.get(ACTIVE, False):
+        return
     results = config.stash.get(RESULTS, [])
     if not results:
         for line in report_session.lines(config):

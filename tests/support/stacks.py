@@ -29,6 +29,7 @@ from stackprobe.targets.envfiles import write_env
 from stackprobe.targets.ephemeral import EphemeralTarget
 
 REPO = Path(__file__).resolve().parents[2]
+SUITES = "src/stackprobe/suites"  # the suites, as paths from REPO (where suite runs start)
 FAST_HEALTH = Path(__file__).with_name("fast-health.yml")
 REFERENCE_PROFILE = REPO / "profiles" / "reference.toml"
 BASE_COMPOSE = REPO / "docker-compose.yml"

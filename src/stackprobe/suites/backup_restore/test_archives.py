@@ -12,8 +12,8 @@ from stackprobe.backup import archives
 from stackprobe.backup.host import Host
 from stackprobe.backup.roundtrip import QUERIES_K, RoundTrip, probe_queries
 from stackprobe.evidence import Evidence
+from stackprobe.suites.backup_restore import common
 from stackprobe.targets import Target
-from suites.backup_restore import common
 
 
 @pytest.mark.control("BKP-06")

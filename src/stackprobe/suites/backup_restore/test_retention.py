@@ -12,8 +12,8 @@ from stackprobe.backup.host import Host
 from stackprobe.backup.procedure import Procedure
 from stackprobe.canary import scratch_database
 from stackprobe.evidence import Evidence
+from stackprobe.suites.backup_restore import common
 from stackprobe.targets import Target
-from suites.backup_restore import common
 
 CONTENT = b"stackprobe retention probe: not a real backup\n"
 

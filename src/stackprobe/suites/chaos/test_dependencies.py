@@ -13,7 +13,7 @@ import pytest
 from stackprobe.chaos.probes import api_probe, api_probe_ok, write_probe
 from stackprobe.chaos.recovery import RecoveryWatch, first_success, judge, recovery_evidence, slo_of
 from stackprobe.faults import Fault, qdiscs_left
-from suites.chaos.conftest import ChaosRun, dependency_of, observe_health, outage_problems
+from stackprobe.suites.chaos.conftest import ChaosRun, dependency_of, observe_health, outage_problems
 
 WRITES_EPHEMERAL = "{database}: canary table; {cache}: canary keys"
 

@@ -13,7 +13,7 @@ from stackprobe.chaos.history import BoundedWriter, MysqlRows, RedisKeys, accoun
 from stackprobe.chaos.load import ApiDocuments, BoundedLoad
 from stackprobe.chaos.probes import Backend, api_writes_allowed
 from stackprobe.chaos.recovery import RecoveryWatch, describe, recovery_evidence, slo_of, watch_timeout
-from suites.chaos.conftest import ChaosRun
+from stackprobe.suites.chaos.conftest import ChaosRun
 
 
 @pytest.mark.control("CHS-04")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from suites.chaos.conftest import ChaosRun
+from stackprobe.suites.chaos.conftest import ChaosRun
 
 
 @pytest.mark.control("CHS-08")

@@ -9,8 +9,8 @@ import pytest
 
 from stackprobe.evidence import Evidence
 from stackprobe.logs import check_format
+from stackprobe.suites.logs.conftest import LogPolicy, log_service, read_logs
 from stackprobe.targets import Target
-from suites.logs.conftest import LogPolicy, log_service, read_logs
 
 
 @pytest.mark.control("LOG-01")

@@ -8,8 +8,8 @@ import pytest
 
 from stackprobe.checks import ComposePolicy, Finding, check_log_limits
 from stackprobe.evidence import Evidence
+from stackprobe.suites.conftest import assert_control_clean
 from stackprobe.targets import Target
-from suites.conftest import assert_control_clean
 
 
 @pytest.mark.control("LOG-06")

@@ -7,8 +7,8 @@ import pytest
 
 from stackprobe.evidence import Evidence
 from stackprobe.logs import account_ids, check_rotation
+from stackprobe.suites.logs.conftest import RotationExperiment
 from stackprobe.targets import Target
-from suites.logs.conftest import RotationExperiment
 
 
 @pytest.mark.control("LOG-02")

@@ -8,8 +8,8 @@ import pytest
 
 from stackprobe.evidence import Evidence
 from stackprobe.redact import REDACTOR
+from stackprobe.suites.logs.conftest import LogPolicy, read_logs
 from stackprobe.targets import Target
-from suites.logs.conftest import LogPolicy, read_logs
 
 _LABEL = re.compile(r"«redacted:([^»]+)»")
 

@@ -9,8 +9,8 @@ import pytest
 
 from stackprobe.evidence import Evidence
 from stackprobe.logs import check_logrotate_policy, logrotate_debug
+from stackprobe.suites.logs.conftest import LogPolicy, log_service
 from stackprobe.targets import Target
-from suites.logs.conftest import LogPolicy, log_service
 
 
 def _host_log_path(target: Target, policy: LogPolicy) -> str:

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from stackprobe.evidence import Evidence
+from stackprobe.suites.smoke.conftest import OutageObservation
 from stackprobe.targets import Target
-from suites.smoke.conftest import OutageObservation
 
 
 @pytest.mark.control("HLT-01")
