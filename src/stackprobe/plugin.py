@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from stackprobe import activation, catalogue
+from stackprobe import activation, catalogue, user_catalogue
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.evidence import CheckResult, Evidence
 from stackprobe.redact import REDACTOR
@@ -45,7 +45,7 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     help="ephemeral: a throwaway copy of the stack; live: a running project "
                          "[STACKPROBE_TARGET, default ephemeral]")
     group.addoption("--profile", dest="stackprobe_profile", metavar="PATH", default=None,
-                    help="target profile (TOML) [STACKPROBE_PROFILE, default: the reference stack]")
+                    help="target profile (TOML) [STACKPROBE_PROFILE, default: ./stackprobe.toml, else the reference stack]")
     group.addoption("--compose-file", dest="stackprobe_compose_files", metavar="PATH",
                     action="append", default=None,
                     help="compose file, repeatable like compose's -f [STACKPROBE_COMPOSE_FILE]")
@@ -108,6 +108,10 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(error)) from None
     if not active:  # an unrelated session: no reports, no signal handler, nothing in the terminal
         settings = dataclasses.replace(settings, report_dir=None, history=None)
+    try:
+        user_catalogue.install(settings.profile)  # the user's own controls, before collection
+    except StackprobeUsageError as error:
+        raise pytest.UsageError(str(error)) from None
     config.stash[SETTINGS] = settings
     learn_profile_credentials(settings)
     config.stash[RESULTS] = []
@@ -177,7 +181,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if not marker.args or marker.args[0] not in catalogue.BY_ID:
                 shown = marker.args[0] if marker.args else "(none)"
                 raise pytest.UsageError(
-                    f"{item.nodeid}: unknown control {shown!r} (see pytest --list-controls)"
+                    f"{item.nodeid}: unknown control {shown!r} ({catalogue.where_to_look()})"
                 )
 
 
