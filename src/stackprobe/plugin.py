@@ -45,7 +45,8 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     help="ephemeral: a throwaway copy of the stack; live: a running project "
                          "[STACKPROBE_TARGET, default ephemeral]")
     group.addoption("--profile", dest="stackprobe_profile", metavar="PATH", default=None,
-                    help="target profile (TOML) [STACKPROBE_PROFILE, default: ./stackprobe.toml, else the reference stack]")
+                    help="target profile (TOML) [STACKPROBE_PROFILE, default: ./stackprobe.toml, else the "
+                         "reference stack]")
     group.addoption("--compose-file", dest="stackprobe_compose_files", metavar="PATH",
                     action="append", default=None,
                     help="compose file, repeatable like compose's -f [STACKPROBE_COMPOSE_FILE]")
