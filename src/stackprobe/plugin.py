@@ -91,6 +91,11 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     except StackprobeUsageError as error:
         raise pytest.UsageError(str(error)) from None
     if listing:
+        try:  # with the profile's own controls ([catalogue] extra)
+            given = config.option.stackprobe_profile
+            user_catalogue.install_for(Path(given) if given else None)
+        except StackprobeUsageError as error:
+            raise pytest.UsageError(str(error)) from None
         print(catalogue.render_table())
         return 0
     return None

@@ -93,6 +93,9 @@ def test_custom_controls_are_listed(project: pytest.Pytester) -> None:
     markdown = stackprobe("controls", "--format", "markdown", "--profile", "ops/stackprobe.toml",
                           cwd=project.path).stdout
     assert "| ACME-02 | acme | critical |" in markdown
+    listing = project.runpytest_subprocess("-p", "no:cacheprovider", "--list-controls", "--profile",
+                                           "ops/stackprobe.toml")
+    assert listing.ret == 0 and any(line.startswith("  ACME-02 critical") for line in listing.outlines)
 
 
 @pytest.mark.parametrize(("catalogue", "checks", "expected"), [
