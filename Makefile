@@ -10,7 +10,7 @@ setup:
 
 # The main job: the gate against a throwaway copy of the reference stack; reports in reports/.
 gate: setup
-	@$(PY) -m pytest suites --target ephemeral --profile profiles/reference.toml $(PYTEST_ARGS); \
+	@$(PY) -m pytest --pyargs stackprobe.suites --target ephemeral --profile profiles/reference.toml $(PYTEST_ARGS); \
 	  status=$$?; tools/teardown.sh; exit $$status
 
 # The project's own tests: unit, plugin (pytester), the stack, the defects matrix.

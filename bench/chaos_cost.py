@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from record import REPO, Stopwatch, machine, write_record
+from record import REPO, SUITES, Stopwatch, machine, write_record
 
 PROFILE = REPO / "profiles" / "reference.toml"
 
@@ -53,7 +53,7 @@ def main() -> None:
     if args.fast_health:
         compose += ["--compose-file", str(REPO / "tests" / "support" / "fast-health.yml")]
     clock = Stopwatch()
-    done = subprocess.run([sys.executable, "-m", "pytest", "suites/chaos", "--target", "ephemeral", "--profile",
+    done = subprocess.run([sys.executable, "-m", "pytest", f"{SUITES}/chaos", "--target", "ephemeral", "--profile",
                            str(profile), *compose, f"--report-dir={work / 'reports'}", "-q", "-p", "no:randomly",
                            "--durations=0"], cwd=REPO, capture_output=True, text=True, timeout=3600)
     total = clock()

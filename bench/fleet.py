@@ -1,7 +1,7 @@
 """Fleet wall time: the nightly smoke suite over 1 live target vs 3 (one xdist worker each).
 
 Starts three throwaway copies of the reference stack (three compose projects on this host),
-runs `pytest suites/smoke --nightly --fleet` with a fleet of the first copy, then of all three
+runs `pytest src/stackprobe/suites/smoke --nightly --fleet` with a fleet of the first copy, then of all three
 (`-n 3 --dist each`, set by --fleet), and prints both wall times and their ratio (goal: <= 1.5).
 Removes the copies afterwards. Usage: .venv/bin/python bench/fleet.py [--rounds N]
 """
@@ -15,7 +15,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from record import Stopwatch, machine, write_record
-from support.stacks import REFERENCE_PROFILE, TestStack, run_pytest, started_stack
+from support.stacks import REFERENCE_PROFILE, SUITES, TestStack, run_pytest, started_stack
 
 
 def fleet_file(path: Path, stacks: list[TestStack]) -> Path:
@@ -33,7 +33,7 @@ def timed(fleet: Path, report_dir: Path, hosts: list[str]) -> tuple[float, dict[
     """Wall time of one fleet run, and what its one report says (checked: one run directory, every
     host in it, every result carrying its host, every control passed on every host)."""
     clock = Stopwatch()
-    run = run_pytest("suites/smoke", "--nightly", "--fleet", str(fleet), report_dir=report_dir)
+    run = run_pytest(f"{SUITES}/smoke", "--nightly", "--fleet", str(fleet), report_dir=report_dir)
     elapsed = clock()
     if run.returncode != 0:
         raise SystemExit(f"fleet run failed ({run.returncode}):\n{run.tail()}")

@@ -20,7 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from record import REPO, Stopwatch, machine, write_record
+from record import REPO, SUITES, Stopwatch, machine, write_record
 
 from stackprobe.profile import load_profile
 from stackprobe.targets.base import load_image_overrides
@@ -84,7 +84,7 @@ def gate_seconds(report_dir: Path) -> dict[str, object]:
     env = {**os.environ, "STACKPROBE_FIXTURE_TIMING": str(timing),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "bench"), os.environ.get("PYTHONPATH")]))}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "suites", "--ignore=suites/chaos", "--target", "ephemeral",
+        [sys.executable, "-m", "pytest", "suites", "--ignore=src/stackprobe/suites/chaos", "--target", "ephemeral",
          "--profile", str(PROFILE), f"--report-dir={report_dir}", "--durations=0", "--durations-min=0",
          "-q", "-p", "no:randomly", "-p", "fixture_timing"],
         cwd=REPO, capture_output=True, text=True, timeout=3600, env=env)
@@ -98,7 +98,7 @@ def gate_seconds(report_dir: Path) -> dict[str, object]:
     # first item's set-up, the round trip in the backup suite's), call the checks themselves.
     per_suite: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for seconds, phase, item in phases:
-        suite = item.split("/")[1] if item.startswith("suites/") else "other"
+        suite = item.split("/")[3] if item.startswith(f"{SUITES}/") else "other"
         per_suite[suite][phase] += seconds
     slowest = sorted(phases, reverse=True)[:15]
     return {"gate_s": total, "exit_code": done.returncode, "controls": summary["totals"],

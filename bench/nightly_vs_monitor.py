@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from record import REPO, Stopwatch, machine, write_record
-from support.stacks import REFERENCE_PROFILE, TestStack, run_pytest, started_stack
+from support.stacks import REFERENCE_PROFILE, SUITES, TestStack, run_pytest, started_stack
 
 
 def run_monitor(stack: TestStack) -> tuple[float, int, str]:
@@ -74,7 +74,7 @@ def count_stackprobe_properties(results: dict[str, Any]) -> dict[str, int]:
 
 def run_nightly(stack: TestStack, report_dir: Path) -> tuple[float, dict[str, int]]:
     clock = Stopwatch()
-    run = run_pytest("suites/smoke", "-m", "nightly", "--profile", str(REFERENCE_PROFILE), *stack.suite_args(),
+    run = run_pytest(f"{SUITES}/smoke", "-m", "nightly", "--profile", str(REFERENCE_PROFILE), *stack.suite_args(),
                      report_dir=report_dir)
     elapsed = clock()
     if run.returncode != 0:

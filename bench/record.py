@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+SUITES = "src/stackprobe/suites"  # the suites, as paths from REPO
 RESULTS = REPO / "bench" / "results"
 sys.path.insert(0, str(REPO / "tests"))  # support.stacks: throwaway copies of the reference stack
 

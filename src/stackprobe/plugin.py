@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from stackprobe import catalogue
+from stackprobe import activation, catalogue, listing, user_catalogue
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.evidence import CheckResult, Evidence
 from stackprobe.faults import Injector
@@ -38,7 +38,8 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     help="ephemeral: a throwaway copy of the stack; live: a running project "
                          "[STACKPROBE_TARGET, default ephemeral]")
     group.addoption("--profile", dest="stackprobe_profile", metavar="PATH", default=None,
-                    help="target profile (TOML) [STACKPROBE_PROFILE, default: the reference stack]")
+                    help="target profile (TOML) [STACKPROBE_PROFILE, default: ./stackprobe.toml, else the "
+                         "reference stack]")
     group.addoption("--compose-file", dest="stackprobe_compose_files", metavar="PATH",
                     action="append", default=None,
                     help="compose file, repeatable like compose's -f [STACKPROBE_COMPOSE_FILE]")
@@ -91,11 +92,16 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
 
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
     try:
-        listing = list_controls_requested(config.option)
+        wanted = list_controls_requested(config.option)
     except StackprobeUsageError as error:
         raise pytest.UsageError(str(error)) from None
-    if listing:
-        print(catalogue.render_table())
+    if wanted:
+        try:  # with the profile's own controls ([catalogue] extra)
+            given = config.option.stackprobe_profile
+            user_catalogue.install_for(Path(given) if given else None)
+        except StackprobeUsageError as error:
+            raise pytest.UsageError(str(error)) from None
+        print(listing.render_table())
         return 0
     return None
 
@@ -104,15 +110,25 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 def pytest_configure(config: pytest.Config) -> None:
     from stackprobe import fleet
 
+    activation.register_markers(config)
+    active = activation.requested(config)
     try:
         fleet.apply_worker_host(config)
         settings = resolve(config.option, Path.cwd())
     except StackprobeUsageError as error:
         raise pytest.UsageError(str(error)) from None
-    current = Run(settings, started=time.time())
+    if not active:  # an unrelated session: no reports, no signal handler, nothing in the terminal
+        settings = dataclasses.replace(settings, report_dir=None, history=None)
+    try:
+        user_catalogue.install(settings.profile)  # the user's own controls, before collection
+    except StackprobeUsageError as error:
+        raise pytest.UsageError(str(error)) from None
+    current = Run(settings, started=time.time(), active=active)
     config.stash[RUN] = current
     learn_profile_credentials(settings)
     _CONTROLLER_CONFIG[:] = [config]
+    if not active:
+        return
     # A collection-only run checks nothing: it leaves no run directory and no history record.
     if settings.report_dir is not None and not getattr(config, "workerinput", None) \
             and not config.option.collectonly:
@@ -166,16 +182,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         markers = list(item.iter_markers("control"))
         if not markers:
-            if "suites" in Path(str(item.path)).parts:
+            if activation.SUITES_DIR in Path(str(item.path)).resolve().parents:
                 raise pytest.UsageError(
-                    f"{item.nodeid}: every check in suites/ needs @pytest.mark.control('ID')"
+                    f"{item.nodeid}: every check in stackprobe's suites needs @pytest.mark.control('ID')"
                 )
             continue
         for marker in markers:
             if not marker.args or marker.args[0] not in catalogue.BY_ID:
                 shown = marker.args[0] if marker.args else "(none)"
                 raise pytest.UsageError(
-                    f"{item.nodeid}: unknown control {shown!r} (see pytest --list-controls)"
+                    f"{item.nodeid}: unknown control {shown!r} ({catalogue.where_to_look()})"
                 )
 
 
@@ -184,7 +200,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # largest single cost of a nightly smoke run) even when no test used it; the suites
     # use hypothesis only as a data generator, never @given, so drop it when nothing needs it.
     plugin = session.config.pluginmanager.get_plugin("hypothesispytest")
-    if plugin is not None and not any(getattr(getattr(item, "obj", None), "is_hypothesis_test", False)
+    active = run(session.config).active
+    if plugin is not None and active and not any(getattr(getattr(item, "obj", None), "is_hypothesis_test", False)
                                       for item in session.items):
         session.config.pluginmanager.unregister(plugin)
 
@@ -443,7 +460,8 @@ _CONTROLLER_CONFIG: list[pytest.Config] = []
 def pytest_sessionstart(session: pytest.Session) -> None:
     from stackprobe import outputs
 
-    outputs.install(session.config)  # -s, tee-sys, live logging: redacted as they are written
+    if run(session.config).active:
+        outputs.install(session.config)  # -s, tee-sys, live logging: redacted as they are written
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -478,7 +496,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     from stackprobe.report import session as report_session
 
     current = active_run(config)
-    results = current.results if current is not None else []
+    if current is None or not current.active:
+        return
+    results = current.results
     if not results:
         for line in report_session.lines(config):
             terminalreporter.write_line(line)

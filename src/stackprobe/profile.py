@@ -536,6 +536,13 @@ class ReportSection:
 
 
 @dataclass(frozen=True)
+class CatalogueSection:
+    # the user's own controls: a TOML file of [[control]] tables (id, title, why, fix, severity,
+    # suite, tags), relative to the profile's directory; "" for none (see stackprobe.user_catalogue)
+    extra: str = ""
+
+
+@dataclass(frozen=True)
 class Profile:
     stack: StackSection = field(default_factory=StackSection)
     services: ServicesSection = field(default_factory=ServicesSection)
@@ -556,6 +563,7 @@ class Profile:
     report: ReportSection = field(default_factory=ReportSection)
     ssh: SshSection = field(default_factory=SshSection)
     chaos: ChaosSection = field(default_factory=ChaosSection)
+    catalogue: CatalogueSection = field(default_factory=CatalogueSection)
     # where the profile came from, for reports (not a TOML key)
     source: str = field(default="(defaults)", compare=False)
     sha256: str = field(default="", compare=False)

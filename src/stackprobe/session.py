@@ -26,6 +26,7 @@ class Run:
 
     settings: RunSettings
     started: float
+    active: bool = True  # the session asked something of stackprobe (stackprobe.activation)
     results: list[CheckResult] = field(default_factory=list)
     run_dir: Path | None = None
     target: Target | None = None

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stackprobe.activation import default_profile
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.profile import Profile, load_profile
 
@@ -109,7 +110,7 @@ def resolve(option: Any, rootdir: Path) -> RunSettings:
     if target not in TARGETS:
         raise StackprobeUsageError(f"--target {target!r} is not one of: {', '.join(TARGETS)}")
 
-    profile_arg = option.stackprobe_profile or _env("PROFILE")
+    profile_arg = option.stackprobe_profile or _env("PROFILE") or default_profile(Path.cwd())
     profile = load_profile(Path(profile_arg) if profile_arg else None)
     host = getattr(option, "stackprobe_live_host", None) or _env("LIVE_HOST") or profile.ssh.host
     if host:

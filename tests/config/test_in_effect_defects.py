@@ -25,7 +25,7 @@ from pathlib import Path
 import docker
 import pytest
 from support.defect_spec import cases, load, messages_problems
-from support.stacks import REFERENCE_PROFILE, SuiteRun, TestStack
+from support.stacks import REFERENCE_PROFILE, SUITES, SuiteRun, TestStack
 
 from stackprobe.catalogue import CONTROLS
 from stackprobe.redact import is_secret_name
@@ -90,7 +90,7 @@ def _assert_no_secret_in_reports(stack: TestStack, report_dir: Path) -> None:
 
 @pytest.mark.needs_docker
 def test_config_suite_passes_on_the_reference_stack(shared_stack: TestStack, tmp_path: Path) -> None:
-    run = shared_stack.run_suite("suites/config", report_dir=tmp_path)
+    run = shared_stack.run_suite(f"{SUITES}/config", report_dir=tmp_path)
     assert run.returncode == 0, run.tail()
     assert set(run.statuses) == CONFIG_CONTROLS and set(run.statuses.values()) == {"passed"}, run.statuses
     nodeids = [c["nodeid"] for control in run.results["controls"].values() for c in control["checks"]]
@@ -118,7 +118,7 @@ def test_in_effect_defect_fails_exactly_its_controls(
         # already has; the reset afterwards waits, so the next test gets a healthy stack.
         undo.enter_context(shared_stack.defect(override, *spec["services"], wait=False))
         run = shared_stack.run_suite(
-            "suites/config", report_dir=tmp_path / "reports",
+            f"{SUITES}/config", report_dir=tmp_path / "reports",
             overrides=[override] if spec["suite_sees_override"] else [],
             profile=REFERENCE_PROFILE if spec.get("image_scan") else no_layer_scan_profile,
         )

@@ -33,7 +33,7 @@ from stackprobe.profile import load_profile
 
 DEFECTS = REPO / "tests" / "defects" / "deploy"
 CASES = cases("deploy")
-SUITE = REPO / "suites" / "deploy"
+SUITE = REPO / "src" / "stackprobe" / "suites" / "deploy"
 SCRIPT_CHECKS = SUITE / "test_deploy_script.py"  # the deploy command's checks
 MIGRATION_CHECKS = SUITE / "test_migrations.py"  # the migrate/current/heads commands' checks
 CONTROLS = {"DEP-01", "DEP-02", "DEP-03"}

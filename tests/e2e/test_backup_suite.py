@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from support import backup_defects
 from support.defect_spec import messages_problems
-from support.stacks import SuiteRun, TestStack
+from support.stacks import SUITES, SuiteRun, TestStack
 
 from stackprobe.backup.roundtrip import seed_backend
 from stackprobe.canary import canary_name
@@ -49,7 +49,7 @@ def backup_env(shared_stack: TestStack, tmp_path_factory: pytest.TempPathFactory
 def run_suite(env: BackupEnv, tmp_path: Path, backup: dict[str, Any], *extra: str) -> SuiteRun:
     profile = backup_defects.profile(tmp_path / "profile.toml", {"dir": str(env.backups), **LIGHT, **backup})
     started = time.monotonic()
-    run = env.stack.run_suite("suites/backup_restore", report_dir=tmp_path / "reports", profile=profile,
+    run = env.stack.run_suite(f"{SUITES}/backup_restore", report_dir=tmp_path / "reports", profile=profile,
                               extra=list(extra), timeout=600)
     print(f"\nbackup suite run: {time.monotonic() - started:.1f} s, {run.statuses}")
     return run
@@ -79,7 +79,7 @@ def check_named(run: SuiteRun, control: str, function: str) -> dict[str, Any]:
 
 
 def _assert_dump_and_restore_evidence(run: SuiteRun) -> None:
-    """What BKP-01/02 record (suites/backup_restore/test_dump.py, test_restore.py): the dump's name and
+    """What BKP-01/02 record (stackprobe/suites/backup_restore/test_dump.py, test_restore.py): the dump's name and
     size, its gzip integrity, per-table checksums of both sides, and how long backup and restore took."""
     bkp01 = check_named(run, "BKP-01", "test_backup_writes_an_intact_dump_of_every_table")["evidence"]
     backup, dump, size = bkp01["backup"], bkp01["dump"], bkp01["backup_size_bytes"]
@@ -173,7 +173,7 @@ def test_bad_backup_directory_fails_one_control_in_one_line(backup_env: BackupEn
         prepare(backup_env, directory)  # type: ignore[operator]
     backup: dict[str, Any] = {"rto_s": 0.01} if case == "rto_tighter_than_restore" else {}
     profile = backup_defects.profile(tmp_path / "profile.toml", {**LIGHT, **backup, "dir": str(directory)})
-    run = backup_env.stack.run_suite("suites/backup_restore", report_dir=tmp_path / "reports", profile=profile,
+    run = backup_env.stack.run_suite(f"{SUITES}/backup_restore", report_dir=tmp_path / "reports", profile=profile,
                                      extra=["--nightly"], timeout=300)
     output = run.stdout + run.stderr
     assert run.returncode == 1, run.tail()

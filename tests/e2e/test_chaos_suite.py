@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 from support.defect_spec import Defect, cases, load, messages_problems
-from support.stacks import REFERENCE_PROFILE, REPO, TestStack, started_stack
+from support.stacks import REFERENCE_PROFILE, REPO, SUITES, TestStack, started_stack
 
 from stackprobe.faults import RecordStore, UndoRecord
 from stackprobe.faults.kinds import QDISC_HANDLE
@@ -111,7 +111,7 @@ def messages(results: dict[str, Any], control: str) -> list[str]:
 
 # --- the reference passes ------------------------------------------------------------------
 def test_chaos_suite_passes_on_reference(chaos_stack: TestStack, tmp_path: Path) -> None:
-    run = chaos_stack.run_suite("suites/chaos", report_dir=tmp_path / "reports", extra=["--allow-destructive"],
+    run = chaos_stack.run_suite(f"{SUITES}/chaos", report_dir=tmp_path / "reports", extra=["--allow-destructive"],
                                 profile=profile_file(tmp_path))
     assert run.statuses == dict.fromkeys(sorted(CONTROLS), "passed"), run.tail(6000)
     checks = run.results["controls"]["CHS-01"]["checks"]
@@ -155,7 +155,7 @@ def test_chaos_defects_fail_exactly_their_controls(chaos_stack: TestStack, batch
                 env["DEFECT_DIR"] = str(defect)
             overrides.append(override)
             undo.enter_context(chaos_stack.defect(override, *spec["services"], env=dict(env)))
-        run = chaos_stack.run_suite("suites/chaos", report_dir=tmp_path / "reports", overrides=overrides,
+        run = chaos_stack.run_suite(f"{SUITES}/chaos", report_dir=tmp_path / "reports", overrides=overrides,
                                     extra=["--allow-destructive"], env=env,
                                     profile=profile_file(tmp_path, batch_profile(specs)))
     assert set(run.statuses) == CONTROLS, f"not every chaos control ran: {run.statuses}\n{run.tail()}"
@@ -191,7 +191,7 @@ def test_unsteady_stack_aborts_the_experiment(chaos_stack: TestStack, tmp_path: 
     started = redis.state()["StartedAt"]
     redis.container.pause()  # by hand: the suite must find it, and touch nothing
     try:
-        run = chaos_stack.run_suite("suites/chaos", report_dir=tmp_path / "reports",
+        run = chaos_stack.run_suite(f"{SUITES}/chaos", report_dir=tmp_path / "reports",
                                     extra=["--allow-destructive", "-k", "test_cache_down"],
                                     profile=profile_file(tmp_path, "steady_wait_s = 1.0"))
     finally:
@@ -209,7 +209,7 @@ def test_unsteady_stack_aborts_the_experiment(chaos_stack: TestStack, tmp_path: 
 
 def test_unknown_service_refused_before_anything_is_touched(chaos_stack: TestStack, tmp_path: Path) -> None:
     before = {n: s.state()["StartedAt"] for n, s in chaos_stack.target.services().items()}
-    run = chaos_stack.run_suite("suites/chaos", report_dir=tmp_path / "reports",
+    run = chaos_stack.run_suite(f"{SUITES}/chaos", report_dir=tmp_path / "reports",
                                 extra=["--allow-destructive", "-k", "test_crashed"],
                                 profile=profile_file(tmp_path, 'crash_services = ["redis", "nosuch"]',
                                                      [*DESTRUCTIVE, "nosuch"]))
@@ -236,7 +236,7 @@ def start_child(stack: TestStack, selection: str, tmp_path: Path) -> subprocess.
     profile = profile_file(tmp_path, "outage_s = 60.0")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "STACKPROBE_"))}
     return subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "suites/chaos", "--profile", str(profile),
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"{SUITES}/chaos", "--profile", str(profile),
          *stack.suite_args(), "--allow-destructive", "-k", selection, "--report-dir=none"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -289,7 +289,7 @@ def test_sigkill_mid_fault_is_healed_by_next_run(chaos_stack: TestStack, tmp_pat
     child.communicate(timeout=30)
     assert chaos_stack.target.service("mysql").state()["Paused"], "the killed run should have left mysql paused"
     assert [r.id for r in records_of(chaos_stack)] == [record.id]
-    run = chaos_stack.run_suite("suites/chaos", report_dir=tmp_path / "next",
+    run = chaos_stack.run_suite(f"{SUITES}/chaos", report_dir=tmp_path / "next",
                                 extra=["-k", "test_steady_after_every_experiment"], profile=profile_file(tmp_path))
     assert f"stackprobe: healed pause of mysql ({record.container_name}) left by killed run (pid " \
            f"{record.owner_pid}" in run.stdout, run.tail()
@@ -310,7 +310,7 @@ def test_sigkill_while_hlt03_has_a_dependency_stopped_is_healed_by_next_run(chao
                        '\n[safety]\ndestructive_services = ["redis", "mysql"]\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "STACKPROBE_"))}
     child = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "suites/smoke", "--profile", str(profile),
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"{SUITES}/smoke", "--profile", str(profile),
          *chaos_stack.suite_args(), "--allow-destructive", "-k", "test_health_fails_when_dependency_down",
          "--report-dir=none"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     record = wait_injected(chaos_stack, "stop", child)
@@ -318,7 +318,7 @@ def test_sigkill_while_hlt03_has_a_dependency_stopped_is_healed_by_next_run(chao
     child.kill()  # SIGKILL: no finally runs
     child.communicate(timeout=30)
     assert not chaos_stack.target.service("redis").state()["Running"], "the killed run should have left redis stopped"
-    run = chaos_stack.run_suite("suites/smoke", report_dir=tmp_path / "next", profile=profile,
+    run = chaos_stack.run_suite(f"{SUITES}/smoke", report_dir=tmp_path / "next", profile=profile,
                                 extra=["-k", "test_restart_policy_on_long_running_services"])
     healed = (f"stackprobe: healed stop of redis ({record.container_name}) left by killed run "
               f"(pid {record.owner_pid}")

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support.stacks import REPO, run_pytest
+from support.stacks import REPO, SUITES, run_pytest
 
 pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
 
@@ -54,7 +54,7 @@ def test_renamed_services_pass_file_and_in_effect_checks(tmp_path: Path) -> None
         '[health]\ndependency_services = {database = "db", redis = "cache"}\n'
         '[database]\nversion_prefixes = ["8.0.", "10.11."]\n'
         '[config]\nimage_scan = false\n')
-    run = run_pytest("suites/config", "suites/smoke/test_containers.py", "suites/smoke/test_datastores.py",
+    run = run_pytest(f"{SUITES}/config", f"{SUITES}/smoke/test_containers.py", f"{SUITES}/smoke/test_datastores.py",
                      "--target", "ephemeral", "--profile", str(profile), report_dir=tmp_path / "reports")
     assert run.returncode == 0, run.tail()
     controls = {"ENV-01", "ENV-02", "ENV-03", "SEC-01", "SEC-02", "SEC-03", "SEC-04", "SEC-05", "SEC-06",

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from support.defect_spec import Defect, cases, load, messages_problems
 from support.defects import PATCH, materialize, rendered_override
-from support.stacks import REFERENCE_PROFILE, SuiteRun, TestStack, started_stack
+from support.stacks import REFERENCE_PROFILE, SUITES, SuiteRun, TestStack, started_stack
 
 pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
 
@@ -69,7 +69,7 @@ def _profile(tmp_path: Path, logs: dict[str, Any]) -> Path:
 
 def _run(stack: TestStack, tmp_path: Path, overrides: list[Path], logs: dict[str, Any],
          destructive: bool = True) -> SuiteRun:
-    return stack.run_suite("suites/logs", report_dir=tmp_path / "reports",
+    return stack.run_suite(f"{SUITES}/logs", report_dir=tmp_path / "reports",
                            extra=["--allow-destructive"] if destructive else [],
                            overrides=overrides, profile=_profile(tmp_path, logs), timeout=300)
 

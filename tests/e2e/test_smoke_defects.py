@@ -1,4 +1,4 @@
-"""Seeded smoke defects: on each, `suites/smoke` fails exactly the controls its defect.toml names.
+"""Seeded smoke defects: on each, `stackprobe/suites/smoke` fails exactly the controls its defect.toml names.
 
 Every defect is applied to one shared copy of the reference stack and put back afterwards:
 a compose override recreates only the services it changes (`services`), a backend defect
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from support.defect_spec import Defect, cases, load, messages_problems
-from support.stacks import REFERENCE_PROFILE, SuiteRun, TestStack
+from support.stacks import REFERENCE_PROFILE, SUITES, SuiteRun, TestStack
 
 # Grouped by the services they replace: consecutive defects on the same service replace each
 # other directly, without recreating the reference in between (TestStack.defect(defer_reset)).
@@ -84,7 +84,7 @@ def test_smoke_defect_fails_exactly_its_controls(defect_stack: TestStack, defect
     profile.write_text(f"{REFERENCE_PROFILE.read_text()}\n[containers]\nobserve_s = {spec.get('observe_s', 0.0)}\n"
                        f"[health]\noutage_window_s = 12.0\n{spec.get('profile_extra', '')}")
     with applied(shared_stack, defect, spec) as overrides:
-        run = shared_stack.run_suite("suites/smoke", report_dir=tmp_path / "reports", overrides=overrides,
+        run = shared_stack.run_suite(f"{SUITES}/smoke", report_dir=tmp_path / "reports", overrides=overrides,
                                      extra=["--allow-destructive"], profile=profile,
                                      env={"DEFECT_DIR": str(defect)})
     expected, allowed = set(spec.fails), set(spec.fails) | set(spec.get("may_fail", []))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from support.stacks import SUITES
 
 REPO = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -81,7 +82,7 @@ def killed_run(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def test_ephemeral_smoke_passes_and_removes_leftovers(killed_run: str, tmp_path: Path) -> None:
     assert project_containers(killed_run), "leftovers vanished before the next run"
-    result = run_pytest("suites/smoke", "--target", "ephemeral", "--profile", "profiles/reference.toml",
+    result = run_pytest(f"{SUITES}/smoke", "--target", "ephemeral", "--profile", "profiles/reference.toml",
                         f"--report-dir={tmp_path}")
     assert f"removed leftovers of killed run {killed_run}" in result.stdout, result.stdout[-3000:]
     assert not project_containers(killed_run)
@@ -115,7 +116,8 @@ def test_startup_failure_names_the_service_with_its_logs_and_leaves_nothing(tmp_
     override = tmp_path / "broken-redis.yml"
     override.write_text(BROKEN_REDIS)
     project = f"spx{os.getpid()}x{secrets.token_hex(3)}"
-    result = run_pytest("suites/smoke/test_health.py", "--target", "ephemeral", "--profile", "profiles/reference.toml",
+    result = run_pytest(f"{SUITES}/smoke/test_health.py", "--target", "ephemeral",
+                        "--profile", "profiles/reference.toml",
                         "--compose-file", "docker-compose.yml", "--compose-file", str(override),
                         "--project-name", project, "--report-dir=none", timeout=600)
     output = result.stdout + result.stderr
@@ -188,7 +190,7 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
 
 def test_live_smoke_passes(live_stack: tuple[str, Path, str], tmp_path: Path) -> None:
     project, env_file, _ = live_stack
-    result = run_pytest("suites/smoke", "--target", "live", "--profile", "profiles/reference.toml",
+    result = run_pytest(f"{SUITES}/smoke", "--target", "live", "--profile", "profiles/reference.toml",
                         "--project-name", project, "--env-file", str(env_file), "--allow-destructive",
                         *FAST_COMPOSE, f"--report-dir={tmp_path}")
     assert result.returncode == 0, result.stdout[-5000:]
@@ -250,11 +252,11 @@ def test_bad_input_gives_one_line_usage_error(live_stack: tuple[str, Path, str],
     bad_env.write_text(env_file.read_text().replace("MYSQL_USER=ai_user", "MYSQL_USER=nobody"))
     cases["wrong database credentials"] = (
         ["--target", "live", "--project-name", project, "--env-file", str(bad_env),
-         "suites/smoke/test_datastores.py::test_mysql_reachable_version_charset"],
+         f"{SUITES}/smoke/test_datastores.py::test_mysql_reachable_version_charset"],
         {}, "refused user 'nobody' (access denied)", f"in {bad_env}")
     before = set(project_containers(""))
     for name, (args, env, names_input, names_fix) in cases.items():
-        paths = [] if any(a.startswith("suites/") for a in args) else ["suites/smoke/test_health.py"]
+        paths = [] if any(a.startswith(f"{SUITES}/") for a in args) else [f"{SUITES}/smoke/test_health.py"]
         result = run_pytest(*paths, *args, "--report-dir=none", env=env)
         output = result.stdout + result.stderr
         assert result.returncode == pytest.ExitCode.USAGE_ERROR, f"{name}: {output[-2000:]}"

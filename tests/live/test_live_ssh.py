@@ -18,13 +18,11 @@ from pathlib import Path
 import pytest
 from support.fingerprint import canaries_now, differences, fingerprint
 from support.sshd import Sshd, sshd_available, throwaway_sshd
-from support.stacks import REFERENCE_PROFILE, REPO, TestStack, run_pytest
+from support.stacks import REFERENCE_PROFILE, REPO, SUITES, TestStack, run_pytest
 
 pytestmark = [pytest.mark.needs_docker, pytest.mark.slow,
               pytest.mark.skipif(not sshd_available(), reason="OpenSSH server/client not installed")]
 
-# every suite's nightly set (smoke, config, and logs/backup/deploy live parts as they are merged)
-SUITES = ("suites",)
 NIGHTLY_SMOKE = {"HLT-01", "HLT-02", "MET-01", "MET-02", "MET-03", "CTR-01", "CTR-02", "CTR-03",
                  "DB-01", "DB-02", "DB-03", "RDS-01", "VEC-01"}
 
@@ -65,12 +63,12 @@ def test_nightly_over_ssh_matches_local_and_changes_nothing(shared_stack: TestSt
     local_profile.write_text(f"{REFERENCE_PROFILE.read_text()}\n{backup_section}")
     before = fingerprint(shared_stack, backups)
     started = time.monotonic()
-    local = shared_stack.run_suite(*SUITES, report_dir=tmp_path / "local", profile=local_profile,
+    local = shared_stack.run_suite(SUITES, report_dir=tmp_path / "local", profile=local_profile,
                                    extra=["--nightly"])
     local_s = time.monotonic() - started
     between = fingerprint(shared_stack, backups)
     started = time.monotonic()
-    remote = shared_stack.run_suite(*SUITES, report_dir=tmp_path / "ssh", profile=profile,
+    remote = shared_stack.run_suite(SUITES, report_dir=tmp_path / "ssh", profile=profile,
                                     extra=["--nightly", *sshd.ssh_args()])
     ssh_s = time.monotonic() - started
     after = fingerprint(shared_stack, backups)
@@ -105,7 +103,7 @@ def test_backup_suite_over_ssh_passes_and_leaves_nothing(shared_stack: TestStack
     backups = shared_stack.backups(tmp_path / "backups")
     profile = remote_profile(tmp_path, backup_section({"dir": str(backups), **LIGHT}))
     before = fingerprint(shared_stack, backups)
-    run = shared_stack.run_suite("suites/backup_restore", report_dir=tmp_path / "r", profile=profile,
+    run = shared_stack.run_suite(f"{SUITES}/backup_restore", report_dir=tmp_path / "r", profile=profile,
                                  extra=list(sshd.ssh_args()), timeout=600)
     after = fingerprint(shared_stack, backups)
     assert run.statuses == {f"BKP-{n:02d}": "passed" for n in range(1, 11)}, run.tail()
@@ -130,7 +128,7 @@ def test_readonly_database_account(shared_stack: TestStack, sshd: Sshd, tmp_path
     profile.write_text(profile.read_text().replace(
         "[database]\n", '[database]\nreadonly_user_env = "SP_RO_USER"\nreadonly_password_env = "SP_RO_PASSWORD"\n', 1))
     try:
-        args = ("suites/smoke/test_datastores.py", "--nightly", *sshd.ssh_args(), "--profile", str(profile),
+        args = (f"{SUITES}/smoke/test_datastores.py", "--nightly", *sshd.ssh_args(), "--profile", str(profile),
                 "--target", "live", "--project-name", shared_stack.project, "--env-file", str(env_file),
                 *[a for f in shared_stack.compose_files for a in ("--compose-file", str(f))])
         run = run_pytest(*args, report_dir=tmp_path / "ro",
@@ -178,7 +176,7 @@ def test_bad_input_is_one_line_naming_the_host(case: str, shared_stack: TestStac
     else:
         extra = '[services]\nbackend = "api"\n'
         expected = "service 'api' is not part of project"
-    run = shared_stack.run_suite("suites/smoke/test_health.py", report_dir=tmp_path / "r",
+    run = shared_stack.run_suite(f"{SUITES}/smoke/test_health.py", report_dir=tmp_path / "r",
                                  profile=remote_profile(tmp_path, extra), extra=["--nightly", *args])
     line = _one_line_error(run)
     print(f"\n{case}: {line}")
@@ -212,7 +210,7 @@ def test_fleet_one_report_other_hosts_go_on(shared_stack: TestStack, sshd: Sshd,
         + remote("refused", sshd.url, other_key, profile)
         + remote("no-docker", sshd.url, sshd.client_key, no_docker))
     started = time.monotonic()
-    run = run_pytest("suites/smoke", "--nightly", "--fleet", str(fleet), report_dir=tmp_path / "fleet")
+    run = run_pytest(f"{SUITES}/smoke", "--nightly", "--fleet", str(fleet), report_dir=tmp_path / "fleet")
     print(f"\nfleet of 5 (2 up, 3 broken), nightly smoke: {time.monotonic() - started:.1f} s")
     assert run.returncode == 1, run.tail()
     runs = [p for p in (tmp_path / "fleet").iterdir() if p.is_dir() and not p.is_symlink()]
@@ -310,7 +308,7 @@ def test_sigint_mid_nightly_run_leaves_no_canary(shared_stack: TestStack, tmp_pa
     before = fingerprint(shared_stack, backups)
     assert not before["canaries"], before["canaries"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--report-dir=none", *SUITES, "--nightly",
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--report-dir=none", SUITES, "--nightly",
          "--profile", str(profile), *shared_stack.suite_args()],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from support.stacks import SUITES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,7 +24,7 @@ def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 
 
 def test_live_chaos_without_allow_destructive_is_refused() -> None:
-    done = run("suites/chaos", "--target", "live", "--project-name", "prod")
+    done = run(f"{SUITES}/chaos", "--target", "live", "--project-name", "prod")
     assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout + done.stderr
     lines = [line for line in done.stderr.splitlines() if "refusing" in line]
     assert len(lines) == 1, done.stderr
@@ -34,7 +35,7 @@ def test_live_chaos_without_allow_destructive_is_refused() -> None:
 def test_service_the_profile_does_not_allow_is_refused(tmp_path: Path) -> None:
     profile = tmp_path / "prod.toml"
     profile.write_text('[safety]\ndestructive_services = ["redis"]\n')
-    done = run("suites/chaos", "--target", "live", "--project-name", "prod", "--allow-destructive",
+    done = run(f"{SUITES}/chaos", "--target", "live", "--project-name", "prod", "--allow-destructive",
                "--profile", str(profile), "-k", "database_down")
     assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout + done.stderr
     assert (f"refusing stop of 'mysql' on live project 'prod' (this host): it is not in [safety] "
@@ -45,14 +46,14 @@ def test_service_the_profile_does_not_allow_is_refused(tmp_path: Path) -> None:
 def test_allowed_service_passes_collection(tmp_path: Path) -> None:
     profile = tmp_path / "prod.toml"
     profile.write_text('[safety]\ndestructive_services = ["redis"]\n')
-    done = run("suites/chaos", "--target", "live", "--project-name", "prod", "--allow-destructive",
+    done = run(f"{SUITES}/chaos", "--target", "live", "--project-name", "prod", "--allow-destructive",
                "--profile", str(profile), "-k", "cache_down", "--collect-only", "-q")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "test_cache_down_health_prompt_and_backend_recovers" in done.stdout
 
 
 def test_dry_run_shows_every_fault_and_touches_nothing() -> None:
-    done = run("suites/chaos", "--target", "live", "--project-name", "prod", "--dry-run")
+    done = run(f"{SUITES}/chaos", "--target", "live", "--project-name", "prod", "--dry-run")
     assert done.returncode == 0, done.stdout + done.stderr
     for fault in ("crash:mysql", "crash:redis", "crash:backend", "stop:mysql", "stop:redis", "pause:mysql",
                   "slow:mysql", "partition:mysql"):
@@ -95,9 +96,9 @@ def test_aborted_experiment_reaches_terminal_results_and_page(pytester: pytest.P
 
 
 def test_chaos_runs_after_every_other_suite() -> None:
-    done = run("suites/chaos", "suites/smoke", "suites/config", "--collect-only", "-q")
+    done = run(f"{SUITES}/chaos", f"{SUITES}/smoke", f"{SUITES}/config", "--collect-only", "-q")
     assert done.returncode == 0, done.stdout + done.stderr
     ids = [line for line in done.stdout.splitlines() if "::" in line]
-    first_chaos = next(n for n, line in enumerate(ids) if line.startswith("suites/chaos/"))
-    assert all(line.startswith("suites/chaos/") for line in ids[first_chaos:]), ids
+    first_chaos = next(n for n, line in enumerate(ids) if line.startswith(f"{SUITES}/chaos/"))
+    assert all(line.startswith(f"{SUITES}/chaos/") for line in ids[first_chaos:]), ids
     assert ids[first_chaos:][-1].endswith("test_steady_after_every_experiment")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.stacks import run_pytest
+from support.stacks import SUITES, run_pytest
 
 
 class Listener:
@@ -57,7 +57,7 @@ def test_dry_run_live_ssh_prints_plan_and_touches_nothing(listeners: tuple[Liste
     docker, ssh = listeners
     profile = tmp_path / "remote.toml"
     profile.write_text('[stack]\nproject_dir = "/srv/ai_assistant"\n[safety]\nallow_destructive = true\n')
-    run = run_pytest("suites/smoke", "suites/config", "--dry-run", "--profile", str(profile),
+    run = run_pytest(f"{SUITES}/smoke", f"{SUITES}/config", "--dry-run", "--profile", str(profile),
                      "--live-host", f"ssh://deploy@127.0.0.1:{ssh.port}", "--project-name", "prod",
                      report_dir=tmp_path / "r", env={"DOCKER_HOST": f"tcp://127.0.0.1:{docker.port}"})
     out = run.stdout
@@ -79,7 +79,7 @@ def test_dry_run_live_ssh_prints_plan_and_touches_nothing(listeners: tuple[Liste
 def test_dry_run_nightly_without_destructive_skips_and_writes_nothing(listeners: tuple[Listener, Listener],
                                                                       tmp_path: Path) -> None:
     docker, _ = listeners
-    run = run_pytest("suites/smoke", "--dry-run", "--nightly", "--target", "live", "--project-name", "nosuch",
+    run = run_pytest(f"{SUITES}/smoke", "--dry-run", "--nightly", "--target", "live", "--project-name", "nosuch",
                      "--env-file", "/nonexistent/.env", report_dir=tmp_path / "r",
                      env={"DOCKER_HOST": f"tcp://127.0.0.1:{docker.port}"})
     assert run.returncode == 0, run.tail()
@@ -90,7 +90,7 @@ def test_dry_run_nightly_without_destructive_skips_and_writes_nothing(listeners:
 
 
 def test_dry_run_ephemeral_shows_canary_write(tmp_path: Path) -> None:
-    run = run_pytest("suites/smoke/test_datastores.py", "--dry-run", report_dir=tmp_path / "r",
+    run = run_pytest(f"{SUITES}/smoke/test_datastores.py", "--dry-run", report_dir=tmp_path / "r",
                      env={"DOCKER_HOST": "tcp://127.0.0.1:9"})
     assert run.returncode == 0, run.tail()
     assert "ephemeral: a throwaway copy of" in run.stdout
@@ -98,7 +98,7 @@ def test_dry_run_ephemeral_shows_canary_write(tmp_path: Path) -> None:
 
 
 def test_remote_profile_needs_absolute_project_dir(tmp_path: Path) -> None:
-    run = run_pytest("suites/smoke", "--dry-run", "--live-host", "ssh://u@127.0.0.1:1",
+    run = run_pytest(f"{SUITES}/smoke", "--dry-run", "--live-host", "ssh://u@127.0.0.1:1",
                      report_dir=tmp_path / "r")
     assert run.returncode == 4
     assert "project_dir" in run.stderr and "absolute path" in run.stderr, run.tail()
@@ -107,6 +107,6 @@ def test_remote_profile_needs_absolute_project_dir(tmp_path: Path) -> None:
 def test_fleet_file_errors_are_one_line(tmp_path: Path) -> None:
     fleet = tmp_path / "fleet.toml"
     fleet.write_text('[[hosts]]\nname = "a"\nhots = "ssh://x"\n')
-    run = run_pytest("suites/smoke", "--fleet", str(fleet), report_dir=tmp_path / "r")
+    run = run_pytest(f"{SUITES}/smoke", "--fleet", str(fleet), report_dir=tmp_path / "r")
     assert run.returncode == 4
     assert "unknown key(s) hots" in run.stderr and str(fleet) in run.stderr, run.tail()

@@ -102,11 +102,20 @@ def test_unknown_control_is_collection_error(pytester: pytest.Pytester) -> None:
 
 
 def test_suite_check_without_control_is_rejected(pytester: pytest.Pytester) -> None:
-    pytester.mkdir("suites")
-    pytester.path.joinpath("suites", "test_y.py").write_text("def test_y(): pass\n")
-    result = pytester.runpytest_subprocess("--report-dir=none", "suites")
+    """The rule holds for stackprobe's own suites (here a stand-in directory the conftest names as
+    them), not for a user's directory that happens to be called suites/."""
+    for name in ("suites", "mine"):
+        pytester.mkdir(name)
+        pytester.path.joinpath(name, "test_y.py").write_text("def test_y(): pass\n")
+    pytester.makeconftest("""
+        from pathlib import Path
+        import stackprobe.activation
+        stackprobe.activation.SUITES_DIR = Path(__file__).resolve().parent / "mine"
+    """)
+    result = pytester.runpytest_subprocess("--report-dir=none", "mine")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "needs @pytest.mark.control" in result.stderr.str()
+    assert pytester.runpytest_subprocess("--report-dir=none", "suites").ret == 0
 
 
 def test_list_controls_prints_catalogue(pytester: pytest.Pytester) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from pageparse import Page
-from support.stacks import REFERENCE_PROFILE, TestStack
+from support.stacks import REFERENCE_PROFILE, SUITES, TestStack
 
 from stackprobe.redact import is_secret_name
 from stackprobe.report.manifest import verify_manifest
@@ -18,7 +18,7 @@ from stackprobe.report.manifest import verify_manifest
 
 @pytest.mark.needs_docker
 def test_report_of_a_live_smoke_run(shared_stack: TestStack, tmp_path: Path) -> None:
-    run = shared_stack.run_suite("suites/smoke/test_containers.py", "suites/smoke/test_health.py",
+    run = shared_stack.run_suite(f"{SUITES}/smoke/test_containers.py", f"{SUITES}/smoke/test_health.py",
                                  report_dir=tmp_path)
     assert run.statuses, run.tail()
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir() and not p.is_symlink()]

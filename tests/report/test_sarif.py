@@ -20,6 +20,7 @@ from stackprobe.checks import ConfigInputs, check_config, policies
 from stackprobe.profile import Profile
 
 REPO = Path(__file__).resolve().parents[2]
+SUITES = "src/stackprobe/suites"
 DEFECTS = REPO / "tests" / "defects" / "config"
 WAIVE_SEC04 = """
 [[waiver]]
@@ -54,7 +55,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     override = DEFECTS / "fallback_rootpassword" / "compose.override.yml"
     compose = [REPO / "docker-compose.yml", override]
     (root / "waivers.toml").write_text(WAIVE_SEC04)
-    args = [sys.executable, "-m", "pytest", "suites/config/test_config_files.py", "-p", "no:cacheprovider", "-q",
+    args = [sys.executable, "-m", "pytest", f"{SUITES}/config/test_config_files.py", "-p", "no:cacheprovider", "-q",
             "--env-file", str(env), *(a for f in compose for a in ("--compose-file", str(f))),
             "--report-dir", str(root / "reports"), "--waivers", str(root / "waivers.toml")]
     done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)

@@ -29,10 +29,11 @@ from stackprobe.targets.envfiles import write_env
 from stackprobe.targets.ephemeral import EphemeralTarget
 
 REPO = Path(__file__).resolve().parents[2]
+SUITES = "src/stackprobe/suites"  # the suites, as paths from REPO (where suite runs start)
 FAST_HEALTH = Path(__file__).with_name("fast-health.yml")
 REFERENCE_PROFILE = REPO / "profiles" / "reference.toml"
 BASE_COMPOSE = REPO / "docker-compose.yml"
-SUITES_DIR = REPO / "suites"  # the checks; the one place tests look for them
+SUITES_DIR = REPO / SUITES  # the checks; the one place tests look for them
 
 
 @dataclass

@@ -9,7 +9,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
-from support.stacks import run_pytest
+from support.stacks import SUITES, run_pytest
 
 from stackprobe.checks import (
     ComposePolicy,
@@ -180,7 +180,7 @@ def test_config_file_suite_reports_parser_differences_and_profile_thresholds(tmp
     profile = tmp_path / "strict.toml"
     profile.write_text("[secrets]\nsecret_key_min_length = 80\n", encoding="utf-8")
     reports = tmp_path / "reports"
-    run = run_pytest("suites/config/test_config_files.py", "--env-file", str(env), "--profile", str(profile),
+    run = run_pytest(f"{SUITES}/config/test_config_files.py", "--env-file", str(env), "--profile", str(profile),
                      report_dir=reports, timeout=120)
     output = run.stdout + run.stderr
     assert run.returncode == pytest.ExitCode.TESTS_FAILED, output[-3000:]

@@ -28,7 +28,13 @@ from stackprobe.report.model import ResultsError
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m stackprobe.report", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    add_commands(parser)
+    return parser
+
+
+def add_commands(parser: argparse.ArgumentParser) -> None:
+    """render and verify, as subcommands of `parser` (also `stackprobe report`)."""
+    commands = parser.add_subparsers(dest="report_command", required=True, metavar="{render,verify}")
     render = commands.add_parser("render", help="write controls.html from results.json, running no test")
     render.add_argument("run_dir", type=Path, help="a run directory, e.g. reports/latest")
     render.add_argument("--waivers", type=Path, default=None,
@@ -54,7 +60,6 @@ def _parser() -> argparse.ArgumentParser:
                         help="history file (default: history.jsonl beside the run directory, if any)")
     verify.add_argument("--allowed-signers", type=Path, default=None, metavar="FILE",
                         help="also check SHA256SUMS.sig against these keys (ssh-keygen ALLOWED SIGNERS format)")
-    return parser
 
 
 def _archived(given: Path | None, run_dir: Path, name: str) -> Path | None:
@@ -128,9 +133,12 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def dispatch(args: argparse.Namespace) -> int:
+    return _render(args) if args.report_command == "render" else _verify(args)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    return _render(args) if args.command == "render" else _verify(args)
+    return dispatch(_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import pytest
 from stackprobe.chaos.probes import write_probe
 from stackprobe.chaos.recovery import RecoveryWatch, Trial, describe, judge, recovery_evidence, slo_of, watch_timeout
 from stackprobe.evidence import Evidence
-from suites.chaos.conftest import ChaosRun
+from stackprobe.suites.chaos.conftest import ChaosRun
 
 
 @pytest.mark.control("CHS-01")

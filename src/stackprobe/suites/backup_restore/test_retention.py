@@ -11,9 +11,9 @@ from stackprobe.backup import retention
 from stackprobe.backup.procedure import Procedure
 from stackprobe.canary import scratch_database
 from stackprobe.evidence import Evidence
+from stackprobe.suites.backup_restore import common
 from stackprobe.targets import Target
 from stackprobe.targets.host import Host
-from suites.backup_restore import common
 
 CONTENT = b"stackprobe retention probe: not a real backup\n"
 

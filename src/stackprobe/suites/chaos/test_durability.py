@@ -13,8 +13,8 @@ from stackprobe.chaos.load import ApiDocuments, BoundedLoad
 from stackprobe.chaos.probes import Backend, api_writes_allowed
 from stackprobe.chaos.recovery import RecoveryWatch, describe, recovery_evidence, slo_of, watch_timeout
 from stackprobe.evidence import Evidence
+from stackprobe.suites.chaos.conftest import ChaosRun
 from stackprobe.targets import Target
-from suites.chaos.conftest import ChaosRun
 
 
 @pytest.mark.control("CHS-04")

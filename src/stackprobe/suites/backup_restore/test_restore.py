@@ -9,8 +9,8 @@ from stackprobe.backup import checksums, schema
 from stackprobe.backup.newest import Newest
 from stackprobe.backup.roundtrip import RoundTrip
 from stackprobe.evidence import Evidence
+from stackprobe.suites.backup_restore import common
 from stackprobe.targets import Target
-from suites.backup_restore import common
 
 OBJECT_KINDS = ("view", "function", "procedure", "trigger", "event")
 

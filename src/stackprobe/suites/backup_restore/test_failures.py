@@ -11,8 +11,8 @@ import pytest
 from stackprobe.backup.failures import FailedRun, FailureServer
 from stackprobe.backup.procedure import Procedure
 from stackprobe.evidence import Evidence
+from stackprobe.suites.backup_restore import common
 from stackprobe.targets import Target
-from suites.backup_restore import common
 
 TIMEOUT_S = 180.0
 STREAMING_BYTES = 32 * 1024

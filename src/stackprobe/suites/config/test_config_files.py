@@ -9,7 +9,7 @@ import pytest
 
 from stackprobe.checks import ConfigCheck, ParserDifferenceWarning
 from stackprobe.evidence import Evidence
-from suites.conftest import assert_control_clean
+from stackprobe.suites.conftest import assert_control_clean
 
 FILE_CONTROLS = ["ENV-01", "ENV-02", "ENV-03", "SEC-01", "SEC-02", "SEC-03", "SEC-04", "SEC-05",
                  "SEC-06", "SEC-07", "CMP-01"]

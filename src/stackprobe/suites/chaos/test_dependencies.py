@@ -15,7 +15,7 @@ from stackprobe.chaos.probes import api_probe, api_probe_ok, write_probe
 from stackprobe.chaos.recovery import RecoveryWatch, first_success, judge, recovery_evidence, slo_of
 from stackprobe.evidence import Evidence
 from stackprobe.faults import Fault, qdiscs_left
-from suites.chaos.conftest import ChaosRun
+from stackprobe.suites.chaos.conftest import ChaosRun
 
 WRITES_EPHEMERAL = "{database}: canary table; {cache}: canary keys"
 

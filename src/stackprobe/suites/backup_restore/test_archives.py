@@ -11,9 +11,9 @@ import pytest
 from stackprobe.backup import archives
 from stackprobe.backup.roundtrip import QUERIES_K, RoundTrip, probe_queries
 from stackprobe.evidence import Evidence
+from stackprobe.suites.backup_restore import common
 from stackprobe.targets import Target
 from stackprobe.targets.host import Host
-from suites.backup_restore import common
 
 
 @pytest.mark.control("BKP-06")

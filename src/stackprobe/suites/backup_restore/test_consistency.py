@@ -7,8 +7,8 @@ import pytest
 
 from stackprobe.backup.roundtrip import RoundTrip
 from stackprobe.evidence import Evidence
+from stackprobe.suites.backup_restore import common
 from stackprobe.targets import Target
-from suites.backup_restore import common
 
 
 @pytest.mark.control("BKP-03")

@@ -7,8 +7,8 @@ import pytest
 from stackprobe.checks import Finding, compose_policy
 from stackprobe.checks.inspected import check_log_limits_in_effect, model_from_inspect
 from stackprobe.evidence import Evidence
+from stackprobe.suites.conftest import assert_control_clean
 from stackprobe.targets import Target
-from suites.conftest import assert_control_clean
 
 
 @pytest.mark.control("LOG-06")

@@ -8,7 +8,7 @@ import pytest
 
 from stackprobe.evidence import Evidence
 from stackprobe.inspect import ImageReport, InEffect
-from suites.conftest import assert_control_clean
+from stackprobe.suites.conftest import assert_control_clean
 
 CONTAINER_CONTROLS = ["ENV-01", "ENV-03", "SEC-01", "SEC-02", "SEC-03", "SEC-06"]
 

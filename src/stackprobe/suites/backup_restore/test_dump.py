@@ -11,9 +11,9 @@ from stackprobe.backup.newest import Newest
 from stackprobe.backup.roundtrip import RoundTrip
 from stackprobe.canary import is_canary
 from stackprobe.evidence import Evidence
+from stackprobe.suites.backup_restore import common
 from stackprobe.targets import Target
 from stackprobe.targets.host import FileEntry
-from suites.backup_restore import common
 
 # readable by group or others: what BKP-10 forbids
 OPEN_BITS = 0o044

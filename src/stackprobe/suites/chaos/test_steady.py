@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stackprobe.evidence import Evidence
-from suites.chaos.conftest import ChaosRun
+from stackprobe.suites.chaos.conftest import ChaosRun
 
 
 @pytest.mark.control("CHS-08")
