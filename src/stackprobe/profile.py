@@ -94,6 +94,8 @@ class MetricsSection:
     request_counter: str = "http_requests_total"
     scrapes: int = 12
     traffic_requests: int = 20
+    # MET-02/03: the backend path their traffic GETs (any cheap route the counters count)
+    traffic_path: str = "/api/v1/system/ping"
     use_promtool: bool = True
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from stackprobe.chaos.outage import OutageObservation, observe_outage
+from stackprobe.errors import StackprobeUsageError
 from stackprobe.faults import Injector
+from stackprobe.metrics import ScrapeError, scrape
 from stackprobe.safety import skip_unless_destructive_allowed
 from stackprobe.settings import RunSettings
 from stackprobe.targets import Target
@@ -26,3 +28,13 @@ def outages(target: Target, stackprobe_settings: RunSettings, fault_injector: In
         dependency: observe_outage(target, fault_injector, dependency, service, window)
         for dependency, service in health.dependency_services.items()
     }
+
+
+@pytest.fixture
+def metrics_text(target: Target) -> str:
+    """One scrape of the metrics URL. An endpoint where nothing answers (or whose port is not
+    published) is an error of the checks that need it, in one line: they never compared a counter."""
+    try:
+        return scrape(target.http(), target.metrics_url)
+    except (ScrapeError, StackprobeUsageError) as error:
+        pytest.fail(f"could not scrape: {error}", pytrace=False)

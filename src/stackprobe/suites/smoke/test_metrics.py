@@ -6,44 +6,30 @@ import shutil
 import subprocess
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from stackprobe.evidence import Evidence
+from stackprobe.metrics import ScrapeError, counter_total, families, samples, scrape
 from stackprobe.targets import Target
 
 
-def scrape(target: Target) -> str:
-    response = target.http().get(target.metrics_url)
-    response.raise_for_status()
-    return response.text
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    found = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return found
-
-
-def counter_total(text: str, name: str) -> float:
-    return sum(v for (sample, _), v in samples(text).items() if sample == name)
+def scrape_again(target: Target) -> str:
+    """A later scrape: the first one (the `metrics_text` fixture) proved the endpoint answers, so a
+    failure now is the check's own finding."""
+    try:
+        return scrape(target.http(), target.metrics_url)
+    except ScrapeError as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 @pytest.mark.control("MET-01")
 @pytest.mark.nightly
-def test_metrics_valid_with_required_families(target: Target, evidence: Evidence) -> None:
-    text = scrape(target)
+def test_metrics_valid_with_required_families(target: Target, metrics_text: str, evidence: Evidence) -> None:
+    text = metrics_text
     evidence.record("url", target.metrics_url)
-    families = {}
-    for family in text_string_to_metric_families(text):
-        # the parser names a counter family without its _total suffix
-        families[family.name] = family.type
-        if family.type == "counter":
-            families[family.name + "_total"] = family.type
-    evidence.record("families", sorted(families))
-    wrong = {name: families.get(name, "(missing)") for name, kind in
-             target.profile.metrics.required_families.items() if families.get(name) != kind}
+    found = families(text)
+    evidence.record("families", sorted(found))
+    wrong = {name: found.get(name, "(missing)") for name, kind in
+             target.profile.metrics.required_families.items() if found.get(name) != kind}
     assert not wrong, (f"required families missing or of the wrong type (expected "
                        f"{target.profile.metrics.required_families}): saw {wrong}")
     promtool = shutil.which("promtool")
@@ -58,15 +44,15 @@ def test_metrics_valid_with_required_families(target: Target, evidence: Evidence
 
 @pytest.mark.control("MET-02")
 @pytest.mark.nightly
-def test_counters_never_go_down(target: Target, evidence: Evidence) -> None:
+def test_counters_never_go_down(target: Target, metrics_text: str, evidence: Evidence) -> None:
     rounds = target.profile.metrics.scrapes
-    client, ping = target.http(), target.backend_url + "/api/v1/system/ping"
-    previous = samples(scrape(target))
+    client, ping = target.http(), target.backend_url + target.profile.metrics.traffic_path
+    previous = samples(metrics_text)
     decreases = []
     for _ in range(rounds):
         for _ in range(3):
             client.get(ping)
-        current = samples(scrape(target))
+        current = samples(scrape_again(target))
         for key, value in current.items():
             name = key[0]
             if (name.endswith("_total") or name.endswith("_count")) and value < previous.get(key, 0):
@@ -80,12 +66,12 @@ def test_counters_never_go_down(target: Target, evidence: Evidence) -> None:
 
 @pytest.mark.control("MET-03")
 @pytest.mark.nightly
-def test_request_counter_moves_with_traffic(target: Target, evidence: Evidence) -> None:
+def test_request_counter_moves_with_traffic(target: Target, metrics_text: str, evidence: Evidence) -> None:
     n = target.profile.metrics.traffic_requests
     name = target.profile.metrics.request_counter
-    before = counter_total(scrape(target), name)
-    client, ping = target.http(), target.backend_url + "/api/v1/system/ping"
+    before = counter_total(metrics_text, name)
+    client, ping = target.http(), target.backend_url + target.profile.metrics.traffic_path
     ok = sum(1 for _ in range(n) if client.get(ping).status_code == 200)
-    after = counter_total(scrape(target), name)
+    after = counter_total(scrape_again(target), name)
     evidence.record(name, {"before": before, "after": after, "requests_sent": n, "answered_200": ok})
     assert after - before >= ok, f"{name} grew by {after - before:g} after {ok} requests"

@@ -1,0 +1,95 @@
+"""Scraping metrics over real sockets on 127.0.0.1: where nothing (or something else) answers,
+one line naming the URL, what was seen and the fix; never an httpx traceback."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import httpx
+import pytest
+
+from stackprobe.metrics import ScrapeError, counter_total, families, scrape
+
+TEXT = "# TYPE http_requests_total counter\nhttp_requests_total{path=\"/a\"} 3\nhttp_requests_total{path=\"/b\"} 4\n"
+
+
+@contextmanager
+def http_server(status: int, body: str) -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/metrics"
+    finally:
+        server.shutdown()
+
+
+@contextmanager
+def resetting_server() -> Iterator[str]:
+    """Accepts and closes at once: an endpoint that is not HTTP."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    listener.settimeout(5)
+
+    def serve() -> None:
+        for _ in range(4):
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/metrics"
+    finally:
+        listener.close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_scrape_reads_families_and_counters() -> None:
+    with http_server(200, TEXT) as url, httpx.Client() as client:
+        text = scrape(client, url)
+    assert families(text)["http_requests_total"] == "counter"
+    assert counter_total(text, "http_requests_total") == 7
+
+
+@pytest.mark.parametrize("case", ["refused", "reset", "404"])
+def test_no_metrics_is_one_line_naming_url_what_and_fix(case: str) -> None:
+    with httpx.Client() as client:
+        if case == "refused":
+            url = f"http://127.0.0.1:{_closed_port()}/metrics"
+            with pytest.raises(ScrapeError) as caught:
+                scrape(client, url)
+            expected = f"nothing answers at {url} (connection refused)"
+        elif case == "reset":
+            with resetting_server() as url, pytest.raises(ScrapeError) as caught:
+                scrape(client, url)
+            expected = f"nothing answers at {url} (connection reset)"
+        else:
+            with http_server(404, "no") as url, pytest.raises(ScrapeError) as caught:
+                scrape(client, url)
+            expected = f"{url} answered 404, not metrics: check [metrics] path"
+    message = str(caught.value)
+    assert message.startswith(expected), message
+    assert "[metrics]" in message and "\n" not in message
