@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from stackprobe import absence
 from stackprobe.fleet import fleet_description
 from stackprobe.safety import destructive_refusal, marker_specs
 from stackprobe.session import active_run, control_of
@@ -28,7 +29,12 @@ from stackprobe.settings import RunSettings
 
 
 def skip_reason(item: pytest.Item, settings: RunSettings) -> str | None:
-    """Why a check does not run on this target (None: it runs)."""
+    """Why a check does not run on this target (None: it runs): a declared-absent part, or a
+    destructive check on a live target without --allow-destructive."""
+    control = control_of(item)
+    absent = absence.verdict(settings.profile.absent, control) if control else None
+    if absent is not None and not absent.is_finding:
+        return absent.message
     if item.get_closest_marker("destructive"):
         return destructive_refusal(settings)
     return None

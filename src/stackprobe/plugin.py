@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from stackprobe import activation, catalogue, listing, user_catalogue
+from stackprobe import absence, activation, catalogue, listing, user_catalogue
+from stackprobe.dryrun import skip_reason
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.evidence import CheckResult, Evidence
 from stackprobe.faults import Injector
@@ -208,13 +209,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     control_id = control_of(item)
+    settings = run(item.config).settings
     if control_id:
         control = catalogue.get(control_id)
         item.user_properties.append(("control", control.id))
         item.user_properties.append(("severity", control.severity))
-    from stackprobe.dryrun import skip_reason
-
-    reason = skip_reason(item, run(item.config).settings)
+    reason = skip_reason(item, settings)
     if reason:
         pytest.skip(reason)
 
@@ -228,7 +228,12 @@ def _usage_exit(error: StackprobeUsageError, config: pytest.Config | None = None
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
     """Bad input met inside a check (wrong credentials, unknown service) ends the run with
-    one line and the usage-error exit code instead of failing every check with a trace."""
+    one line and the usage-error exit code instead of failing every check with a trace. A
+    declared absence the profile calls a finding fails the check instead of running it."""
+    control_id = control_of(item)
+    absent = absence.verdict(run(item.config).settings.profile.absent, control_id) if control_id else None
+    if absent is not None and absent.is_finding:
+        pytest.fail(absent.message, pytrace=False)
     try:
         return (yield)
     except StackprobeUsageError as error:
@@ -390,6 +395,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         status = {"passed": "passed", "failed": "failed", "skipped": "skipped"}[report.outcome]
         if report.when == "setup" and report.outcome == "failed":
             status = "error"
+        if status == "skipped" and _not_applicable(report):
+            status = "not_applicable"
         aborted = _aborted(call)
         if aborted:
             status = "aborted"
@@ -425,6 +432,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 _WIRE = "stackprobe_result"
+
+
+def _not_applicable(report: pytest.TestReport) -> bool:
+    """A skip whose reason is a declared absence (stackprobe.absence)."""
+    reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else str(report.longrepr or "")
+    return reason.startswith(("Skipped: " + absence.NOT_APPLICABLE, absence.NOT_APPLICABLE))
 _ABORTED = "stackprobe_aborted"
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stackprobe.absence import PARTS, AbsentSection
 from stackprobe.errors import StackprobeUsageError
 
 
@@ -560,6 +561,7 @@ class Profile:
     secrets: SecretsSection = field(default_factory=SecretsSection)
     logs: LogsSection = field(default_factory=LogsSection)
     safety: SafetySection = field(default_factory=SafetySection)
+    absent: AbsentSection = field(default_factory=AbsentSection)
     deploy: DeploySection = field(default_factory=DeploySection)
     backup: BackupSection = field(default_factory=BackupSection)
     report: ReportSection = field(default_factory=ReportSection)
@@ -688,6 +690,7 @@ def _validate(profile: Profile, file: str) -> None:
     """Values whose type is right but whose meaning is not."""
     _validate_secrets(profile, file)
     _validate_health(profile, file)
+    _validate_absent(profile, file)
     chaos = profile.chaos
     if not 0 < chaos.poll_interval_s <= 0.1:
         raise StackprobeUsageError(
@@ -704,6 +707,17 @@ def _validate(profile: Profile, file: str) -> None:
             raise StackprobeUsageError(
                 f"profile {file}: chaos.{key} names {unknown}, which [health] dependency_services does not map "
                 f"to a service (it maps: {', '.join(sorted(profile.health.dependency_services)) or 'nothing'})")
+
+
+def _validate_absent(profile: Profile, file: str) -> None:
+    for key in ("parts", "findings"):
+        unknown = [p for p in getattr(profile.absent, key) if p not in PARTS]
+        if unknown:
+            raise StackprobeUsageError(f"profile {file}: absent.{key} names {unknown}: known parts are "
+                                       f"{', '.join(PARTS)}")
+    if not profile.backup.restore_command:
+        raise StackprobeUsageError(f"profile {file}: backup.restore_command is empty: the backup suite restores "
+                                   "every dump it judges with it; name the deployment's restore command")
 
 
 def _validate_health(profile: Profile, file: str) -> None:

@@ -14,13 +14,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from stackprobe import catalogue
+from stackprobe import absence, catalogue
 from stackprobe.evidence import CheckResult
 from stackprobe.redact import REDACTOR
 from stackprobe.settings import RunSettings
 from stackprobe.targets.base import Target
 
-_RANK = {"error": 5, "failed": 4, "aborted": 3, "passed": 2, "skipped": 1}
+_RANK = {"error": 6, "failed": 5, "aborted": 4, "passed": 3, "not_applicable": 2, "skipped": 1}
 
 
 def control_statuses(results: list[CheckResult]) -> dict[str, str]:
@@ -108,6 +108,8 @@ def build_summary(
         "run": {
             "target": target.describe() if target else {"kind": settings.target},
             "profile": {"source": settings.profile.source, "sha256": settings.profile.sha256},
+            # parts the profile declared absent (their controls: not applicable), in words
+            "absent": absence.declared(settings.profile.absent),
             "compose_files": [str(p) for p in settings.compose_files],
             "compose_file_sha256": {str(p): _sha256_files([p]) for p in settings.compose_files},
             "compose_sha256": _sha256_files(settings.compose_files),

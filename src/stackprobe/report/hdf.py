@@ -23,10 +23,12 @@ from stackprobe.report.attestations import Attestation
 from stackprobe.report.model import ControlResult, RunReport
 
 IMPACT = {"critical": 0.9, "high": 0.7, "medium": 0.5, "low": 0.3}
-_RESULT_STATUS = {"passed": "passed", "failed": "failed", "skipped": "skipped", "error": "error", "aborted": "error"}
+_RESULT_STATUS = {"passed": "passed", "failed": "failed", "skipped": "skipped", "error": "error", "aborted": "error",
+                  "not_applicable": "skipped"}
 # what Heimdall shows for each stackprobe status (see the module docstring)
 HEIMDALL_STATUS = {"passed": "Passed", "failed": "Failed", "error": "Profile Error", "aborted": "Profile Error",
-                   "skipped": "Not Reviewed", "waived": "Not Applicable", "attested": "Passed"}
+                   "skipped": "Not Reviewed", "waived": "Not Applicable", "attested": "Passed",
+                   "not_applicable": "Not Applicable"}
 
 
 def _result(check: Any) -> dict[str, Any]:
@@ -36,7 +38,7 @@ def _result(check: Any) -> dict[str, Any]:
         "start_time": check.started, "resource": "stackprobe check",
     }
     evidence = json.dumps(check.evidence, ensure_ascii=False, sort_keys=True)
-    if status == "skipped":
+    if status in ("skipped", "not_applicable"):
         result["skip_message"] = check.message or "skipped"
     elif status in {"failed", "error"}:
         result["message"] = (check.message or status) + (f"\nevidence: {evidence}" if check.evidence else "")
@@ -79,7 +81,8 @@ def _control(control: ControlResult, as_of: str) -> dict[str, Any]:
         "id": control.id, "title": control.title, "desc": control.why,
         "descriptions": [{"label": "default", "data": control.why}, {"label": "fix", "data": control.fix},
                          {"label": "check", "data": f"{len(control.checks)} automated check(s) by stackprobe"}],
-        "impact": IMPACT.get(control.severity, 0.5), "refs": [],
+        # impact 0 is InSpec's (and Heimdall's) "Not Applicable": a part the profile declared absent
+        "impact": 0.0 if control.status == "not_applicable" else IMPACT.get(control.severity, 0.5), "refs": [],
         "tags": {"severity": control.severity, "suite": control.suite, "frameworks": list(control.tags),
                  "stackprobe_status": control.status, "nist": list(control.nist)},
         "code": "", "source_location": {"ref": control.checks[0].nodeid.split("::")[0] if control.checks else "",

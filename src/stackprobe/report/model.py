@@ -15,7 +15,7 @@ from stackprobe import catalogue
 from stackprobe.report.attestations import ATTESTABLE, Attestation, AttestationSet
 from stackprobe.report.waivers import Waiver, WaiverSet
 
-STATUSES = ("failed", "error", "aborted", "waived", "attested", "skipped", "passed")
+STATUSES = ("failed", "error", "aborted", "waived", "attested", "skipped", "not_applicable", "passed")
 FAILING = frozenset({"failed", "error", "aborted"})
 SEVERITIES = ("critical", "high", "medium", "low")
 

@@ -102,6 +102,9 @@ def _environment(report: RunReport) -> str:
     if isinstance(profile, dict):
         rows.append(("profile", f"<span class='mono'>{_e(profile.get('source', '?'))}</span><br>sha256 "
                                 f"<span class='mono'>{_e(profile.get('sha256') or '— (built-in defaults)')}</span>"))
+    absent = run.pop("absent", {})
+    rows.append(("declared absent", "<br>".join(f"<b>{_e(name)}</b>: {_e(what)}" for name, what in absent.items())
+                 if isinstance(absent, dict) and absent else "nothing (every part of the design is checked)"))
     files = run.pop("compose_files", [])
     hashes = run.pop("compose_file_sha256", {})
     combined = run.pop("compose_sha256", "")

@@ -1,0 +1,64 @@
+"""Parts of the reference design a stack may not have, declared in the profile ([absent] parts).
+
+A declared-absent part is a state, not a failure: its controls report "not applicable: declared
+absent in [absent] parts (...)" on every output (HDF impact 0, like InSpec's not applicable), and
+the auditor's page lists what the profile declared absent. Whether an absence is itself a finding
+(no backup of uploaded files) is the profile's policy ([absent] findings): those controls fail,
+naming the declaration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+NOT_APPLICABLE = "not applicable"
+
+
+@dataclass(frozen=True)
+class Part:
+    controls: tuple[str, ...]
+    what: str  # the absence, in words
+
+
+PARTS: dict[str, Part] = {
+    "metrics": Part(("MET-01", "MET-02", "MET-03"), "the stack has no Prometheus metrics endpoint"),
+    "vector_store": Part(("VEC-01",), "the stack has no vector store"),
+    "logrotate": Part(("LOG-04",), "the log is rotated in-process only; there is no logrotate file"),
+    "file_archives": Part(("BKP-06",), "the backup archives no files: uploads and vector data are not backed up"),
+}
+
+
+@dataclass(frozen=True)
+class AbsentSection:
+    """The profile's [absent] section."""
+
+    # parts of the reference design this stack does not have (PARTS): their controls report
+    # "not applicable"
+    parts: list[str] = field(default_factory=list)
+    # absent parts whose absence is a finding all the same (their controls fail, naming it)
+    findings: list[str] = field(default_factory=lambda: ["file_archives"])
+
+
+@dataclass(frozen=True)
+class Verdict:
+    message: str
+    is_finding: bool  # fail the control (the absence is a finding) rather than report it not applicable
+
+
+def verdict(absent: AbsentSection, control: str) -> Verdict | None:
+    """What a declared absence says of `control` (None: nothing is declared absent for it)."""
+    for name in absent.parts:
+        part = PARTS.get(name)
+        if part is None or control not in part.controls:
+            continue
+        if name in absent.findings:
+            return Verdict(f"{part.what} (declared absent in [absent] parts: {name}); [absent] findings makes "
+                           f"that a finding: add the part, or accept its absence by removing {name!r} from "
+                           "[absent] findings", True)
+        return Verdict(f"{NOT_APPLICABLE}: declared absent in [absent] parts ({name}): {part.what}", False)
+    return None
+
+
+def declared(absent: AbsentSection) -> dict[str, str]:
+    """part -> what its absence means, for the reports."""
+    return {name: PARTS[name].what for name in absent.parts if name in PARTS}

@@ -1,0 +1,74 @@
+"""A part the profile declares absent is a state, not a failure: its controls are "not applicable"
+on every output (terminal, results.json, HDF impact 0, the auditor's page lists it), and an
+absence the profile calls a finding fails its control naming the declaration. Checks that touch
+no fixture, so no Docker engine is needed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+CHECKS = '''
+import pytest
+
+@pytest.mark.control("MET-01")
+def test_metrics():
+    raise AssertionError("must not run: metrics are declared absent")
+
+@pytest.mark.control("LOG-04")
+def test_logrotate():
+    raise AssertionError("must not run: logrotate is declared absent")
+
+@pytest.mark.control("BKP-06")
+def test_archives():
+    raise AssertionError("must not run: the absence is the finding")
+
+@pytest.mark.control("HLT-01")
+def test_health():
+    pass
+'''
+
+
+def test_declared_absent_parts_are_not_applicable_everywhere(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytester.makepyfile(test_user_checks=CHECKS)
+    profile = tmp_path / "p.toml"
+    profile.write_text('[absent]\nparts = ["metrics", "logrotate", "file_archives"]\n')
+    reports = tmp_path / "reports"
+    result = pytester.runpytest("-p", "no:cacheprovider", "--profile", str(profile), f"--report-dir={reports}",
+                                "-rs")
+    result.assert_outcomes(passed=1, skipped=2, failed=1)
+    out = result.stdout.str()
+    assert "not applicable: declared absent in [absent] parts (metrics): the stack has no Prometheus metrics" in out
+    assert "must not run" not in out
+    (run_dir,) = [p for p in reports.iterdir() if p.is_dir() and not p.is_symlink()]
+    results = json.loads((run_dir / "results.json").read_text())
+    statuses = {cid: c["status"] for cid, c in results["controls"].items()}
+    assert statuses == {"MET-01": "not_applicable", "LOG-04": "not_applicable", "BKP-06": "failed",
+                        "HLT-01": "passed"}
+    (finding,) = results["controls"]["BKP-06"]["checks"]
+    assert ("the backup archives no files: uploads and vector data are not backed up (declared absent in "
+            "[absent] parts: file_archives); [absent] findings makes that a finding") in finding["message"]
+    assert set(results["run"]["absent"]) == {"metrics", "logrotate", "file_archives"}
+    hdf = json.loads((run_dir / "controls.hdf.json").read_text())
+    impact = {c["id"]: c["impact"] for c in hdf["profiles"][0]["controls"]}
+    assert impact["MET-01"] == 0.0 and impact["LOG-04"] == 0.0 and impact["BKP-06"] > 0
+    page = (run_dir / "controls.html").read_text()
+    assert "declared absent" in page and "the log is rotated in-process only" in page
+
+
+def test_an_unknown_part_or_an_empty_restore_command_is_one_line(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytester.makepyfile(test_user_checks=CHECKS)
+    profile = tmp_path / "p.toml"
+    profile.write_text('[absent]\nparts = ["metric"]\n')
+    result = pytester.runpytest("-p", "no:cacheprovider", "--profile", str(profile), "--report-dir=none")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert ("absent.parts names ['metric']: known parts are metrics, vector_store, logrotate, file_archives"
+            in result.stderr.str())
+    profile.write_text("[backup]\nrestore_command = []\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--profile", str(profile), "--report-dir=none")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*backup.restore_command is empty*name the deployment's restore command*"])
