@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackprobe.chaos.probes import Backend, Canary, mysql_roundtrip, redis_roundtrip
+from stackprobe.chaos.probes import Backend, Canary, api_probe, api_probe_ok, mysql_roundtrip, redis_roundtrip
 from stackprobe.faults.kinds import qdiscs_left
 from stackprobe.health import HealthContract
 from stackprobe.targets.base import Target
@@ -101,6 +101,15 @@ class SteadyState:
         if not contract.healthy(reading):
             problems.append(f"health answered {answer.status or answer.error} ({reading.seen()}), expected 2xx with "
                             f"{contract.describe()}")
+        # the probe the experiments judge recovery by must succeed on a healthy stack, or every
+        # experiment would blame the stack for a probe that never could succeed
+        answered = api_probe(self.backend, timeout)
+        observed["api_probe"] = {"path": profile.chaos.api_probe_path, "status": answered.status or answered.error}
+        if not api_probe_ok(self.backend, answered):
+            problems.append(f"the chaos probe GET {profile.chaos.api_probe_path} answered "
+                            f"{answered.status or answered.error}"
+                            f" on a steady stack, expected one of {profile.chaos.api_probe_ok}: fix [chaos] "
+                            "api_probe_path / api_probe_ok")
         if self.canary is not None:
             writes: dict[str, str] = {}
             canary_objects = self.canary

@@ -133,6 +133,7 @@ class ChaosRun:
     backend: Backend
     canary: Canary
     after: list[dict[str, Any]] = field(default_factory=list)  # steady state after each experiment
+    aborted: list[str] = field(default_factory=list)  # experiments whose steady state never held before
 
     @property
     def cfg(self) -> Any:
@@ -169,6 +170,7 @@ def experiment(chaos: ChaosRun, request: pytest.FixtureRequest, evidence: Any) -
     before = chaos.steady.wait(chaos.cfg.steady_wait_s)
     evidence.record("steady_before", before.as_evidence())
     if not before.holds:
+        chaos.aborted.append(request.node.nodeid)
         raise ExperimentAborted(f"steady state does not hold before the experiment (waited {before.waited_s:.0f} s, "
                                 f"[chaos] steady_wait_s): {before.reason()}; the experiment was not run")
     chaos.injector.last_healed = None
