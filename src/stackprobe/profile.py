@@ -112,6 +112,10 @@ class CredentialsSection:
 @dataclass(frozen=True)
 class DatabaseSection:
     container_port: int = 3306
+    # the backend's own database account: a URL variable (DATABASE_URL-style, e.g.
+    # mysql+pymysql://user:pass@db/app) when set, else the user and password variables; each is
+    # read from the backend container's environment, else from the env file
+    url_env: str = ""
     user_env: str = "MYSQL_USER"
     password_env: str = "MYSQL_PASSWORD"
     database_env: str = "MYSQL_DATABASE"

@@ -7,7 +7,9 @@ import uuid
 
 import pytest
 
+from stackprobe.credentials import app_account, missing_account
 from stackprobe.evidence import Evidence
+from stackprobe.redact import REDACTOR
 from stackprobe.targets import Target
 
 
@@ -39,11 +41,12 @@ def test_mysql_reachable_version_charset(target: Target, evidence: Evidence) -> 
 @pytest.mark.nightly
 def test_app_user_not_root_no_global_privileges(target: Target, evidence: Evidence) -> None:
     cfg = target.profile.database
-    env = _backend_env(target)
-    user, password = env.get(cfg.user_env, ""), env.get(cfg.password_env, "")
-    evidence.record("backend_connects_as", user)
-    assert user and user != "root", f"the backend connects to MySQL as {user or '(no user)'!r}"
-    with target.mysql(user=user, password=password) as connection, connection.cursor() as cursor:
+    account = app_account(cfg, _backend_env(target), target.env)
+    REDACTOR.add(account.password, account.source or cfg.password_env)
+    evidence.record("backend_connects_as", {"user": account.user, "read_from": account.source})
+    assert account.user, missing_account(cfg)
+    assert account.user != "root", f"the backend connects to MySQL as 'root' (read from {account.source})"
+    with target.mysql(user=account.user, password=account.password) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT CURRENT_USER()")
         current = cursor.fetchone()[0]
         cursor.execute("SHOW GRANTS")

@@ -1,0 +1,56 @@
+"""The backend's own database account, from where the stack keeps it: a URL variable
+(DATABASE_URL-style, parsed with the standard library) or a user and a password variable, each
+looked up in the backend container's environment first, then in the env file. Every answer says
+which source it read, so a message can name it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from stackprobe.profile import DatabaseSection
+
+
+@dataclass(frozen=True)
+class AppAccount:
+    user: str
+    password: str = field(repr=False)
+    database: str  # "" when the source does not say
+    source: str  # e.g. "backend environment DATABASE_URL", "env file MYSQL_USER"
+
+
+def _lookup(name: str, backend_env: Mapping[str, str], file_env: Mapping[str, str]) -> tuple[str, str]:
+    """(value, where) of variable `name`; ("", "") when neither place has it."""
+    if backend_env.get(name):
+        return backend_env[name], f"backend environment {name}"
+    if file_env.get(name):
+        return file_env[name], f"env file {name}"
+    return "", ""
+
+
+def parse_database_url(url: str) -> tuple[str, str, str]:
+    """(user, password, database) of `dialect+driver://user:password@host:port/database?...`."""
+    parts = urlsplit(url)
+    return unquote(parts.username or ""), unquote(parts.password or ""), unquote(parts.path.lstrip("/"))
+
+
+def app_account(cfg: DatabaseSection, backend_env: Mapping[str, str], file_env: Mapping[str, str]) -> AppAccount:
+    """The account the backend connects with; user "" when no source names one."""
+    if cfg.url_env:
+        url, where = _lookup(cfg.url_env, backend_env, file_env)
+        if url:
+            user, password, database = parse_database_url(url)
+            return AppAccount(user, password, database, where)
+    user, user_where = _lookup(cfg.user_env, backend_env, file_env) if cfg.user_env else ("", "")
+    password, _ = _lookup(cfg.password_env, backend_env, file_env) if cfg.password_env else ("", "")
+    database, _ = _lookup(cfg.database_env, backend_env, file_env) if cfg.database_env else ("", "")
+    return AppAccount(user, password, database, user_where)
+
+
+def missing_account(cfg: DatabaseSection) -> str:
+    """One line for a backend whose account no source names, with the fix."""
+    names = " or ".join(n for n in (cfg.url_env, cfg.user_env) if n) or "no variable"
+    hint = "" if cfg.url_env else ('; if the backend gets a URL, set [database] url_env (e.g. "DATABASE_URL")')
+    return (f"found no database account for the backend: neither its environment nor the env file has {names}"
+            f"{hint}")
