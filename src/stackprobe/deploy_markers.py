@@ -13,6 +13,7 @@ from typing import Any
 from stackprobe.commands import CommandRun
 from stackprobe.deploy import DeployProject
 from stackprobe.evidence import Evidence
+from stackprobe.vector import search
 
 
 class StepFailed(AssertionError):
@@ -68,12 +69,10 @@ def put_upload(project: DeployProject, name: str, data: bytes) -> str:
 
 def top_hit(project: DeployProject, text: str) -> str | None:
     """The id vector search ranks first for `text` (None: no hit; a note when it failed)."""
-    response = project.target.http().post(project.target.backend_url + project.profile.vector_store.query_path,
-                                          json={"query": text, "k": 1}, timeout=30)
-    if response.status_code != 200:
-        return f"(search answered {response.status_code})"
-    ids = response.json().get("ids") or []
-    return str(ids[0]) if ids else None
+    answer = search(project.target.http(), project.target.backend_url, project.profile.vector_store, text, 1)
+    if answer.problem:
+        return f"({answer.problem})"
+    return answer.ids[0] if answer.ids else None
 
 
 def document_row(project: DeployProject, doc_id: int) -> tuple[Any, ...] | None:

@@ -8,26 +8,13 @@ stack's endpoint and no reader assumes the reference stack's shape.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stackprobe.jsonpath import at_path
 from stackprobe.profile import HealthSection
 
 MISSING = "(missing)"
-
-
-def at_path(data: Any, path: str) -> tuple[bool, Any]:
-    """(found, value) of a dotted path ("components.database.status") in parsed JSON."""
-    value = data
-    for part in path.split("."):
-        if isinstance(value, Mapping) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return False, None
-    return True, value
 
 
 @dataclass(frozen=True)

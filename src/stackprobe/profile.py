@@ -143,8 +143,15 @@ class RedisSection:
 
 @dataclass(frozen=True)
 class VectorStoreSection:
+    # the search request (VEC-01, BKP-06, DEP-02): method, path and a JSON body template in which
+    # {text} is the query (as a JSON string) and {k} the number of hits
+    query_method: str = "POST"
     query_path: str = "/api/v1/documents/search"
+    query_body: str = '{"query": {text}, "k": {k}}'
     query_text: str = "stackprobe vector store probe"
+    # where the answer holds the ranked ids and their distances (dotted paths; "" for none)
+    ids_path: str = "ids"
+    distances_path: str = "distances"
 
 
 @dataclass(frozen=True)

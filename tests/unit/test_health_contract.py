@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from stackprobe.errors import StackprobeUsageError
-from stackprobe.health import MISSING, HealthContract, at_path
+from stackprobe.health import MISSING, HealthContract
+from stackprobe.jsonpath import at_path
 from stackprobe.profile import HealthSection, load_profile
 
 REFERENCE = {"status": "healthy", "timestamp": "2026-12-06T10:00:00+00:00",

@@ -20,6 +20,7 @@ from stackprobe.owners import RUNNER, owner_alive
 from stackprobe.redact import REDACTOR
 from stackprobe.targets.base import Target
 from stackprobe.targets.host import Host
+from stackprobe.vector import search
 
 QUERY_SCRIPT = r"""
 import importlib, json, sys
@@ -86,14 +87,12 @@ class Answers:
 
 def live_answers(target: Target, queries: list[str], k: int) -> Answers:
     """The live backend's answers (its search endpoint) to each query."""
-    url = target.backend_url + target.profile.vector_store.query_path
     answers = Answers()
     for query in queries:
-        response = target.http().post(url, json={"query": query, "k": k}, timeout=30)
-        response.raise_for_status()
-        body = response.json()
-        answers.results[query] = QueryAnswer([str(i) for i in body.get("ids", [])],
-                                             [float(d) for d in body.get("distances", [])])
+        answer = search(target.http(), target.backend_url, target.profile.vector_store, query, k)
+        if answer.problem:
+            raise RuntimeError(answer.problem)
+        answers.results[query] = QueryAnswer(answer.ids, answer.distances)
     return answers
 
 

@@ -11,6 +11,7 @@ from stackprobe.credentials import app_account, missing_account
 from stackprobe.evidence import Evidence
 from stackprobe.redact import REDACTOR
 from stackprobe.targets import Target
+from stackprobe.vector import search
 
 
 def _backend_env(target: Target) -> dict[str, str]:
@@ -118,12 +119,10 @@ def test_vector_store_answers_query(target: Target, evidence: Evidence) -> None:
                                json={"title": "stackprobe canary", "content": marker})
         assert created.status_code == 201, f"document write failed: {created.status_code} {created.text[:200]}"
         evidence.record("canary_document", created.json().get("id"))
-    response = client.post(target.backend_url + cfg.query_path,
-                           json={"query": marker or cfg.query_text, "k": 3})
-    evidence.record("query", {"status": response.status_code, "body": response.text[:2000]})
-    assert response.status_code == 200, f"vector query answered {response.status_code}: {response.text[:200]}"
-    body = response.json()
-    assert isinstance(body.get("ids"), list), f"vector query answer has no ids list: {body}"
+    answer = search(client, target.backend_url, cfg, marker or cfg.query_text, 3)
+    evidence.record("query", {"request": f"{cfg.query_method} {cfg.query_path}", "status": answer.status,
+                              "body": answer.body})
+    assert not answer.problem, answer.problem
     if marker:
         expected = str(created.json()["id"])
-        assert body["ids"][:1] == [expected], f"stored document {expected} not the best match: {body['ids']}"
+        assert answer.ids[:1] == [expected], f"stored document {expected} not the best match: {answer.ids}"
