@@ -14,7 +14,6 @@ import contextlib
 import os
 import re
 import socket
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from stackprobe.redact import REDACTOR
 from stackprobe.targets.base import PROJECT_LABEL, Service, Target
 from stackprobe.targets.envfiles import write_env
 from stackprobe.targets.ephemeral import EphemeralTarget
+from stackprobe.traffic import BoundedTraffic
 
 
 def free_loopback_port() -> int:
@@ -305,27 +305,44 @@ class TrafficReport:
                 "max_latency_s": r(self.max_latency_s), "stopped_by": self.stopped_by, "errors": self.errors}
 
 
+_STOPPED_BY = {"count": "max_requests", "time": "max_duration", "caller": "caller"}  # the evidence's words
+
+
 class ReadTraffic:
-    """GET requests round-robin over `urls`, one per `interval_s`, in a background thread;
-    bounded by `max_requests` and `max_duration_s`. Use as a context manager."""
+    """GET requests round-robin over `urls`, one per `interval_s`, in a background thread (the
+    one bounded traffic engine, stackprobe.traffic); bounded by `max_requests` and
+    `max_duration_s`. Use as a context manager."""
 
     def __init__(self, urls: list[str], interval_s: float, max_requests: int, max_duration_s: float,
                  headers: dict[str, str] | None = None) -> None:
-        self.urls = urls
-        self.interval_s = interval_s
-        self.max_requests = max_requests
-        self.max_duration_s = max_duration_s
-        self.headers = headers or {}
-        self.samples: list[tuple[float, bool, str]] = []  # (t, ok, status or error type)
+        self._client = httpx.Client(timeout=2.0, headers=headers or {})
         self._latencies: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="stackprobe-read-traffic", daemon=True)
-        self._started = 0.0
-        self.stopped_by = ""
+
+        def send(seq: int) -> tuple[float, bool, str]:
+            url = urls[seq % len(urls)]
+            sent = self.elapsed()
+            try:
+                status = self._client.get(url).status_code
+                sample = (sent, 200 <= status < 300, str(status))
+            except httpx.HTTPError as error:
+                sample = (sent, False, type(error).__name__)
+            self._latencies.append(self.elapsed() - sent)
+            return sample
+
+        self._traffic = BoundedTraffic(send, concurrency=1, max_requests=max_requests, max_s=max_duration_s,
+                                       pace=lambda _sample, latency: max(0.0, interval_s - latency),
+                                       name="read-traffic")
+
+    @property
+    def samples(self) -> list[tuple[float, bool, str]]:  # (t, ok, status or error type)
+        return self._traffic.snapshot()
+
+    @property
+    def stopped_by(self) -> str:
+        return _STOPPED_BY.get(self._traffic.stopped_by, "")
 
     def __enter__(self) -> ReadTraffic:
-        self._started = time.monotonic()
-        self._thread.start()
+        self._traffic.start()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
@@ -333,39 +350,15 @@ class ReadTraffic:
         self.stop()
 
     def elapsed(self) -> float:
-        return time.monotonic() - self._started
+        return time.monotonic() - self._traffic.started
 
     def stop(self) -> None:
-        if not self.stopped_by:
-            self.stopped_by = "caller"
-        self._stop.set()
-        self._thread.join(timeout=30)
+        self._traffic.stop()
+        self._client.close()
 
     def sleep(self, seconds: float) -> None:
         """Let the traffic run for `seconds` more (returns early once it stopped)."""
-        self._thread.join(timeout=seconds)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=2.0, headers=self.headers) as client:
-            index = 0
-            while not self._stop.is_set():
-                if len(self.samples) >= self.max_requests:
-                    self.stopped_by = "max_requests"
-                    return
-                if self.elapsed() >= self.max_duration_s:
-                    self.stopped_by = "max_duration"
-                    return
-                url = self.urls[index % len(self.urls)]
-                index += 1
-                sent = self.elapsed()
-                try:
-                    status = client.get(url).status_code
-                    self.samples.append((sent, 200 <= status < 300, str(status)))
-                except httpx.HTTPError as error:
-                    self.samples.append((sent, False, type(error).__name__))
-                latency = self.elapsed() - sent
-                self._latencies.append(latency)
-                self._stop.wait(max(0.0, self.interval_s - latency))
+        self._traffic.wait(seconds)
 
     def report(self) -> TrafficReport:
         samples = list(self.samples)

@@ -4,7 +4,8 @@ Every request gets a header (e.g. X-Request-ID) `<prefix>-<seq>`; `concurrency` 
 sequence numbers in order from one counter. Each request's start and acknowledgement are
 recorded on one monotonic clock: a request acknowledged before another started is a fact a
 check can rely on (LOG-03: its log line was written first). The run is bounded in requests
-AND seconds, and reports what it sent.
+AND seconds, and reports what it sent. `BoundedTraffic` is the engine under it, and under the
+chaos suite's load and the deploy suite's read traffic too.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,37 +83,96 @@ def sequenced_traffic(
     if requests < 0 or concurrency < 1 or max_seconds <= 0:
         raise ValueError("requests >= 0, concurrency >= 1 and max_seconds > 0 are required")
     report = TrafficReport(url, header, prefix, concurrency, requests, max_seconds)
-    lock = threading.Lock()
-    next_seq = [first_seq]
-    end_seq = first_seq + requests
-    started = time.monotonic()
-    deadline = started + max_seconds
-    timed_out = threading.Event()
 
-    def worker() -> list[Sent]:
-        done: list[Sent] = []
-        while True:
-            with lock:
-                if next_seq[0] >= end_seq:
-                    return done
-                if time.monotonic() >= deadline:
-                    timed_out.set()
-                    return done
-                seq = next_seq[0]
-                next_seq[0] += 1
-            rid = request_id(prefix, seq)
-            began = time.monotonic()
-            try:
-                response = client.get(url, headers={header: rid}, timeout=timeout)
-                done.append(Sent(seq, rid, response.status_code, began, time.monotonic()))
-            except httpx.HTTPError as error:
-                done.append(Sent(seq, rid, 0, began, time.monotonic(), type(error).__name__))
+    def send(seq: int) -> Sent:
+        rid = request_id(prefix, seq)
+        began = time.monotonic()
+        try:
+            response = client.get(url, headers={header: rid}, timeout=timeout)
+            return Sent(seq, rid, response.status_code, began, time.monotonic())
+        except httpx.HTTPError as error:
+            return Sent(seq, rid, 0, began, time.monotonic(), type(error).__name__)
 
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="traffic") as pool:
-        futures = [pool.submit(worker) for _ in range(concurrency)]
-        for future in futures:
-            report.sent.extend(future.result())
-    report.sent.sort(key=lambda s: s.seq)
-    report.seconds = time.monotonic() - started
-    report.stopped_by = "time" if timed_out.is_set() else "count"
+    traffic = BoundedTraffic(send, concurrency=concurrency, max_requests=requests, max_s=max_seconds,
+                             first_seq=first_seq)
+    report.sent = sorted(traffic.run(), key=lambda s: s.seq)
+    report.seconds = time.monotonic() - traffic.started
+    report.stopped_by = "time" if traffic.stopped_by == "time" else "count"
     return report
+
+
+class BoundedTraffic:
+    """The one traffic engine of every suite: `concurrency` threads take sequence numbers from
+    one counter and call `send(seq)`, until `max_requests` were sent, `max_s` passed, or
+    `stop()`; after each request a thread waits `pace(result, latency_s)` seconds (a fixed
+    rate, or a back-off after a failure). Only ever pointed at the target's own addresses."""
+
+    def __init__(self, send: Callable[[int], Any], *, concurrency: int, max_requests: int, max_s: float,
+                 pace: Callable[[Any, float], float] | None = None, first_seq: int = 0, name: str = "traffic") -> None:
+        if max_requests < 0 or concurrency < 1 or max_s <= 0:
+            raise ValueError("max_requests >= 0, concurrency >= 1 and max_s > 0 are required")
+        self.send, self.pace = send, pace
+        self.concurrency, self.max_requests, self.max_s = concurrency, max_requests, max_s
+        self.results: list[Any] = []
+        self.stopped_by = ""  # "count" | "time" | "caller"
+        self.started = 0.0
+        self._next, self._end = first_seq, first_seq + max_requests
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, name=f"stackprobe-{name}-{n}", daemon=True)
+                         for n in range(concurrency)]
+
+    def _take(self) -> int | None:
+        with self._lock:
+            if self._stop.is_set():
+                return None
+            if self._next >= self._end:
+                self.stopped_by = self.stopped_by or "count"
+                return None
+            if time.monotonic() - self.started >= self.max_s:
+                self.stopped_by = self.stopped_by or "time"
+                return None
+            seq = self._next
+            self._next += 1
+            return seq
+
+    def _run(self) -> None:
+        while (seq := self._take()) is not None:
+            began = time.monotonic()
+            result = self.send(seq)
+            with self._lock:
+                self.results.append(result)
+            wait = self.pace(result, time.monotonic() - began) if self.pace else 0.0
+            if wait > 0:
+                self._stop.wait(wait)
+
+    def start(self) -> BoundedTraffic:
+        self.started = time.monotonic()
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Until every thread is done (the bounds end them), or `timeout` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    def stop(self, join_timeout_s: float = 30.0) -> list[Any]:
+        with self._lock:
+            self.stopped_by = self.stopped_by or "caller"
+        self._stop.set()
+        self.wait(join_timeout_s)
+        with self._lock:
+            return list(self.results)
+
+    def snapshot(self) -> list[Any]:
+        """The results so far (the traffic may still run)."""
+        with self._lock:
+            return list(self.results)
+
+    def run(self) -> list[Any]:
+        """Start, run until a bound ends it, and return every result."""
+        self.start().wait()
+        with self._lock:
+            return list(self.results)

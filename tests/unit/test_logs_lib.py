@@ -354,3 +354,20 @@ def test_rotation_experiment_counts_rotations_and_backups() -> None:
     assert experiment.backups == [1, 2, 3]
     assert experiment.oldest_rotated_away
     assert experiment.summary()["rotations_estimate"] == 10.0
+
+
+def test_the_one_traffic_engine_is_bounded_in_count_time_and_by_stop() -> None:
+    from stackprobe.traffic import BoundedTraffic
+
+    counted = BoundedTraffic(lambda seq: seq, concurrency=3, max_requests=50, max_s=10.0, first_seq=5).run()
+    assert sorted(counted) == list(range(5, 55))
+    timed = BoundedTraffic(lambda seq: time.sleep(0.01) or seq, concurrency=2, max_requests=10**6, max_s=0.2)
+    results = timed.run()
+    assert timed.stopped_by == "time" and 0 < len(results) < 100
+    paced = BoundedTraffic(lambda seq: seq, concurrency=1, max_requests=10**6, max_s=30.0,
+                           pace=lambda _result, _latency: 0.05).start()
+    time.sleep(0.3)
+    stopped = paced.stop()
+    assert paced.stopped_by == "caller" and 3 <= len(stopped) <= 10  # about one per 50 ms
+    with pytest.raises(ValueError):
+        BoundedTraffic(lambda seq: seq, concurrency=0, max_requests=1, max_s=1.0)
