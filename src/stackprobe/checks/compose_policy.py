@@ -17,6 +17,8 @@ from stackprobe.checks.healthchecks import Healthcheck as Healthcheck
 from stackprobe.checks.healthchecks import HealthcheckBounds, services
 from stackprobe.checks.healthchecks import check_healthchecks as check_healthchecks
 from stackprobe.checks.healthchecks import healthchecks as healthchecks
+from stackprobe.checks.pinning import image_pin as image_pin
+from stackprobe.checks.pinning import pin_problem
 from stackprobe.checks.secret_exposure import (
     check_secrets_in_commands as check_secrets_in_commands,
 )
@@ -71,14 +73,6 @@ def require_roles(model: Mapping[str, Any], roles: ServiceRoles) -> None:
 
 # ---- CMP-01 -------------------------------------------------------------------------
 
-def image_pin(image: str) -> tuple[str, str]:
-    """(tag, digest) of an image reference; "" for a part that is absent."""
-    name, _, digest = image.partition("@")
-    last = name.rsplit("/", 1)[-1]
-    tag = last.rpartition(":")[2] if ":" in last else ""
-    return tag, digest
-
-
 def _image_findings(name: str, spec: Mapping[str, Any], policy: ComposePolicy) -> list[Finding]:
     image = str(spec.get("image") or "")
     if not image:
@@ -86,17 +80,13 @@ def _image_findings(name: str, spec: Mapping[str, Any], policy: ComposePolicy) -
             f"{name} is built without an image name; expected `image: name:version` so the "
             "build is a named, versioned artifact"
         ))] if "build" in spec else []
-    tag, digest = image_pin(image)
-    if digest:
+    # One pin rule with HRD-08 (stackprobe.checks.pinning); CMP-01 asks only for a named release.
+    problem = pin_problem(image, "digest" if policy.require_digest else "tag")
+    if problem is None:
         return []
-    if policy.require_digest:
-        return [Finding("CMP-01", name, f"{name} image {image} has no digest; policy needs one")]
-    if tag in ("", "latest"):
-        return [Finding("CMP-01", name, (
-            f"{name} image {image} is not pinned (it means :latest); expected a version tag "
-            "or a digest"
-        ))]
-    return []
+    return [Finding("CMP-01", name, (
+        f"{name} image {image} {problem}; expected a version tag or a digest"
+    ))]
 
 
 def _volume_findings(

@@ -1,4 +1,5 @@
-"""The config checks' policies from a profile: [secrets] for SecretPolicy, [config] for EnvPolicy.
+"""The checks' policies from a profile: [secrets] for SecretPolicy, [config] for EnvPolicy,
+[hardening] for HardeningSettings.
 
 Both the file checks and the in-effect checks take their policies from here, so one profile
 threshold changes both verdicts. An empty profile gives exactly the built-in policies.
@@ -7,6 +8,8 @@ threshold changes both verdicts. An empty profile gives exactly the built-in pol
 from __future__ import annotations
 
 from stackprobe.checks.envchecks import COMPOSE_OWN_VARIABLES, EnvPolicy
+from stackprobe.checks.hardening import HardeningPolicy
+from stackprobe.checks.hardening_runner import HardeningSettings
 from stackprobe.checks.secrets import COMMON_PASSWORDS, PLACEHOLDER_PATTERNS, SEED_DEFAULTS, SecretPolicy
 from stackprobe.profile import ConfigSection, Profile, SecretsSection
 
@@ -52,3 +55,25 @@ def env_policy(section: ConfigSection) -> EnvPolicy:
 def config_policies(profile: Profile) -> tuple[EnvPolicy, SecretPolicy]:
     """The env-file and secret policies a profile sets."""
     return env_policy(profile.config), secret_policy(profile.secrets)
+
+
+def hardening_settings(profile: Profile) -> HardeningSettings:
+    """HRD-01..10 from [hardening]; HRD-09 names secrets with the [secrets] policy."""
+    section = profile.hardening
+    policy = HardeningPolicy(
+        root_allowed=dict(section.root_allowed),
+        capabilities={service: tuple(caps) for service, caps in section.capabilities.items()},
+        require_cap_drop_all=section.require_cap_drop_all,
+        host_paths=tuple(section.host_paths),
+        memory_max_mb=section.memory_max_mb,
+        pids_max=section.pids_max,
+        read_only={service: tuple(paths) for service, paths in section.read_only.items()},
+    )
+    return HardeningSettings(
+        policy=policy,
+        pinning="digest" if section.pinning == "digest" else "version",
+        min_version_parts=section.min_version_parts,
+        hadolint_threshold=section.hadolint_threshold,
+        hadolint_ignore=tuple(section.hadolint_ignore),
+        secrets=secret_policy(profile.secrets),
+    )
