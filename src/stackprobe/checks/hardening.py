@@ -89,12 +89,13 @@ def check_user(spec: ServiceSpec, policy: HardeningPolicy) -> list[Finding]:
 def check_privileges(spec: ServiceSpec, policy: HardeningPolicy) -> list[Finding]:
     """HRD-02: not privileged, capabilities dropped (ALL, where the policy asks) and added back
     only from the service's allow-list."""
-    found = []
     if spec.privileged:
-        found.append(Finding("HRD-02", spec.service, (
+        # Every capability, whatever cap_drop/cap_add say: one finding says all there is to fix.
+        return [Finding("HRD-02", spec.service, (
             f"{_at(spec)} is privileged (privileged: true: every capability and every host device); "
-            "remove `privileged` and add only the capabilities it needs with cap_add"
-        )))
+            "remove `privileged`, set `cap_drop: [ALL]` and add only the capabilities it needs with cap_add"
+        ))]
+    found = []
     dropped = {capability(c) for c in spec.cap_drop}
     if policy.require_cap_drop_all and "ALL" not in dropped:
         found.append(Finding("HRD-02", spec.service, (

@@ -87,7 +87,7 @@ def spec_from_compose(name: str, spec: Mapping[str, Any], dockerfile_user: str =
     """One rendered compose service; `dockerfile_user` is the USER of the Dockerfile it is built
     from (the image's user, when compose sets none)."""
     limits = ((spec.get("deploy") or {}).get("resources") or {}).get("limits") or {}
-    user, user_from = str(spec.get("user") or ""), "compose user:"
+    user, user_from = str(spec.get("user") or ""), "the service's user (compose user:)"
     if not user and dockerfile_user:
         user, user_from = dockerfile_user, "Dockerfile USER"
     return ServiceSpec(
@@ -116,7 +116,7 @@ def spec_from_inspect(service: str, container: Mapping[str, Any], image: Mapping
     """One container as `docker inspect` shows it, with its image's config (`docker image inspect`)."""
     config = container.get("Config") or {}
     host = container.get("HostConfig") or {}
-    user, user_from = str(config.get("User") or ""), "the container's user"
+    user, user_from = str(config.get("User") or ""), "the container's user (compose user: or run --user)"
     image_user = str((image.get("Config") or {}).get("User") or "")
     if not user and image_user:
         user, user_from = image_user, "image USER"
