@@ -185,7 +185,8 @@ def test_defects_fail_exactly_their_control_in_effect(group: list[Path], setting
         ups = [subprocess.run([*compose, "up", "-d", "--no-deps", "--no-build", service], cwd=REPO,
                               capture_output=True, text=True, timeout=300) for service in services]
         containers = client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
-        assert {c.labels["com.docker.compose.service"] for c in containers} == set(services), [u.stderr[-1000:] for u in ups]
+        started = {c.labels["com.docker.compose.service"] for c in containers}
+        assert started == set(services), [u.stderr[-1000:] for u in ups]
         for container in containers:
             _assert_started(container, group)
         model = json.loads(run("config", "--format", "json").stdout)
