@@ -203,3 +203,15 @@ def test_profile_section_is_strict(tmp_path: Path) -> None:
         profile.write_text(f"[hardening]\n{body}\n")
         with pytest.raises(StackprobeUsageError, match=words):
             load_profile(profile)
+
+
+def test_file_check_evidence_names_the_root_reason_and_pins_pulled_images() -> None:
+    from stackprobe.checks.hardening_runner import HardeningSettings, check_hardening_files
+
+    service = {"image": "mysql:8.0", "cap_drop": ["ALL"], "security_opt": ["no-new-privileges:true"],
+               "mem_limit": "536870912", "pids_limit": 100}
+    settings = HardeningSettings(policy=HardeningPolicy(root_allowed={"db": "entrypoint drops to mysql"}))
+    check = check_hardening_files({"services": {"db": service, "cache": {**service, "image": "redis:7"}}}, settings)
+    assert check.evidence()["db"]["root_allowed"] == "entrypoint drops to mysql"
+    assert [(f.control, f.subject) for f in check.findings] == [("HRD-01", "cache"), ("HRD-08", "cache")]
+    assert "compose image redis:7 uses the floating tag `7`" in check.findings[1].message

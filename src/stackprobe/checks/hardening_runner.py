@@ -60,11 +60,13 @@ class HardeningCheck:
     specs: list[ServiceSpec]
     dockerfiles: dict[str, str]  # service -> Dockerfile as shown
     findings: list[Finding]
+    root_allowed: Mapping[str, str] = field(default_factory=dict)  # service -> the profile's reason
 
     def evidence(self) -> dict[str, Any]:
         return {
             spec.service: {
                 "where": spec.where, "user": spec.user or "(root: none set)", "privileged": spec.privileged,
+                **({"root_allowed": self.root_allowed[spec.service]} if spec.service in self.root_allowed else {}),
                 "cap_add": list(spec.cap_add), "cap_drop": list(spec.cap_drop),
                 "security_opt": list(spec.security_opt),
                 "host_mounts": [m.source for m in spec.mounts if m.kind == "bind"],
@@ -113,7 +115,7 @@ def check_hardening_files(model: Mapping[str, Any], settings: HardeningSettings,
     shown = {b.service: _shown(b.path, project_dir) for b in built}
     for b in built:
         found += _dockerfile_findings(b, texts[b.service], "compose build", shown[b.service], settings, hadolint)
-    return HardeningCheck(specs, shown, found)
+    return HardeningCheck(specs, shown, found, settings.policy.root_allowed)
 
 
 def check_hardening_in_effect(views: Sequence[ContainerView], model: Mapping[str, Any],
@@ -138,4 +140,4 @@ def check_hardening_in_effect(views: Sequence[ContainerView], model: Mapping[str
         shown[view.service] = _shown(b.path, project_dir)
         found += _dockerfile_findings(b, b.text(read), spec.where, shown[view.service], settings, hadolint,
                                       history_declarations(view.history))
-    return HardeningCheck(specs, shown, found)
+    return HardeningCheck(specs, shown, found, settings.policy.root_allowed)
