@@ -3,6 +3,9 @@ and on what is in effect (containers and images as inspected), each from the pro
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
 from stackprobe.checks import ConfigInputs, render_compose
@@ -19,10 +22,20 @@ def hardening(stackprobe_settings: RunSettings) -> HardeningSettings:
 
 
 @pytest.fixture(scope="session")
-def hardening_files(config_inputs: ConfigInputs, hardening: HardeningSettings) -> HardeningCheck:
+def hardening_files(config_inputs: ConfigInputs, hardening: HardeningSettings, stackprobe_settings: RunSettings,
+                    request: pytest.FixtureRequest) -> HardeningCheck:
     model = render_compose(config_inputs.compose_files, config_inputs.env_file, config_inputs.project_dir,
                            environ=config_inputs.environ)
-    return check_hardening_files(model, hardening, project_dir=config_inputs.project_dir)
+    read: Callable[[Path], bytes] | None = None
+    if stackprobe_settings.host:
+        # The compose files are private copies of the host's; the Dockerfiles they build are read
+        # where the copies' paths point on the host.
+        target: Target = request.getfixturevalue("target")
+        mirror = Path(config_inputs.project_dir or ".")
+
+        def read(path: Path) -> bytes:
+            return target.read_host_file(target.project_dir / Path(path).relative_to(mirror))
+    return check_hardening_files(model, hardening, project_dir=config_inputs.project_dir, read=read)
 
 
 @pytest.fixture(scope="session")
