@@ -215,3 +215,15 @@ def test_file_check_evidence_names_the_root_reason_and_pins_pulled_images() -> N
     assert check.evidence()["db"]["root_allowed"] == "entrypoint drops to mysql"
     assert [(f.control, f.subject) for f in check.findings] == [("HRD-01", "cache"), ("HRD-08", "cache")]
     assert "compose image redis:7 uses the floating tag `7`" in check.findings[1].message
+
+
+def test_without_hadolint_only_hrd10_is_unproven(tmp_path: Path) -> None:
+    from stackprobe.checks.hardening_runner import HardeningSettings, check_hardening_files
+
+    (tmp_path / "Dockerfile").write_text("FROM debian:12.5\nARG API_TOKEN=x\n")
+    model = {"services": {"api": {"build": {"context": str(tmp_path)}, "image": "api:1.0"}}}
+    check = check_hardening_files(model, HardeningSettings(), hadolint="/nonexistent/hadolint")
+    assert check.unproven == {"HRD-10": HADOLINT_INSTALL}
+    # the other controls keep their verdicts: root (no USER), no limits, the secret ARG, ...
+    assert {"HRD-01", "HRD-02", "HRD-06", "HRD-09"} <= {f.control for f in check.findings}
+    assert "HRD-10" not in {f.control for f in check.findings}

@@ -19,7 +19,7 @@ from stackprobe.checks.dockerfile import (
     history_declarations,
     parse_instructions,
 )
-from stackprobe.checks.findings import Finding
+from stackprobe.checks.findings import ConfigInputError, Finding
 from stackprobe.checks.hardening import HardeningPolicy, ServiceSpec, check_services
 from stackprobe.checks.hardening_sources import (
     BuiltDockerfile,
@@ -61,6 +61,8 @@ class HardeningCheck:
     dockerfiles: dict[str, str]  # service -> Dockerfile as shown
     findings: list[Finding]
     root_allowed: Mapping[str, str] = field(default_factory=dict)  # service -> the profile's reason
+    # control -> why it could not be checked (hadolint missing): an error for that control alone
+    unproven: dict[str, str] = field(default_factory=dict)
 
     def evidence(self) -> dict[str, Any]:
         return {
@@ -87,7 +89,8 @@ def _shown(path: Path, project_dir: Path | None) -> str:
 
 
 def _dockerfile_findings(built: BuiltDockerfile, text: str, where: str, shown: str, settings: HardeningSettings,
-                         hadolint: str | None, declared: Sequence[Declaration] | None = None) -> list[Finding]:
+                         hadolint: str | None, unproven: dict[str, str],
+                         declared: Sequence[Declaration] | None = None) -> list[Finding]:
     """HRD-08 (every FROM), HRD-09 (ARG/ENV: the text's, or `declared`, e.g. from an image's
     history) and HRD-10 (hadolint) on one Dockerfile."""
     instructions = parse_instructions(text)
@@ -96,8 +99,11 @@ def _dockerfile_findings(built: BuiltDockerfile, text: str, where: str, shown: s
     if declared is None:
         declared = declarations(instructions, shown)
     found += check_build_secrets(built.service, where, declared, settings.secrets)
-    found += check_hadolint(built.service, where, text, shown, settings.hadolint_threshold,
-                            settings.hadolint_ignore, hadolint)
+    try:
+        found += check_hadolint(built.service, where, text, shown, settings.hadolint_threshold,
+                                settings.hadolint_ignore, hadolint)
+    except ConfigInputError as error:  # the linter cannot run: HRD-10 alone is unproven
+        unproven["HRD-10"] = str(error)
     return found
 
 
@@ -113,9 +119,11 @@ def check_hardening_files(model: Mapping[str, Any], settings: HardeningSettings,
     for name, image in sorted(compose_images(model).items()):
         found += check_pinned(name, "compose", [(image, "compose")], settings.pinning, settings.min_version_parts)
     shown = {b.service: _shown(b.path, project_dir) for b in built}
+    unproven: dict[str, str] = {}
     for b in built:
-        found += _dockerfile_findings(b, texts[b.service], "compose build", shown[b.service], settings, hadolint)
-    return HardeningCheck(specs, shown, found, settings.policy.root_allowed)
+        found += _dockerfile_findings(b, texts[b.service], "compose build", shown[b.service], settings, hadolint,
+                                      unproven)
+    return HardeningCheck(specs, shown, found, settings.policy.root_allowed, unproven)
 
 
 def check_hardening_in_effect(views: Sequence[ContainerView], model: Mapping[str, Any],
@@ -130,6 +138,7 @@ def check_hardening_in_effect(views: Sequence[ContainerView], model: Mapping[str
     found = check_services(specs, settings.policy)
     built = {b.service: b for b in built_dockerfiles(model)}
     shown: dict[str, str] = {}
+    unproven: dict[str, str] = {}
     for view, spec in zip(views, specs, strict=True):
         if view.service not in built:
             image = str((view.container.get("Config") or {}).get("Image") or "")
@@ -139,5 +148,5 @@ def check_hardening_in_effect(views: Sequence[ContainerView], model: Mapping[str
         b = built[view.service]
         shown[view.service] = _shown(b.path, project_dir)
         found += _dockerfile_findings(b, b.text(read), spec.where, shown[view.service], settings, hadolint,
-                                      history_declarations(view.history))
-    return HardeningCheck(specs, shown, found, settings.policy.root_allowed)
+                                      unproven, history_declarations(view.history))
+    return HardeningCheck(specs, shown, found, settings.policy.root_allowed, unproven)
