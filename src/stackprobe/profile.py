@@ -557,6 +557,33 @@ class CatalogueSection:
 
 
 @dataclass(frozen=True)
+class HardeningSection:
+    # HRD-01: services allowed to start as root, each with the reason (shown in the evidence)
+    root_allowed: dict[str, str] = field(default_factory=dict)
+    # HRD-02: capabilities each service may add back (cap_add), by service; and whether every
+    # service must drop all capabilities first (cap_drop: [ALL])
+    capabilities: dict[str, list[str]] = field(default_factory=dict)
+    require_cap_drop_all: bool = True
+    # HRD-04: host directories no container may mount (any path under one only read-only);
+    # the container runtime's socket is refused in any mode
+    host_paths: list[str] = field(default_factory=lambda: ["/", "/boot", "/dev", "/etc", "/lib", "/proc",
+                                                             "/sys", "/usr"])
+    # HRD-06: upper bounds of the memory (MiB) and PID limits every service must set
+    memory_max_mb: int = 4096
+    pids_max: int = 4096
+    # HRD-07: services that must run with a read-only root filesystem -> their writable paths
+    # (each a tmpfs or a volume)
+    read_only: dict[str, list[str]] = field(default_factory=dict)
+    # HRD-08: "version" (a tag with at least min_version_parts numbers, e.g. 7.0 or 3.11-slim)
+    # or "digest" (@sha256:...); floating tags (latest, stable, alpine, a bare major) never pin
+    pinning: str = "version"
+    min_version_parts: int = 2
+    # HRD-10: hadolint's failure threshold ("error", "warning", "info", "style") and rules to ignore
+    hadolint_threshold: str = "warning"
+    hadolint_ignore: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Profile:
     stack: StackSection = field(default_factory=StackSection)
     services: ServicesSection = field(default_factory=ServicesSection)
@@ -579,6 +606,7 @@ class Profile:
     ssh: SshSection = field(default_factory=SshSection)
     chaos: ChaosSection = field(default_factory=ChaosSection)
     catalogue: CatalogueSection = field(default_factory=CatalogueSection)
+    hardening: HardeningSection = field(default_factory=HardeningSection)
     # where the profile came from, for reports (not a TOML key)
     source: str = field(default="(defaults)", compare=False)
     sha256: str = field(default="", compare=False)
@@ -702,6 +730,7 @@ def _validate(profile: Profile, file: str) -> None:
     _validate_secrets(profile, file)
     _validate_health(profile, file)
     _validate_absent(profile, file)
+    _validate_hardening(profile.hardening, file)
     chaos = profile.chaos
     if not 0 < chaos.poll_interval_s <= 0.1:
         raise StackprobeUsageError(
@@ -770,3 +799,23 @@ def _validate_secrets(profile: Profile, file: str) -> None:
         raise StackprobeUsageError(
             f"profile {file}: config.env_file_max_mode = {config.env_file_max_mode:o} (octal) must be "
             "permission bits, 0o000 to 0o777 (write it as 0o600)")
+
+
+def _validate_hardening(section: HardeningSection, file: str) -> None:
+    if section.pinning not in ("version", "digest"):
+        raise StackprobeUsageError(
+            f"profile {file}: hardening.pinning = {section.pinning!r} must be \"version\" or \"digest\"")
+    if section.min_version_parts < 1:
+        raise StackprobeUsageError(
+            f"profile {file}: hardening.min_version_parts = {section.min_version_parts} must be at least 1")
+    if section.hadolint_threshold not in ("error", "warning", "info", "style"):
+        raise StackprobeUsageError(
+            f"profile {file}: hardening.hadolint_threshold = {section.hadolint_threshold!r} must be one of "
+            "error, warning, info, style")
+    for key in ("memory_max_mb", "pids_max"):
+        if getattr(section, key) < 0:
+            raise StackprobeUsageError(f"profile {file}: hardening.{key} must be 0 (no bound) or more")
+    empty = [name for name, reason in section.root_allowed.items() if not reason.strip()]
+    if empty:
+        raise StackprobeUsageError(
+            f"profile {file}: hardening.root_allowed gives no reason for {empty}: say why each may run as root")

@@ -46,8 +46,9 @@ SUITE_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "chaos": {"services": list, "override": str, "batch": int},
     # the env file is the directory's `env` with this mode
     "config": {"mode": str},
-    # the hardening defects (another branch) are config-style: convert their names/mentions at merge
-    "hardening": {"mode": str},
+    # a compose override (and changes.patch for Dockerfiles) breaking one setting of `service`;
+    # each of `messages` is in every finding of that service
+    "hardening": {"service": str},
     "config_in_effect": {"services": list, "suite_sees_override": bool, "build_image": bool,
                          "image_scan": bool},
     # changes.patch against `original`; `catches` the checks that fail; `mount` for a migration

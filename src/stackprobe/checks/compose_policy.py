@@ -19,6 +19,8 @@ from stackprobe.checks.healthchecks import Healthcheck as Healthcheck
 from stackprobe.checks.healthchecks import HealthcheckBounds, services
 from stackprobe.checks.healthchecks import check_healthchecks as check_healthchecks
 from stackprobe.checks.healthchecks import healthchecks as healthchecks
+from stackprobe.checks.pinning import image_pin as image_pin
+from stackprobe.checks.pinning import pin_problem
 from stackprobe.checks.secret_exposure import (
     check_secrets_in_commands as check_secrets_in_commands,
 )
@@ -73,14 +75,6 @@ def require_roles(model: Mapping[str, Any], roles: ServiceRoles) -> None:
 
 # ---- CMP-01 -------------------------------------------------------------------------
 
-def image_pin(image: str) -> tuple[str, str]:
-    """(tag, digest) of an image reference; "" for a part that is absent."""
-    name, _, digest = image.partition("@")
-    last = name.rsplit("/", 1)[-1]
-    tag = last.rpartition(":")[2] if ":" in last else ""
-    return tag, digest
-
-
 def _image_findings(name: str, spec: Mapping[str, Any], policy: ComposePolicy,
                     files: Sequence[Path] = ()) -> list[Finding]:
     image = str(spec.get("image") or "")
@@ -89,18 +83,12 @@ def _image_findings(name: str, spec: Mapping[str, Any], policy: ComposePolicy,
             f"{name} is built without an image name; expected `image: name:version` so the "
             "build is a named, versioned artifact"
         ), key_location(files, ("services", name, "build")))] if "build" in spec else []
-    tag, digest = image_pin(image)
-    if digest:
+    # One pin rule with HRD-08 (stackprobe.checks.pinning); CMP-01 asks only for a named release.
+    problem = pin_problem(image, "digest" if policy.require_digest else "tag")
+    if problem is None:
         return []
-    where = key_location(files, ("services", name, "image"))
-    if policy.require_digest:
-        return [Finding("CMP-01", name, f"{name} image {image} has no digest; policy needs one", where)]
-    if tag in ("", "latest"):
-        return [Finding("CMP-01", name, (
-            f"{name} image {image} is not pinned (it means :latest); expected a version tag "
-            "or a digest"
-        ), where)]
-    return []
+    return [Finding("CMP-01", name, f"{name} image {image} {problem}; expected a version tag or a digest",
+                    key_location(files, ("services", name, "image")))]
 
 
 def _volume_findings(

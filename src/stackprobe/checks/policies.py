@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from stackprobe.checks.compose_policy import ComposePolicy, ServiceRoles
 from stackprobe.checks.envchecks import COMPOSE_OWN_VARIABLES, EnvPolicy
+from stackprobe.checks.hardening import HardeningPolicy
+from stackprobe.checks.hardening_runner import HardeningSettings
 from stackprobe.checks.healthchecks import HealthcheckBounds
 from stackprobe.checks.secrets import COMMON_PASSWORDS, PLACEHOLDER_PATTERNS, SEED_DEFAULTS, SecretPolicy
 from stackprobe.profile import ConfigSection, Profile, SecretsSection
@@ -100,4 +102,26 @@ def policies(profile: Profile, placeholders: Iterable[str | None] = ()) -> Polic
         env=env_policy(profile.config),
         secrets=secret_policy(profile.secrets).with_defaults(placeholders),
         compose=compose_policy(profile),
+    )
+
+
+def hardening_settings(profile: Profile) -> HardeningSettings:
+    """HRD-01..10 from [hardening]; HRD-09 names secrets with the [secrets] policy."""
+    section = profile.hardening
+    policy = HardeningPolicy(
+        root_allowed=dict(section.root_allowed),
+        capabilities={service: tuple(caps) for service, caps in section.capabilities.items()},
+        require_cap_drop_all=section.require_cap_drop_all,
+        host_paths=tuple(section.host_paths),
+        memory_max_mb=section.memory_max_mb,
+        pids_max=section.pids_max,
+        read_only={service: tuple(paths) for service, paths in section.read_only.items()},
+    )
+    return HardeningSettings(
+        policy=policy,
+        pinning="digest" if section.pinning == "digest" else "version",
+        min_version_parts=section.min_version_parts,
+        hadolint_threshold=section.hadolint_threshold,
+        hadolint_ignore=tuple(section.hadolint_ignore),
+        secrets=secret_policy(profile.secrets),
     )
