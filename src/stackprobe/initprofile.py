@@ -345,7 +345,28 @@ def profile_text(source: Source, model: dict[str, Any], origin: str) -> tuple[st
         w.value("command", [scripts["deploy"]], "found in the project")
     else:
         w.todo("command", ["scripts/deploy.sh"], "no deploy script found (DEP-01/02 drive it)")
+    _hardening(w, services)
     return "\n".join(w.lines) + "\n", w.todos
+
+
+def _hardening(w: _Writer, services: dict[str, dict[str, Any]]) -> None:
+    """[hardening] as the compose file already declares it (capabilities added back, read-only
+    services and their writable paths); why a service may start as root is the operator's to say."""
+    w.section("hardening", "HRD-01..10: what the compose file declares, and what only you can say")
+    added = {name: [str(c) for c in spec.get("cap_add") or []] for name, spec in services.items()
+             if spec.get("cap_add")}
+    w.value("capabilities", added, "the cap_add of each service (HRD-02 fails any capability not listed)")
+    read_only: dict[str, list[str]] = {}
+    for name, spec in services.items():
+        if spec.get("read_only"):
+            paths = [str(t).split(":")[0] for t in spec.get("tmpfs") or []]
+            paths += [str(v["target"]) for v in spec.get("volumes") or [] if isinstance(v, dict) and v.get("target")]
+            read_only[name] = sorted(set(paths))
+    w.value("read_only", read_only, "services with read_only: true, and their tmpfs and volume paths")
+    w.todo("root_allowed", {}, "the services that start as root, each with the reason (an entrypoint that "
+                               "drops to a service user, say): HRD-01 fails any other")
+    w.todo("hadolint_ignore", [], "hadolint rules the project's Dockerfiles ignore, each for a reason you "
+                                  "write beside it (HRD-10)")
 
 
 def _reported_dependencies(source: Source, backend: str | None, port: int | None, path: str | None) -> list[str] | None:

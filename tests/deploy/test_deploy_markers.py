@@ -36,6 +36,12 @@ class Response:
     def json(self) -> dict[str, Any]:
         return self.body
 
+    @property
+    def text(self) -> str:
+        import json
+
+        return json.dumps(self.body)
+
 
 @dataclass
 class Backend:
@@ -46,6 +52,10 @@ class Backend:
     keys: dict[str, str] = field(default_factory=dict)
     uploads: dict[str, bytes] = field(default_factory=dict)
     status: int = 201
+
+    def request(self, method: str, url: str, json: dict[str, Any], timeout: float) -> Response:
+        assert method == "POST", method  # the profile's [vector_store] query_method
+        return self.post(url, json, timeout)
 
     def post(self, url: str, json: dict[str, Any], timeout: float) -> Response:
         if "query" in json:  # vector search
