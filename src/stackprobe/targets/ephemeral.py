@@ -5,12 +5,12 @@ the user's state directory, outside the project."""
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import os
 import secrets
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from testcontainers.compose import DockerCompose
@@ -27,20 +27,18 @@ from stackprobe.targets.isolation import isolation_override, prepare_binds, stat
 from stackprobe.targets.leftovers import PREFIX, remove_leftovers
 
 
-@contextlib.contextmanager
-def _project_name_in_environment(project: str) -> Iterator[None]:
-    """testcontainers' DockerCompose has no project-name parameter: it reads
-    COMPOSE_PROJECT_NAME. Set it only while compose runs; left in the process environment it
-    would point every later `docker compose` child (deploy scripts, other stacks) at this copy."""
-    previous = os.environ.get("COMPOSE_PROJECT_NAME")
-    os.environ["COMPOSE_PROJECT_NAME"] = project
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("COMPOSE_PROJECT_NAME", None)
-        else:
-            os.environ["COMPOSE_PROJECT_NAME"] = previous
+@dataclasses.dataclass
+class _ProjectCompose(DockerCompose):
+    """testcontainers' DockerCompose with `-p PROJECT` on every command: its own class has no
+    project-name parameter, and COMPOSE_PROJECT_NAME in the process environment is shared by every
+    thread (two copies started at once left it naming one of them for every later compose call)."""
+
+    project: str = ""
+
+    @property
+    def compose_command_property(self) -> list[str]:
+        command: list[str] = super().compose_command_property
+        return [*command[:2], "-p", self.project, *command[2:]]
 
 
 class StackStartError(Exception):
@@ -83,7 +81,7 @@ class EphemeralTarget(Target):
         super().__init__(profile, project, project_dir, compose_files, [*env_files, overlay_file],
                          {**values, **overlay})
         self.state_dir = state
-        self._compose: DockerCompose | None = None
+        self._compose: _ProjectCompose | None = None
         self.fresh_binds: dict[str, str] = {}  # bind source -> the copy's own directory
         if compose_files:
             self._isolate(overlay, host_port)
@@ -118,7 +116,8 @@ class EphemeralTarget(Target):
         removed = remove_leftovers(self.docker)
         self._refuse_existing_project()
         REDACTOR.add_environment(self.env, "env file")
-        self._compose = DockerCompose(
+        self._compose = _ProjectCompose(
+            project=self.project,
             context=str(self.project_dir),
             compose_file_name=[str(f) for f in self.compose_files],
             env_file=[str(f) for f in self.env_files],
@@ -144,8 +143,7 @@ class EphemeralTarget(Target):
     def _bring_up(self) -> None:
         assert self._compose is not None
         try:
-            with _project_name_in_environment(self.project):
-                self._compose.start()  # not __enter__: it would remove the containers and their logs
+            self._compose.start()  # not __enter__: it would remove the containers and their logs
         except subprocess.CalledProcessError as error:
             raise StackStartError(REDACTOR.redact(self._failure_report(error))) from None
         command = with_roles(self.profile.stack.migrate_command, self.profile)
