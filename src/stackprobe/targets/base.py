@@ -122,6 +122,18 @@ class Service:
         return found
 
 
+class _Redis(redis.Redis):  # type: ignore[type-arg]
+    """A client whose lost connection is DependencyUnreachable: one line, not redis-py's trace."""
+
+    unreachable = ""
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        try:
+            return super().execute_command(*args, **options)
+        except redis.ConnectionError as error:
+            raise DependencyUnreachable(f"{self.unreachable}: {error}") from None
+
+
 def load_image_overrides(project_dir: Path) -> None:
     """Use the stand-in images tools/setup.sh chose (.stackprobe/images.env) unless the
     environment already names images: compose interpolates MYSQL_IMAGE etc. from there."""
@@ -371,10 +383,12 @@ class Target:
             from redis.retry import Retry
 
             extra["retry"] = Retry(NoBackoff(), 0)
-        return redis.Redis(
+        client = _Redis(
             host=host, port=port, password=self.env.get(cfg.password_env) or None,
             socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True, **extra,
         )
+        client.unreachable = f"Redis (service {self.profile.services.cache}) did not answer {self._route(port)}"
+        return client
 
     # --- lifecycle -----------------------------------------------------------------------
     def learn_secrets(self) -> None:
