@@ -138,3 +138,20 @@ def test_state_root_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert state_root() == tmp_path.resolve() / "stackprobe" / "runs"
     monkeypatch.delenv("XDG_STATE_HOME")
     assert state_root() == Path(os.path.expanduser("~")).resolve() / ".local" / "state" / "stackprobe" / "runs"
+
+
+def test_state_of_killed_runs_is_removed_and_live_runs_kept(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import subprocess
+
+    from stackprobe.targets.leftovers import _remove_dead_state
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    gone_pid = subprocess.Popen(["true"])
+    gone_pid.wait()  # its pid is gone once reaped
+    dead_dir = state_root() / f"spx{gone_pid.pid}x0a0b0c"
+    live_dir = state_root() / f"spx{os.getpid()}x0a0b0c"
+    other = state_root() / "not-a-run"
+    for directory in (dead_dir, live_dir, other):
+        (directory / "binds").mkdir(parents=True)
+    _remove_dead_state()
+    assert not dead_dir.exists() and live_dir.is_dir() and other.is_dir()
