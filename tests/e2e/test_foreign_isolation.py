@@ -29,7 +29,7 @@ from stackprobe.profile import load_profile
 from stackprobe.targets.envfiles import write_env
 from stackprobe.targets.ephemeral import EphemeralTarget
 
-pytestmark = [pytest.mark.needs_docker]
+pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
 
 COMPOSE = """\
 name: {tag}
