@@ -155,3 +155,22 @@ def test_state_of_killed_runs_is_removed_and_live_runs_kept(monkeypatch: pytest.
         (directory / "binds").mkdir(parents=True)
     _remove_dead_state()
     assert not dead_dir.exists() and live_dir.is_dir() and other.is_dir()
+
+
+def test_a_copy_that_cannot_be_isolated_leaves_no_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Rendered by compose itself (its CLI, no engine): the refusal is one line and the env files
+    already written are gone."""
+    from stackprobe.profile import Profile
+    from stackprobe.targets.ephemeral import EphemeralTarget
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    (tmp_path / ".env.example").write_text("APP_PASSWORD=\n")
+    compose = tmp_path / "compose.yml"
+    compose.write_text("services: {api: {image: x, network_mode: host}}\n")
+    with pytest.raises(StackprobeUsageError, match="network_mode 'host'"):
+        EphemeralTarget(Profile(), tmp_path, [compose], None, project="spx1x00000a")
+    assert not (state_root() / "spx1x00000a").exists()
+    compose.write_text('services: {api: {image: x, container_name: fixed, ports: ["8080:80"]}}\n')
+    copy = EphemeralTarget(Profile(), tmp_path, [compose], None, project="spx1x00000b")
+    assert copy.compose_files == [compose, state_root() / "spx1x00000b" / "isolation.yml"]
+    assert '"container_name": "spx1x00000b-api"' in copy.compose_files[-1].read_text()

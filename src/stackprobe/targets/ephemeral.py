@@ -84,7 +84,11 @@ class EphemeralTarget(Target):
         self._compose: _ProjectCompose | None = None
         self.fresh_binds: dict[str, str] = {}  # bind source -> the copy's own directory
         if compose_files:
-            self._isolate(overlay, host_port)
+            try:
+                self._isolate(overlay, host_port)
+            except BaseException:
+                shutil.rmtree(self.state_dir, ignore_errors=True)  # the env files written above
+                raise
 
     def _isolate(self, overlay: dict[str, str], host_port: Callable[[], str]) -> None:
         """Render the stack as `up` will see it (the shell's variables win over the env files, as
