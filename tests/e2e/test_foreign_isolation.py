@@ -146,6 +146,7 @@ class Foreign:
     live_project: str
     profile: Path
     copies: list[EphemeralTarget]
+    live_data_before: dict[str, str]  # ./data after the live instance started, before any copy
 
 
 @pytest.fixture(scope="module")
@@ -170,11 +171,13 @@ def foreign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Foreign]:
         started = subprocess.run([*live, "up", "-d", "--wait"], cwd=project_dir, capture_output=True, text=True,
                                  timeout=300, env=plain)
         assert started.returncode == 0, started.stderr[-2000:]
+        before = _tree_digest(project_dir / "data")
+        assert len(before) == 2, before  # the seed file and the live instance's start marker
         loaded = load_profile(profile)
         copies = [EphemeralTarget(loaded, project_dir, [project_dir / "compose.yml"], None) for _ in range(2)]
         with ThreadPoolExecutor(2) as pool:  # both at once
             list(pool.map(lambda copy: copy.start(), copies))
-        yield Foreign(project_dir, tag, profile, copies)
+        yield Foreign(project_dir, tag, profile, copies, before)
     finally:
         for copy in copies:
             copy.stop()
@@ -185,7 +188,6 @@ def foreign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Foreign]:
 def test_copies_and_the_live_instance_share_nothing(foreign: Foreign) -> None:
     client = docker.from_env()
     live_data = foreign.project_dir / "data"
-    before = _tree_digest(live_data)  # the live instance has written its start marker already
     prints = {p: footprint(client, p) for p in [foreign.live_project, *(c.project for c in foreign.copies)]}
     for project, found in prints.items():
         assert len(found.containers) == 3 and found.host_ports and found.bind_sources, (project, found)
@@ -206,7 +208,7 @@ def test_copies_and_the_live_instance_share_nothing(foreign: Foreign) -> None:
         assert not fresh.is_relative_to(foreign.project_dir) and fresh.is_relative_to(copy.state_dir)
         assert [p.name for p in fresh.iterdir()] and not (fresh / "orders.csv").exists()  # its own, empty at start
         assert copy.service("db").published_address(3306) is None  # the database stays unpublished
-    assert _tree_digest(live_data) == before
+    assert _tree_digest(live_data) == foreign.live_data_before
     assert not list(foreign.project_dir.glob(".stackprobe*"))  # no state in the user's project
 
 
