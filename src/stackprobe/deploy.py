@@ -48,7 +48,9 @@ class DeployProject:
         cfg = profile.deploy
         self.profile = profile
         self.project_dir = project_dir
-        self.target = EphemeralTarget(profile, project_dir, compose_files, None)
+        # fixed free loopback ports, so clients keep their address across the command's restarts
+        self.target = EphemeralTarget(profile, project_dir, compose_files, None,
+                                      host_port=lambda: str(free_loopback_port()))
         self.project = self.target.project
         values = dict(self.target.env)
         for key, value in list(values.items()):

@@ -409,6 +409,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 message = str(report.longrepr[2])
         if aborted and call.excinfo is not None:
             message = f"aborted: {call.excinfo.value}"
+        if _unreachable(call):  # a dependency the check needs is down: its ERROR, one line
+            assert call.excinfo is not None
+            status, message = "error", str(call.excinfo.value)
+            report.longrepr = REDACTOR.redact(message)
+            report.user_properties.append((_UNREACHABLE, True))
         from stackprobe.fleet import host_name
 
         result = CheckResult(
@@ -447,11 +452,22 @@ def _aborted(call: pytest.CallInfo[None]) -> bool:
     return call.excinfo is not None and call.excinfo.errisinstance(ExperimentAborted)
 
 
+_UNREACHABLE = "stackprobe_unreachable"
+
+
+def _unreachable(call: pytest.CallInfo[None]) -> bool:
+    from stackprobe.errors import DependencyUnreachable
+
+    return call.excinfo is not None and call.excinfo.errisinstance(DependencyUnreachable)
+
+
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
     """An aborted experiment (the steady state did not hold before it) is its own outcome in the
     terminal: "A" / ABORTED and "N aborted" in the final line; it still fails the run."""
     if any(key == _ABORTED for key, _ in getattr(report, "user_properties", ())):  # not on a CollectReport
         return "aborted", "A", "ABORTED"
+    if report.when == "call" and any(key == _UNREACHABLE for key, _ in getattr(report, "user_properties", ())):
+        return "error", "E", "ERROR"
     return None
 
 

@@ -36,6 +36,11 @@ class StackSection:
     # values an ephemeral copy puts into the env file it generates (on top of the template),
     # e.g. a small LOG_MAX_BYTES so the gate's throwaway stack rotates its log quickly
     ephemeral_env: dict[str, str] = field(default_factory=dict)
+    # an ephemeral copy replaces every writable bind mount with a fresh empty directory; these
+    # (paths relative to project_dir, e.g. "./config") are copied instead, seed data included
+    ephemeral_copy_binds: list[str] = field(default_factory=list)
+    # false: an ephemeral copy uses the services' prebuilt images as they are (build: dropped)
+    ephemeral_build: bool = True
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ env, commands bounded in time, read traffic and its outage window against a real
 
 from __future__ import annotations
 
+import re
 import shutil
 import stat
 import threading
@@ -59,6 +60,8 @@ def test_throwaway_project_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     shutil.copy2(REPO / ".env.example", tmp_path / ".env.example")
     monkeypatch.setenv("COMPOSE_FILE", "/elsewhere.yml")
     monkeypatch.setenv("CONFIRM", "yes")
+    (tmp_path / "a.yml").write_text('services: {api: {image: x, container_name: api, ports: ["8000:8000"]}}\n')
+    (tmp_path / "b.yml").write_text("services: {api: {environment: {A: b}}}\n")
     project = DeployProject(Profile(), tmp_path, [tmp_path / "a.yml", tmp_path / "b.yml"])
     try:
         assert stat.S_IMODE(project.env_file.stat().st_mode) == 0o600
@@ -70,7 +73,10 @@ def test_throwaway_project_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         assert values["MYSQL_PASSWORD"] != "change-me-app-password" and len(values["MYSQL_PASSWORD"]) >= 24
         env = project.environ()
         assert env["STACK_ENV_FILE"] == str(project.env_file)
-        assert env["COMPOSE_FILE"] == f"{tmp_path / 'a.yml'}:{tmp_path / 'b.yml'}"
+        isolation = project.target.state_dir / "isolation.yml"
+        assert env["COMPOSE_FILE"] == f"{tmp_path / 'a.yml'}:{tmp_path / 'b.yml'}:{isolation}"
+        # a fixed free loopback port (clients keep their address across the command's restarts)
+        assert re.search(r'"ports": !override \["127\.0\.0\.1:[1-9]\d*:8000/tcp"\]', isolation.read_text())
         assert env["COMPOSE_PROJECT_NAME"] == project.project and "CONFIRM" not in env
         assert project.command == ["stack/scripts/deploy.sh"]  # not in tmp_path: left as given
     finally:

@@ -30,6 +30,7 @@ from support.defects import changed_lines, materialize, patched_paths
 from support.stacks import BASE_COMPOSE, FAST_HEALTH, REFERENCE_PROFILE, REPO, SuiteRun, TestStack, run_pytest
 
 from stackprobe.profile import load_profile
+from stackprobe.targets.isolation import state_root
 
 DEFECTS = REPO / "tests" / "defects" / "deploy"
 CASES = cases("deploy")
@@ -132,7 +133,7 @@ def test_reference_passes_every_deploy_control_as_the_gate(tmp_path: Path) -> No
     label = {"label": f"com.docker.compose.project={project}"}
     assert not client.containers.list(all=True, filters=label) and not client.volumes.list(filters=label)
     assert not [t for i in client.images.list() for t in i.tags if t.startswith(f"{project}-")]
-    assert not (REPO / ".stackprobe" / "runs" / project).exists()
+    assert not (state_root() / project).exists()
 
 
 @pytest.mark.needs_docker

@@ -22,6 +22,8 @@ import docker
 import pytest
 from support.stacks import SUITES
 
+from stackprobe.targets.isolation import state_root
+
 REPO = Path(__file__).resolve().parents[2]
 PY = sys.executable
 SMOKE_CONTROLS = {"HLT-01", "HLT-02", "HLT-03", "HLT-04", "MET-01", "MET-02", "MET-03", "CTR-01",
@@ -152,7 +154,7 @@ def test_interrupted_start_tears_the_copy_down(signum: signal.Signals, tmp_path:
             process.kill()
     assert process.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
     assert not project_leftovers(project), (project_leftovers(project), output[-3000:])
-    assert not (REPO / ".stackprobe" / "runs" / project).exists()
+    assert not (state_root() / project).exists()
 
 
 @pytest.fixture(scope="module")

@@ -263,12 +263,13 @@ def test_traffic_stops_at_its_time_bound_and_reports_errors() -> None:
 
 
 # --- [stack] ephemeral_env ------------------------------------------------------------------
-def test_ephemeral_env_goes_into_the_generated_env_file_only(tmp_path: Path) -> None:
+def test_ephemeral_env_goes_into_the_generated_env_file_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import dataclasses
 
     from stackprobe.targets.envfiles import read_env
     from stackprobe.targets.ephemeral import EphemeralTarget
 
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the copies' state: not the user's
     shutil.copyfile(REPO / ".env.example", tmp_path / ".env.example")
     base = Profile()
     profile = dataclasses.replace(base, stack=dataclasses.replace(

@@ -19,10 +19,11 @@ from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
 from stackprobe.commands import parse_sha256sum
-from stackprobe.errors import StackprobeUsageError
+from stackprobe.errors import DependencyUnreachable, StackprobeUsageError
 from stackprobe.profile import Profile
 from stackprobe.redact import REDACTOR
 from stackprobe.targets.host import Host, LocalHost
+from stackprobe.targets.relay import ExecRelay
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -103,18 +104,34 @@ class Service:
                     raise
         raise AssertionError("unreachable")
 
-    def published_port(self, container_port: int, protocol: str = "tcp") -> tuple[str, int]:
+    def published_address(self, container_port: int, protocol: str = "tcp") -> tuple[str, int] | None:
+        """Where the host reaches `container_port`, or None when it is not published (or the
+        container is not running: a stopped container has no bindings)."""
         ports = self.inspect()["NetworkSettings"]["Ports"] or {}
-        bindings = ports.get(f"{container_port}/{protocol}") or []
-        for binding in bindings:
+        for binding in ports.get(f"{container_port}/{protocol}") or []:
             if binding.get("HostPort"):
                 host = binding.get("HostIp") or "127.0.0.1"
                 host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
                 return host, int(binding["HostPort"])
-        raise StackprobeUsageError(
-            f"service {self.name}: port {container_port}/{protocol} is not published "
-            "(publish it on 127.0.0.1 in the compose file)"
-        )
+        return None
+
+    def published_port(self, container_port: int, protocol: str = "tcp") -> tuple[str, int]:
+        found = self.published_address(container_port, protocol)
+        if found is None:
+            raise DependencyUnreachable(f"service {self.name}: port {container_port}/{protocol} is not published")
+        return found
+
+
+class _Redis(redis.Redis):  # type: ignore[type-arg]
+    """A client whose lost connection is DependencyUnreachable: one line, not redis-py's trace."""
+
+    unreachable = ""
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        try:
+            return super().execute_command(*args, **options)
+        except redis.ConnectionError as error:
+            raise DependencyUnreachable(f"{self.unreachable}: {error}") from None
 
 
 def load_image_overrides(project_dir: Path) -> None:
@@ -175,6 +192,7 @@ class Target:
         self._http: httpx.Client | None = None
         # restart counts when the run began: CTR-01 proves none restarted during the run
         self.initial_restarts: dict[str, int] = {}
+        self._relays: dict[tuple[str, int], ExecRelay] = {}  # (container id, port) -> its relay
 
     # --- description -------------------------------------------------------------------
     @property
@@ -248,7 +266,33 @@ class Target:
 
     # --- endpoints -----------------------------------------------------------------------
     def _address(self, service: str, container_port: int) -> tuple[str, int]:
-        return self.service(service).published_port(container_port)
+        """A published port when the stack publishes one; otherwise a loopback relay into the
+        service's container (targets/relay.py): the stack decides what is published, not the suite."""
+        found = self.service(service)
+        published = found.published_address(container_port)
+        if published is not None:
+            return self._reach_published(*published)
+        state = found.state()
+        status = "paused" if state.get("Paused") else str(state.get("Status"))
+        if status != "running":
+            raise DependencyUnreachable(
+                f"service {service} is {status}: port {container_port} cannot be reached (start it, then re-run)")
+        key = (str(found.container.id), container_port)
+        if key not in self._relays:
+            self._relays[key] = ExecRelay(self.docker.api, key[0], container_port)
+        return "127.0.0.1", self._relays[key].local_port
+
+    def _reach_published(self, host: str, port: int) -> tuple[str, int]:
+        return host, port
+
+    def _route(self, port: int) -> str:
+        """How a local address reaches its service, for messages."""
+        relayed = [k for k, r in self._relays.items() if r.local_port == port]
+        if relayed:
+            reason = self._relays[relayed[0]].last_error
+            return f"through docker exec into its container (port {relayed[0][1]} is not published)" + (
+                f": {reason}" if reason else "")
+        return f"at 127.0.0.1:{port}"
 
     @property
     def backend_url(self) -> str:
@@ -307,6 +351,9 @@ class Target:
             )
         except pymysql.err.OperationalError as error:
             code = error.args[0] if error.args else 0
+            if code in {2003, 2013}:  # no connection, or closed before the greeting
+                raise DependencyUnreachable(
+                    f"MySQL (service {self.profile.services.database}) did not answer {self._route(port)}") from None
             if code == 1045:
                 raise StackprobeUsageError(
                     f"MySQL at {host}:{port} refused user {user!r} (access denied): check "
@@ -336,10 +383,12 @@ class Target:
             from redis.retry import Retry
 
             extra["retry"] = Retry(NoBackoff(), 0)
-        return redis.Redis(
+        client = _Redis(
             host=host, port=port, password=self.env.get(cfg.password_env) or None,
             socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True, **extra,
         )
+        client.unreachable = f"Redis (service {self.profile.services.cache}) did not answer {self._route(port)}"
+        return client
 
     # --- lifecycle -----------------------------------------------------------------------
     def learn_secrets(self) -> None:
@@ -351,6 +400,9 @@ class Target:
             self.initial_restarts[service.name] = int(attrs.get("RestartCount", 0))
 
     def close(self) -> None:
+        for relay in self._relays.values():
+            relay.close()
+        self._relays.clear()
         if self._http is not None:
             self._http.close()
             self._http = None

@@ -1,42 +1,44 @@
-"""A throwaway copy of the stack: unique project, random secrets, random loopback ports."""
+"""A throwaway copy of the stack: unique project, random secrets, random loopback ports, and
+nothing shared with any other project (targets/isolation.py computes that from the rendered
+compose model). Its state (env files, the isolation override, fresh bind directories) lives in
+the user's state directory, outside the project."""
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import os
 import secrets
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from testcontainers.compose import DockerCompose
 
+from stackprobe.checks.compose_render import render_compose
+from stackprobe.checks.findings import ConfigInputError
 from stackprobe.checks.policies import secret_policy
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.profile import Profile, with_roles
 from stackprobe.redact import REDACTOR
 from stackprobe.targets.base import PROJECT_LABEL, Target
 from stackprobe.targets.envfiles import generated_from_template, read_env, write_env
+from stackprobe.targets.isolation import isolation_override, prepare_binds, state_root, to_yaml
 from stackprobe.targets.leftovers import PREFIX, remove_leftovers
 
-STATE_DIR = Path(".stackprobe") / "runs"
 
+@dataclasses.dataclass
+class _ProjectCompose(DockerCompose):
+    """testcontainers' DockerCompose with `-p PROJECT` on every command: its own class has no
+    project-name parameter, and COMPOSE_PROJECT_NAME in the process environment is shared by every
+    thread (two copies started at once left it naming one of them for every later compose call)."""
 
-@contextlib.contextmanager
-def _project_name_in_environment(project: str) -> Iterator[None]:
-    """testcontainers' DockerCompose has no project-name parameter: it reads
-    COMPOSE_PROJECT_NAME. Set it only while compose runs; left in the process environment it
-    would point every later `docker compose` child (deploy scripts, other stacks) at this copy."""
-    previous = os.environ.get("COMPOSE_PROJECT_NAME")
-    os.environ["COMPOSE_PROJECT_NAME"] = project
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("COMPOSE_PROJECT_NAME", None)
-        else:
-            os.environ["COMPOSE_PROJECT_NAME"] = previous
+    project: str = ""
+
+    @property
+    def compose_command_property(self) -> list[str]:
+        command: list[str] = super().compose_command_property
+        return [*command[:2], "-p", self.project, *command[2:]]
 
 
 class StackStartError(Exception):
@@ -53,14 +55,17 @@ class EphemeralTarget(Target):
         compose_files: list[Path],
         env_file: Path | None,
         project: str | None = None,
+        host_port: Callable[[], str] = lambda: "",
     ) -> None:
+        """`host_port` picks the host port of each published port ("" lets the engine pick one)."""
         project = project or f"{PREFIX}{os.getpid()}x{secrets.token_hex(3)}"
-        state = (project_dir / STATE_DIR / project).resolve()
+        state = state_root() / project
         template = project_dir / profile.stack.env_template
         # a generated env file gets the profile's ephemeral_env on top (e.g. a small LOG_MAX_BYTES)
         values = read_env(env_file) if env_file else {
             **generated_from_template(template, secret_policy(profile.secrets)), **profile.stack.ephemeral_env}
-        # Overlay: unique names and random loopback ports, so copies never collide.
+        # Overlay: the reference stack's own variables for names and ports, a convenience only:
+        # isolation comes from the override `_isolate` computes from the rendered model.
         overlay = {
             "COMPOSE_PROJECT_NAME": project,
             **{f"{s.upper()}_CONTAINER_NAME": f"{project}-{s}" for s in ("mysql", "redis", "backend")},
@@ -76,7 +81,33 @@ class EphemeralTarget(Target):
         super().__init__(profile, project, project_dir, compose_files, [*env_files, overlay_file],
                          {**values, **overlay})
         self.state_dir = state
-        self._compose: DockerCompose | None = None
+        self._compose: _ProjectCompose | None = None
+        self.fresh_binds: dict[str, str] = {}  # bind source -> the copy's own directory
+        if compose_files:
+            try:
+                self._isolate(overlay, host_port)
+            except BaseException:
+                shutil.rmtree(self.state_dir, ignore_errors=True)  # the env files written above
+                raise
+
+    def _isolate(self, overlay: dict[str, str], host_port: Callable[[], str]) -> None:
+        """Render the stack as `up` will see it (the shell's variables win over the env files, as
+        in compose), write the isolation override and append it to the compose files."""
+        environ = {**overlay, **os.environ, "COMPOSE_PROJECT_NAME": self.project}
+        try:
+            model = render_compose(self.compose_files, self.env_files[0], self.project_dir, environ=environ)
+        except ConfigInputError as error:
+            raise StackprobeUsageError(str(error)) from None
+        stack = self.profile.stack
+        override, binds = isolation_override(
+            model, self.project, self.project_dir, self.state_dir, copy_binds=stack.ephemeral_copy_binds,
+            build=stack.ephemeral_build, host_port=host_port)
+        prepare_binds(binds)
+        path = self.state_dir / "isolation.yml"
+        path.write_text(to_yaml(override) + "\n", encoding="utf-8")
+        os.chmod(path, 0o600)
+        self.fresh_binds = {str(b.source): str(b.fresh) for b in binds}
+        self.compose_files = [*self.compose_files, path]
 
     def start(self) -> list[str]:
         """Bring the stack up; returns the leftover projects of killed runs it removed first."""
@@ -89,7 +120,8 @@ class EphemeralTarget(Target):
         removed = remove_leftovers(self.docker)
         self._refuse_existing_project()
         REDACTOR.add_environment(self.env, "env file")
-        self._compose = DockerCompose(
+        self._compose = _ProjectCompose(
+            project=self.project,
             context=str(self.project_dir),
             compose_file_name=[str(f) for f in self.compose_files],
             env_file=[str(f) for f in self.env_files],
@@ -115,8 +147,7 @@ class EphemeralTarget(Target):
     def _bring_up(self) -> None:
         assert self._compose is not None
         try:
-            with _project_name_in_environment(self.project):
-                self._compose.start()  # not __enter__: it would remove the containers and their logs
+            self._compose.start()  # not __enter__: it would remove the containers and their logs
         except subprocess.CalledProcessError as error:
             raise StackStartError(REDACTOR.redact(self._failure_report(error))) from None
         command = with_roles(self.profile.stack.migrate_command, self.profile)

@@ -7,11 +7,13 @@ later run can tell a dead owner's project from a concurrent run's and remove onl
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 
 import docker
 
 from stackprobe.owners import owner_alive
+from stackprobe.targets.isolation import state_root
 
 PREFIX = "spx"
 _NAME = re.compile(rf"^{PREFIX}(\d+)x[0-9a-f]+$")
@@ -39,4 +41,14 @@ def remove_leftovers(client: docker.DockerClient) -> list[str]:
             container.remove(force=True, v=True)
         for volume in client.volumes.list(filters={"label": f"{_LABEL}={project}"}):
             volume.remove(force=True)
+    _remove_dead_state()
     return sorted(projects)
+
+
+def _remove_dead_state() -> None:
+    """The state directories (env files, fresh bind directories) of killed runs."""
+    root = state_root()
+    for directory in root.iterdir() if root.is_dir() else []:
+        match = _NAME.match(directory.name)
+        if match and not owner_alive(int(match.group(1))):
+            shutil.rmtree(directory, ignore_errors=True)

@@ -304,8 +304,10 @@ class SshLiveTarget(LiveTarget):
         if given:
             host, _, port = given.rpartition(":")
             return host, int(port)
-        remote_host, remote_port = self.service(service).published_port(container_port)
-        return "127.0.0.1", self.channel.forward_tcp(remote_host, remote_port)
+        return super()._address(service, container_port)
+
+    def _reach_published(self, host: str, port: int) -> tuple[str, int]:
+        return "127.0.0.1", self.channel.forward_tcp(host, port)
 
     def service(self, name: str) -> Any:
         try:
