@@ -12,8 +12,9 @@ from typing import Any, cast
 
 import pytest
 
-from stackprobe.deploy import CommandRun, DeployProject
-from stackprobe.deploy_markers import (
+from stackprobe.commands import CommandRun
+from stackprobe.deploy import DeployProject
+from stackprobe.deploy.markers import (
     StepFailed,
     container_ids,
     ensure_initialized,

@@ -19,7 +19,7 @@ from stackprobe.deploy import (
     migration_state,
     table_checksums,
 )
-from stackprobe.deploy_markers import (
+from stackprobe.deploy.markers import (
     container_ids,
     ensure_initialized,
     marker,
