@@ -12,8 +12,9 @@ import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from stackprobe.checks.entropy import class_counts, estimate_entropy_bits
+from stackprobe.checks.entropy import class_counts
 from stackprobe.checks.findings import Finding
+from stackprobe.checks.guessability import common_password_list, estimate_strength
 
 # The seed runbook's own example values: copied into real .env files all the time.
 SEED_DEFAULTS = frozenset({
@@ -23,14 +24,6 @@ SEED_DEFAULTS = frozenset({
     "your-secure-root-password",
     "your-secure-password",
     "your-dashscope-api-key",
-})
-# The head of every leaked-password list, plus the service names people use as passwords.
-COMMON_PASSWORDS = frozenset({
-    "password", "password1", "password123", "passw0rd", "p@ssw0rd", "p@ssword", "123456",
-    "12345678", "123456789", "1234567890", "12345", "111111", "123123", "000000", "qwerty",
-    "qwerty123", "abc123", "letmein", "welcome", "iloveyou", "monkey", "dragon", "football",
-    "admin", "admin123", "administrator", "root", "toor", "secret", "changeme", "default",
-    "guest", "master", "test", "mysql", "redis", "correct horse battery staple",
 })
 # Text that marks a value as "fill me in", wherever it appears (case-insensitive).
 PLACEHOLDER_PATTERNS = (
@@ -72,7 +65,8 @@ class SecretPolicy:
     password_min_entropy_bits: float = 80.0
     min_char_classes: int = 2
     required_char_classes: tuple[str, ...] = ()
-    known_defaults: frozenset[str] = SEED_DEFAULTS | COMMON_PASSWORDS
+    # Besides these, every whole value in zxcvbn's dictionaries (leaked passwords, words, names).
+    known_defaults: frozenset[str] = SEED_DEFAULTS
     placeholder_patterns: tuple[str, ...] = PLACEHOLDER_PATTERNS
     # Names treated as secrets wherever they appear (compose fallbacks, exposure checks).
     secret_name_pattern: str = SECRET_NAME
@@ -93,7 +87,9 @@ class SecretPolicy:
 
     def is_known_default(self, value: str) -> bool:
         folded = value.strip().casefold()
-        return any(folded == known.casefold() for known in self.known_defaults)
+        return any(folded == known.casefold() for known in self.known_defaults) or bool(
+            common_password_list(value)
+        )
 
     def looks_like_placeholder(self, value: str) -> bool:
         return any(re.search(p, value, re.I) for p in self.placeholder_patterns)
@@ -121,11 +117,12 @@ def weaknesses(
         reasons.append(
             f"{len(value)} characters, policy needs at least {min_length} ([secrets] {kind}_min_length)"
         )
-    bits = estimate_entropy_bits(value)
-    if bits < min_bits:
+    strength = estimate_strength(value)
+    if strength.bits < min_bits:
+        patterns = strength.describe()
         reasons.append(
-            f"about {bits:.0f} bits of estimated entropy, policy needs {min_bits:.0f} "
-            f"([secrets] {kind}_min_entropy_bits)"
+            f"about {strength.bits:.0f} bits of estimated entropy, policy needs {min_bits:.0f} "
+            f"([secrets] {kind}_min_entropy_bits)" + (f"; {patterns}" if patterns else "")
         )
     counts = class_counts(value)
     if len(counts) < policy.min_char_classes:
@@ -238,7 +235,8 @@ def generate_secret(length: int = 48, policy: SecretPolicy | None = None) -> str
             wanted <= set(class_counts(candidate))
             and not policy.looks_like_placeholder(candidate)
             and not policy.is_known_default(candidate)
-            and estimate_entropy_bits(candidate) >= bits
+            # both estimates agree: the per-character one and zxcvbn's patterns (the lower)
+            and estimate_strength(candidate).bits >= bits
         ):
             return candidate
     raise ValueError(f"no {length}-character URL-safe secret meets the policy (classes {sorted(wanted)}, "
