@@ -19,6 +19,9 @@ class Finding:
     control: str
     subject: str
     message: str
+    # Where it was seen, when that is a line of a file (SEC-04 in a compose file).
+    file: str | None = None
+    line: int | None = None
 
     def __str__(self) -> str:
         # Every message names its subject already.

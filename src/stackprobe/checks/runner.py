@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stackprobe.checks.compose_fallbacks import check_fallback_defaults, compose_variables
+from stackprobe.checks.compose_fallbacks import check_fallback_defaults, check_literal_secrets, compose_variables
 from stackprobe.checks.compose_policy import (
     ComposePolicy,
     check_compose_healthchecks,
@@ -84,6 +84,7 @@ def check_config(
     differences = env_parser_differences(env)
     found += check_parser_parity(differences, secret_policy)
     found += check_fallback_defaults(files, secret_policy)
+    found += check_literal_secrets(files, secret_policy)
     model = render_compose(files, inputs.env_file, inputs.project_dir, environ=inputs.environ)
     found += check_compose_structure(model, compose_policy)
     found += check_published_ports(model, compose_policy)
