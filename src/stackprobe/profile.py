@@ -265,6 +265,11 @@ class SecretsSection:
     # SEC-03
     bcrypt_key: str = "BCRYPT_ROUNDS"
     min_bcrypt_rounds: int = 12
+    # LOG-05, SEC-07: a value is searched for in logs, image files and process arguments only
+    # when it is distinctive (this long and this many estimated bits); a weaker one would match
+    # by accident, and SEC-01/02 report it as too weak to search for
+    search_min_length: int = 12
+    search_min_entropy_bits: float = 40.0
 
 
 @dataclass(frozen=True)

@@ -1,45 +1,48 @@
-"""LOG-05: no secret value of the stack in any log line: the log files and `docker logs`."""
+"""LOG-05: no secret value of the stack in any log line: the log files and `docker logs`.
+
+Only distinctive values are searched for ([secrets] search_min_length, search_min_entropy_bits):
+a weak one would match by accident, and SEC-01/02 report it as too weak to search for."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
+from stackprobe.checks.policies import secret_policy
 from stackprobe.evidence import Evidence
 from stackprobe.redact import REDACTOR
 from stackprobe.targets import Target
 from suites.logs.conftest import LogPolicy, read_logs
 
-_LABEL = re.compile(r"«redacted:([^»]+)»")
 
-
-def secret_lines(source: str, text: str) -> list[str]:
-    """`source:line: NAMES` for every line that holds a known secret value (values never shown)."""
-    if REDACTOR.redact(text) == text:
+def secret_lines(source: str, text: str, searched: Callable[[str], bool]) -> list[str]:
+    """`source:line: NAMES` for every line that holds a known secret value `searched` accepts
+    (values never shown)."""
+    if not REDACTOR.labels_in(text, searched):
         return []
     found = []
     for number, line in enumerate(text.splitlines(), 1):
-        cleaned = REDACTOR.redact(line)
-        if cleaned != line:
-            names = sorted(set(_LABEL.findall(cleaned)))
-            found.append(f"{source}:{number}: {', '.join(names)}: {cleaned[:200]}")
+        if names := REDACTOR.labels_in(line, searched):
+            found.append(f"{source}:{number}: {', '.join(sorted(names))}: {REDACTOR.redact(line)[:200]}")
     return found
 
 
 @pytest.mark.control("LOG-05")
 @pytest.mark.nightly
-def test_no_secret_values_in_logs(target: Target, log_policy: LogPolicy, evidence: Evidence) -> None:
+def test_no_secret_values_in_logs(target: Target, log_policy: LogPolicy, evidence: Evidence, profile: Any) -> None:
     assert len(REDACTOR) > 0, "no secret value is known (env file, containers' environments): nothing to look for"
+    searched = secret_policy(profile.secrets).is_distinctive
     found: list[str] = []
     scanned: dict[str, int] = {}
     for log in read_logs(target, log_policy):
         scanned[f"{log_policy.service}:{log_policy.directory}/{log.name}"] = len(log.lines)
-        found += secret_lines(f"{log_policy.service}:{log.name}", log.text)
+        found += secret_lines(f"{log_policy.service}:{log.name}", log.text, searched)
     for name, service in sorted(target.services().items()):
         text = service.logs()
         scanned[f"docker logs {name}"] = len(text.splitlines())
-        found += secret_lines(f"docker logs {name}", text)
+        found += secret_lines(f"docker logs {name}", text, searched)
     evidence.record("scanned_lines", scanned)
     evidence.record("secret_values_known", len(REDACTOR))
     evidence.record("findings", found[:20])

@@ -25,7 +25,7 @@ WORDS = [w for w in FREQUENCY_LISTS["english_wikipedia"][:1000] if len(w) >= 5]
     ("value", "pattern"),
     [
         ("qwertyuiopasdfghjkl123", "common password of 10 characters"),
-        ("1qaz2wsx3edc4rfv5tgb", "common password of 16 characters"),
+        ("1qaz2wsx3edc4rfv5tgb", "common password of 12 characters"),
         ("administrator_password_1", "English word of 13 characters"),
         ("zxcvbnm,./asdfghjkl;'", "keyboard walk"),
         ("Summer2024!Summer2024!", "repeated chunk"),

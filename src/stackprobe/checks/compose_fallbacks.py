@@ -143,6 +143,8 @@ def scalar_values(path: Path) -> list[Scalar]:
         raise ConfigInputError(
             f"compose file {path}{where} is not valid YAML ({error.problem}): fix the file"
         ) from None
+    except yaml.YAMLError as error:  # the reader's: a control character, an invalid encoding
+        raise ConfigInputError(f"compose file {path} is not valid YAML ({error}): fix the file") from None
     seen: set[int] = set()
     return [scalar for document in documents if document for scalar in _walk(document, None, None, seen)]
 

@@ -21,8 +21,6 @@ from typing import Any
 
 from stackprobe.checks.findings import Finding
 
-# Shorter secret values would match image files by accident; SEC-02 fails them anyway.
-IMAGE_SECRET_MIN_LENGTH = 12
 # Templates are meant to be shipped; everything else named like an env file is not.
 TEMPLATE_SUFFIXES = frozenset({"example", "sample", "template", "dist", "tmpl", "tpl"})
 

@@ -274,6 +274,8 @@ def check_secrets_in_effect(facts: Sequence[ContainerFacts], policy: SecretPolic
     raw: list[tuple[str, Finding]] = []
     merged: dict[str, str] = {}
     for fact in facts:
+        policy = policy.with_names([fact.service], fact.env)
+    for fact in facts:
         present = {k: v for k, v in fact.env.items() if k in policy.secret_keys or k == policy.bcrypt_key}
         for key, value in present.items():
             merged.setdefault(key, value)
@@ -346,7 +348,10 @@ def check_commands_in_effect(
     facts: Sequence[ContainerFacts], secrets: Mapping[str, str], policy: SecretPolicy
 ) -> list[Finding]:
     """SEC-07 in effect: no secret in a healthcheck test as inspected, nor in the arguments of
-    any process running in a container (`ps` and /proc show them to every local user)."""
+    any process running in a container (`ps` and /proc show them to every local user).
+    Only distinctive values are searched for; a weak one is SEC-01/02's finding."""
+    shown_as = secrets
+    secrets = {value: key for value, key in secrets.items() if policy.is_distinctive(value)}
     found = []
     for fact in facts:
         test = list(fact.healthcheck)
@@ -358,7 +363,7 @@ def check_commands_in_effect(
             )))
         for process in fact.processes:
             if reasons := _exposure(process.command_line, secrets, policy):
-                shown = mask(process.command_line, secrets)
+                shown = mask(process.command_line, shown_as)
                 shown = shown if len(shown) <= 120 else shown[:117] + "..."
                 found.append(Finding("SEC-07", fact.service, (
                     f"{_in_effect([fact.service])}: process {process.pid} ({shown}) {'; '.join(reasons)} "

@@ -28,6 +28,8 @@ def secret_policy(section: SecretsSection) -> SecretPolicy:
         secret_name_pattern=section.secret_name_pattern,
         bcrypt_key=section.bcrypt_key,
         min_bcrypt_rounds=section.min_bcrypt_rounds,
+        search_min_length=section.search_min_length,
+        search_min_entropy_bits=section.search_min_entropy_bits,
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from stackprobe.checks.entropy import class_counts
 from stackprobe.checks.findings import Finding
 from stackprobe.checks.guessability import common_password_list, estimate_strength
+from stackprobe.redact import NAME_KEY, too_weak_to_redact
 
 # The seed runbook's own example values: copied into real .env files all the time.
 SEED_DEFAULTS = frozenset({
@@ -72,6 +73,12 @@ class SecretPolicy:
     secret_name_pattern: str = SECRET_NAME
     bcrypt_key: str = "BCRYPT_ROUNDS"
     min_bcrypt_rounds: int = 12
+    # Searched for (logs, image files, process arguments) only when this long and strong.
+    search_min_length: int = 12
+    search_min_entropy_bits: float = 40.0
+    # Names the stack uses (services, users, databases, the project): guessable words, and a
+    # secret equal to one cannot be redacted inside other text.
+    stack_names: frozenset[str] = frozenset()
 
     @property
     def secret_keys(self) -> tuple[str, ...]:
@@ -79,6 +86,12 @@ class SecretPolicy:
 
     def is_secret_name(self, name: str) -> bool:
         return name in self.secret_keys or bool(re.search(self.secret_name_pattern, name, re.I))
+
+    def with_names(self, services: Iterable[str], values: Mapping[str, str | None]) -> SecretPolicy:
+        """This policy, knowing the stack's names: `services`, and the values of keys that name
+        things (MYSQL_USER, MYSQL_DATABASE, COMPOSE_PROJECT_NAME, ...) in `values`."""
+        named = {value for key, value in values.items() if value and NAME_KEY.search(key)}
+        return dataclasses.replace(self, stack_names=self.stack_names | frozenset(services) | named)
 
     def with_defaults(self, values: Iterable[str | None]) -> SecretPolicy:
         """This policy, also rejecting `values` (e.g. every value of .env.example)."""
@@ -93,6 +106,13 @@ class SecretPolicy:
 
     def looks_like_placeholder(self, value: str) -> bool:
         return any(re.search(p, value, re.I) for p in self.placeholder_patterns)
+
+    def is_distinctive(self, value: str) -> bool:
+        """Whether finding `value` in a log line, an image file or a process's arguments means
+        the secret is there: 48 x `a` is in every other binary, by accident."""
+        value = value.strip()
+        return (len(value) >= self.search_min_length
+                and estimate_strength(value).bits >= self.search_min_entropy_bits)
 
 
 def describe_classes(value: str) -> str:
@@ -117,7 +137,7 @@ def weaknesses(
         reasons.append(
             f"{len(value)} characters, policy needs at least {min_length} ([secrets] {kind}_min_length)"
         )
-    strength = estimate_strength(value)
+    strength = estimate_strength(value, policy.stack_names)
     if strength.bits < min_bits:
         patterns = strength.describe()
         reasons.append(
@@ -128,6 +148,16 @@ def weaknesses(
     if len(counts) < policy.min_char_classes:
         reasons.append(
             f"{describe_classes(value)}, policy needs {policy.min_char_classes} ([secrets] min_char_classes)"
+        )
+    if why := too_weak_to_redact(value, policy.stack_names):
+        reasons.append(
+            f"too weak to be kept secret in outputs ({why}): it is redacted only where it stands "
+            "whole (KEY=value, a URL's password, an Authorization header), not inside other text"
+        )
+    if not policy.is_distinctive(value):
+        reasons.append(
+            f"too weak to search for in images and logs (needs {policy.search_min_length} characters "
+            f"and {policy.search_min_entropy_bits:.0f} bits: [secrets] search_min_length, search_min_entropy_bits)"
         )
     missing = [name for name in policy.required_char_classes if name not in counts]
     if missing:

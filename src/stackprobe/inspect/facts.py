@@ -16,7 +16,6 @@ from stackprobe.checks.envchecks import EnvPolicy
 from stackprobe.checks.envparity import compose_env_values
 from stackprobe.checks.findings import ConfigInputError, Finding
 from stackprobe.checks.image_layers import (
-    IMAGE_SECRET_MIN_LENGTH,
     HistoryEntry,
     LayerScan,
     check_image,
@@ -214,7 +213,8 @@ def scan_images(
         if fact.image_id:
             by_image.setdefault(fact.image_id, []).append(fact)
     is_secret = _either_secret(in_effect.secret_policy)
-    long_secrets = {v: k for v, k in in_effect.secrets.items() if len(v) >= IMAGE_SECRET_MIN_LENGTH}
+    # Only distinctive values: a weak one matches files by accident (SEC-01/02 report it).
+    long_secrets = {v: k for v, k in in_effect.secrets.items() if in_effect.secret_policy.is_distinctive(v)}
     deadline = time.monotonic() + timeout_s
     seen_layers: set[str] = set()
     reports = []

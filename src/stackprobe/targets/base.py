@@ -365,6 +365,9 @@ class Target:
     def learn_secrets(self) -> None:
         """Teach the redactor every secret of the env files and the containers' environments."""
         REDACTOR.add_environment(self.env, "env file")
+        # A secret equal to one of these is redacted only as a whole value, never inside them.
+        roles = self.profile.services
+        REDACTOR.add_names([self.project, *self.services(), roles.database, roles.cache, roles.backend])
         for service in self.services().values():
             attrs = service.inspect()
             REDACTOR.add_environment(attrs.get("Config", {}).get("Env") or [], f"{service.name} environment")
