@@ -56,11 +56,11 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((label, re.compile(rx
     ("password-hash", r"\$(?:1|5|6)\$(?:rounds=\d+\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{22,86}", 0),
     # (values already replaced by a value rule, «redacted:KEY», keep that label)
     ("authorization", r"\b(?:Proxy-)?Authorization[\"']?\s*[:=]\s*[\"']?(?:(?:Bearer|Basic|Token|Digest|Negotiate)"
-                      r"\s+)?(?P<v>[^\s\"',}\]«]+)", re.I),
+                      r"\s+)?(?!(?:Proxy-)?Authorization\b)(?P<v>[^\s\"',}\]«]+)", re.I),
     ("url-password", r"\b[a-z][a-z0-9+.-]*://[^\s:/@'\"]*:(?P<v>[^\s@/'\"«]+)@", re.I),
 ))
-# A whole value under a secret-named key: KEY=value, KEY: value, "KEY": "value".
-_KEY_VALUE = re.compile(r"(?P<k>[A-Za-z_][A-Za-z0-9_.-]*)[\"']?\s*[=:]\s*[\"']?(?P<v>[^\s\"',;&}\]]+)")
+# What stands before a whole value under a key: KEY=, KEY: , "KEY": " (checked at each occurrence).
+_KEY_BEFORE = re.compile(r"(?P<k>[A-Za-z_][A-Za-z0-9_.-]*)[\"']?\s*[=:]\s*[\"']?\Z")
 
 
 def is_secret_name(name: str) -> bool:
@@ -92,6 +92,7 @@ class Redactor:
         self._names: set[str] = set()
         self._secrets: dict[str, str] = {}  # variant of a distinctive value -> label
         self._whole: dict[str, str] = {}  # weak value -> label (whole values only)
+        self._whole_pattern: re.Pattern[str] | None = None
         self._variant_of: dict[str, str] = {}  # variant -> value
         self._pattern: re.Pattern[str] | None = None
         self._stale = False
@@ -142,30 +143,46 @@ class Redactor:
                     self._variant_of.setdefault(variant, value)
         ordered = sorted(self._secrets, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
+        weak = sorted(self._whole, key=len, reverse=True)
+        self._whole_pattern = re.compile(
+            r"(?<![\w.+-])(?:" + "|".join(re.escape(s) for s in weak) + r")(?![\w.+-])") if weak else None
         self._stale = False
 
-    def _compiled(self) -> tuple[re.Pattern[str] | None, dict[str, str], dict[str, str]]:
+    def _compiled(self) -> tuple[re.Pattern[str] | None, dict[str, str]]:
         with self._lock:
             if self._stale:
                 self._rebuild()
-            return self._pattern, self._secrets, self._whole
+            return self._pattern, self._secrets
+
+    def _redact_whole(self, text: str) -> str:
+        """Weak values, only where they stand whole under a secret-named key."""
+        with self._lock:
+            pattern, whole = self._whole_pattern, self._whole
+        if pattern is None:
+            return text
+
+        def replace(match: re.Match[str]) -> str:
+            before = _KEY_BEFORE.search(match.string, max(0, match.start() - 120), match.start())
+            if before is None or not is_secret_name(before.group("k")):
+                return match.group(0)
+            return f"«redacted:{whole[match.group(0)]}»"
+
+        return pattern.sub(replace, text)
 
     def redact(self, text: str) -> str:
         if not text:
             return text
-        pattern, secrets, whole = self._compiled()
+        pattern, secrets = self._compiled()
         if pattern is not None:
             text = pattern.sub(lambda m: f"«redacted:{secrets.get(m.group(0), 'secret')}»", text)
         for label, rule in _PATTERNS:
             text = rule.sub(functools.partial(_replace, marker=f"«redacted:{label}»"), text)
-        if whole:
-            text = _KEY_VALUE.sub(lambda m: _whole_value(m, whole), text)
-        return text
+        return self._redact_whole(text)
 
     def labels_in(self, text: str, searched: Callable[[str], bool]) -> set[str]:
         """Labels of the known values in `text`, among those `searched` accepts (LOG-05 looks
         only for distinctive values)."""
-        pattern, secrets, _ = self._compiled()
+        pattern, secrets = self._compiled()
         if pattern is None:
             return set()
         return {secrets[m.group(0)] for m in pattern.finditer(text)
@@ -193,13 +210,6 @@ def _replace(match: re.Match[str], marker: str) -> str:
     whole = match.group(0)
     offset = match.start()
     return whole[:start - offset] + marker + whole[end - offset:]
-
-
-def _whole_value(match: re.Match[str], whole: Mapping[str, str]) -> str:
-    key, value = match.group("k"), match.group("v")
-    if not is_secret_name(key) or value not in whole:
-        return match.group(0)
-    return _replace(match, f"«redacted:{whole[value]}»")
 
 
 # The process-wide redactor: the plugin feeds it, every writer uses it.
