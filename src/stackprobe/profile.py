@@ -115,6 +115,9 @@ class RedisSection:
     version_prefixes: list[str] = field(default_factory=lambda: ["7.0."])
     # "aof", "rdb", "aof+rdb", "any" (at least one) or "none"
     persistence: str = "aof"
+    # RDS-02: "required" (Redis refuses commands without AUTH), "any", or "" = required when
+    # Redis is reachable from more than the backend (read from the compose model's networks)
+    auth: str = ""
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,18 @@ PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 
 
+def _connect_auth_if_asked(connection: Any) -> None:
+    """redis-py's connection set-up, but a Redis without any password (which rejects AUTH) is
+    connected to without one: RDS-02 reports the missing password, the other checks still run."""
+    try:
+        connection.on_connect()
+    except redis.exceptions.ResponseError as error:
+        if "without any password configured" not in str(error):
+            raise
+        connection.password = None
+        connection.on_connect()
+
+
 @dataclass(frozen=True)
 class ExecResult:
     exit_code: int
@@ -358,7 +370,8 @@ class Target:
             extra["retry"] = Retry(NoBackoff(), 0)
         return redis.Redis(
             host=host, port=port, password=self.env.get(cfg.password_env) or None,
-            socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True, **extra,
+            socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True,
+            redis_connect_func=_connect_auth_if_asked, **extra,
         )
 
     # --- lifecycle -----------------------------------------------------------------------
