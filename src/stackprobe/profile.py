@@ -273,6 +273,11 @@ class SecretsSection:
     # by accident, and SEC-01/02 report it as too weak to search for
     search_min_length: int = 12
     search_min_entropy_bits: float = 40.0
+    # LOG-05, SEC-07: the pattern scan for secrets the run does not know (detect-secrets): the
+    # bytes read per log, the time for all logs, the size of an image's text files it reads
+    pattern_scan_max_bytes: int = 16777216
+    pattern_scan_timeout_s: float = 60.0
+    pattern_scan_file_max_bytes: int = 65536
 
 
 @dataclass(frozen=True)

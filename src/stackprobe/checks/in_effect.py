@@ -27,6 +27,7 @@ from stackprobe.checks.compose_policy import ServiceRoles
 from stackprobe.checks.envchecks import EnvPolicy, check_production_flags
 from stackprobe.checks.envread import EnvFile
 from stackprobe.checks.findings import Finding
+from stackprobe.checks.pattern_scan import line_detectors
 from stackprobe.checks.secret_exposure import argument_reasons
 from stackprobe.checks.secrets import (
     SecretPolicy,
@@ -337,6 +338,8 @@ def mask(text: str, secrets: Mapping[str, str]) -> str:
 def _exposure(text: str, secrets: Mapping[str, str], policy: SecretPolicy) -> list[str]:
     reasons = [f"contains the value of {key}" for value, key in secrets.items() if value in text]
     reasons += argument_reasons(text, policy)
+    # secrets the run does not know, by their form (detect-secrets); never the value
+    reasons += [f"holds a {detector} (detect-secrets)" for detector in line_detectors(text)]
     return sorted(set(reasons))
 
 
@@ -364,6 +367,8 @@ def check_commands_in_effect(
         for process in fact.processes:
             if reasons := _exposure(process.command_line, secrets, policy):
                 shown = mask(process.command_line, shown_as)
+                if line_detectors(process.command_line):  # an unknown secret: mask cannot hide it
+                    shown = f"{process.argv[0] if process.argv else '?'} …"
                 shown = shown if len(shown) <= 120 else shown[:117] + "..."
                 found.append(Finding("SEC-07", fact.service, (
                     f"{_in_effect([fact.service])}: process {process.pid} ({shown}) {'; '.join(reasons)} "

@@ -18,6 +18,7 @@ from stackprobe.checks.findings import ConfigInputError, Finding
 from stackprobe.checks.image_layers import (
     HistoryEntry,
     LayerScan,
+    TextScan,
     check_image,
     history_entries,
     scan_saved_image,
@@ -206,6 +207,7 @@ def scan_images(
     scan_layers: bool,
     timeout_s: float,
     max_file_bytes: int,
+    text_file_bytes: int = 65536,
 ) -> list[ImageReport]:
     """SEC-07 on every service image: history, baked ENV and (bounded) every layer's files."""
     by_image: dict[str, list[ContainerFacts]] = {}
@@ -226,7 +228,10 @@ def scan_images(
         config_env: Mapping[str, str] = env_from_inspect(image.attrs)
         scan = None
         if scan_layers:
-            scan = _scan_layers(target, image_id, name, long_secrets, max_file_bytes, deadline, seen_layers)
+            # The application's directory (WORKDIR; "/" would be the whole OS) for the pattern scan.
+            workdir = str((image.attrs.get("Config") or {}).get("WorkingDir") or "").rstrip("/")
+            text = TextScan((workdir,) if workdir else (), text_file_bytes)
+            scan = _scan_layers(target, image_id, name, long_secrets, max_file_bytes, deadline, seen_layers, text)
         findings = check_image(name, services, history, config_env, long_secrets, is_secret, scan,
                                MIN_SECRET_LENGTH)
         reports.append(ImageReport(name, image_id, services, history, scan, findings))
@@ -241,6 +246,7 @@ def _scan_layers(
     max_file_bytes: int,
     deadline: float,
     seen_layers: set[str],
+    text: TextScan,
 ) -> LayerScan:
     """One image's `docker image save`, bounded by the scan's deadline rather than by the
     client's per-request timeout: the engine can be silent for long while it assembles the
@@ -253,7 +259,7 @@ def _scan_layers(
     try:
         stream = api.get_image(image_id, chunk_size=1 << 20)
         return scan_saved_image(stream, name, secrets, max_file_bytes=max_file_bytes,
-                                deadline=deadline, seen_layers=seen_layers)
+                                deadline=deadline, seen_layers=seen_layers, text=text)
     except (requests.exceptions.Timeout, requests.exceptions.ConnectionError):
         # requests reports a read timeout inside a streamed body as a ConnectionError
         if time.monotonic() < deadline - 1.0:
