@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
-import tarfile
 import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from unit.test_checks_in_effect import _saved_image
 
 from stackprobe.checks import SecretPolicy, check_passwords, check_secret_key, generate_secret
 from stackprobe.checks.image_layers import scan_saved_image
@@ -22,22 +21,6 @@ from suites.logs.test_log_secrets import secret_lines
 
 POLICY = SecretPolicy()
 WEAK_KEY = "a" * 48
-
-
-def _saved_image(files: dict[str, bytes]) -> list[bytes]:
-    layer = io.BytesIO()
-    with tarfile.open(fileobj=layer, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    saved = io.BytesIO()
-    with tarfile.open(fileobj=saved, mode="w") as tar:
-        info = tarfile.TarInfo("abc/layer.tar")
-        info.size = layer.tell()
-        layer.seek(0)
-        tar.addfile(info, layer)
-    return [saved.getvalue()]
 
 
 # ---- distinctive values ------------------------------------------------------------------

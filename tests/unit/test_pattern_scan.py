@@ -5,12 +5,11 @@ hits name the detector, the place and the line, never the value."""
 from __future__ import annotations
 
 import base64
-import io
 import json
-import tarfile
 import time
 
 import pytest
+from unit.test_checks_in_effect import _saved_image
 
 from stackprobe.checks import SecretPolicy
 from stackprobe.checks.image_layers import TextScan, check_image, scan_saved_image
@@ -48,7 +47,8 @@ def test_ordinary_lines_are_quiet(line: str) -> None:
 
 def test_hits_name_detector_place_and_line_never_the_value() -> None:
     hits = scan_lines(["starting", CASES["AWS Access Key"], "ready", CASES["JSON Web Token"]], "backend:app.log")
-    assert [str(h) for h in hits] == ["backend:app.log line 2: AWS Access Key", "backend:app.log line 4: JSON Web Token"]
+    assert [str(h) for h in hits] == ["backend:app.log line 2: AWS Access Key",
+                                      "backend:app.log line 4: JSON Web Token"]
 
 
 def test_scan_is_bounded_in_bytes_and_time() -> None:
@@ -59,26 +59,10 @@ def test_scan_is_bounded_in_bytes_and_time() -> None:
         scan_lines(["quiet"] * 1000, "log", deadline=time.monotonic() - 1)
 
 
-def _saved_image(files: dict[str, bytes]) -> list[bytes]:
-    layer = io.BytesIO()
-    with tarfile.open(fileobj=layer, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    saved = io.BytesIO()
-    with tarfile.open(fileobj=saved, mode="w") as tar:
-        info = tarfile.TarInfo("0123456789abcdef/layer.tar")
-        info.size = layer.tell()
-        layer.seek(0)
-        tar.addfile(info, layer)
-    return [saved.getvalue()]
-
-
 def test_image_text_files_under_the_workdir_are_scanned() -> None:
     files = {
         "app/settings.py": f"DEBUG = False\nAWS = '{AWS_KEY}'\n".encode(),
-        "app/keys/deploy.pem": b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaA==\n-----END OPENSSH PRIVATE KEY-----\n",
+        "app/keys/deploy.pem": b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaA==\n-----END OPENSSH PRIVATE KEY---",
         "usr/lib/python3/test_keys.py": f"KEY = '{AWS_KEY}'\n".encode(),  # outside the WORKDIR
         "app/big.txt": b"x\n" * 40000 + AWS_KEY.encode(),  # over the text-file bound
         "app/model.bin": b"\0\1\2" + AWS_KEY.encode(),  # not text
@@ -86,8 +70,8 @@ def test_image_text_files_under_the_workdir_are_scanned() -> None:
     scan = scan_saved_image(_saved_image(files), "app:1", {}, max_file_bytes=1 << 20,
                             deadline=time.monotonic() + 30, text=TextScan(("/app",), 65536))
     assert [str(h) for h in scan.pattern_hits] == [
-        "layer 0123456789ab file /app/settings.py line 2: AWS Access Key",
-        "layer 0123456789ab file /app/keys/deploy.pem line 1: Private Key",
+        "layer layer00 file /app/settings.py line 2: AWS Access Key",
+        "layer layer00 file /app/keys/deploy.pem line 1: Private Key",
     ]
     assert scan.text_files == 2
     findings = check_image("app:1", ["backend"], (), {}, {}, SecretPolicy().is_secret_name, scan, 6)
