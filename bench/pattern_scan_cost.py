@@ -5,7 +5,8 @@ set-up chose, .stackprobe/images.env), reads `docker image save` through `scan_s
 twice per round, in alternating order: as SEC-07 did before (every file of every layer searched
 for the run's secret values) and with the pattern scan on (also detect-secrets' detectors over
 the small text files under the image's WORKDIR). Prints per-image and total medians, the text
-files read and the hits (none expected on the reference). Needs only the local images (no stack).
+files read, the time spent in the pattern scan itself (the part of the difference that is not
+the engine's noise) and the hits (none expected on the reference). Needs only the local images (no stack).
 Usage: .venv/bin/python bench/pattern_scan_cost.py [--rounds 3]
 """
 
@@ -63,6 +64,7 @@ def main() -> None:
                 else:
                     after += result.seconds
                     entry["text_files"] = result.text_files
+                    entry.setdefault("pattern_scan_s", []).append(round(result.pattern_seconds, 3))
                     entry["pattern_hits"] = [str(hit) for hit in result.pattern_hits]
         before_total.append(before)
         after_total.append(after)

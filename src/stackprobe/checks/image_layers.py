@@ -86,6 +86,7 @@ class LayerScan:
     dotenv_files: list[tuple[str, str]] = field(default_factory=list)  # (layer, path)
     secret_files: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)  # + keys
     text_files: int = 0  # read by the pattern scan
+    pattern_seconds: float = 0.0  # of `seconds`, spent in the pattern scan
     pattern_hits: list[PatternHit] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -96,7 +97,7 @@ class LayerScan:
             "complete": self.complete,
             "dotenv_files": [f"{layer}:{path}" for layer, path in self.dotenv_files],
             "files_with_secrets": [f"{layer}:{path} ({', '.join(keys)})" for layer, path, keys in self.secret_files],
-            "text_files_pattern_scanned": self.text_files,
+            "text_files_pattern_scanned": self.text_files, "pattern_scan_seconds": round(self.pattern_seconds, 3),
             "pattern_hits": [str(hit) for hit in self.pattern_hits],
         }
 
@@ -172,11 +173,14 @@ def _scan_layer(
             scan.secret_files.append((name, path, keys))
         if patterns and looks_like_text(data):
             scan.text_files += 1
+            started = time.monotonic()
             lines = data.decode("utf-8", "replace").splitlines()
             try:
                 scan.pattern_hits += scan_lines(lines, f"layer {name} file {path}", deadline=deadline)
             except ScanCut:
                 raise _Deadline from None
+            finally:
+                scan.pattern_seconds += time.monotonic() - started
 
 
 def scan_saved_image(
