@@ -246,7 +246,7 @@ def _scan_layers(
     max_file_bytes: int,
     deadline: float,
     seen_layers: set[str],
-    text: TextScan,
+    text: TextScan | None = None,
 ) -> LayerScan:
     """One image's `docker image save`, bounded by the scan's deadline rather than by the
     client's per-request timeout: the engine can be silent for long while it assembles the
