@@ -92,3 +92,12 @@ def test_process_arguments_and_healthchecks_are_pattern_scanned() -> None:
 
 def test_text_detection() -> None:
     assert looks_like_text("héllo\n".encode()) and not looks_like_text(b"\x7fELF\0\0")
+
+
+def test_a_file_reported_for_known_values_gets_no_detector_finding_too() -> None:
+    files = {"app/.env": f"API_TOKEN={TOKEN}\n".encode()}
+    scan = scan_saved_image(_saved_image(files), "app:1", {TOKEN: "API_TOKEN"}, max_file_bytes=1 << 20,
+                            deadline=time.monotonic() + 30, text=TextScan(("/app",), 65536))
+    assert scan.pattern_hits and scan.secret_files and scan.dotenv_files
+    findings = check_image("app:1", ["backend"], (), {}, {}, SecretPolicy().is_secret_name, scan, 6)
+    assert len(findings) == 2 and not any("detect-secrets" in f.message for f in findings)

@@ -278,7 +278,12 @@ def check_image(
         found.append(Finding("SEC-07", subject, (
             f"{who}: layer {layer} file {path} contains the value of {', '.join(holders)}; {_BAKED}"
         )))
+    # A file already reported (an env file, the run's own values) needs no detector's word too.
+    reported = {f"layer {layer} file {path}" for layer, path in scan.dotenv_files}
+    reported |= {f"layer {layer} file {path}" for layer, path, _ in scan.secret_files}
     for hit in scan.pattern_hits:
+        if hit.where in reported:
+            continue
         found.append(Finding("SEC-07", subject, (
             f"{who}: {hit} (detect-secrets); a secret shipped in the image is readable by anyone who can "
             "pull it: remove it from the source tree and the build context, and rotate it"
