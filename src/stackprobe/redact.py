@@ -63,6 +63,17 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((label, re.compile(rx
 _KEY_BEFORE = re.compile(r"(?P<k>[A-Za-z_][A-Za-z0-9_.-]*)[\"']?\s*[=:]\s*[\"']?\Z")
 
 
+_BLOCK_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
+_BLOCK_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
+
+
+def open_block(text: str) -> bool:
+    """Whether `text` ends inside a private key block (a BEGIN line without its END yet): a
+    line-by-line writer must hold such text until the block is whole."""
+    begins = list(_BLOCK_BEGIN.finditer(text))
+    return bool(begins) and not _BLOCK_END.search(text, begins[-1].end())
+
+
 def is_secret_name(name: str) -> bool:
     return bool(SECRET_NAME.search(name))
 

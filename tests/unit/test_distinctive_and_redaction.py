@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import time
 
@@ -162,3 +163,35 @@ def test_no_generated_or_derived_secret_passes_the_redactor(length: int, key: st
     for text in derived_secrets(secret).values():
         assert secret not in redactor.redact(text)
         assert redactor.redact(text) != text
+
+
+@settings(deadline=None, max_examples=30)
+@given(length=st.integers(16, 64), cut=st.integers(1, 40), data=st.data())
+def test_no_generated_or_derived_secret_passes_any_output_writer(length: int, cut: int, data: st.DataObject) -> None:
+    """The writers that bypass the reports (uncaptured streams, live logging) and evidence, which
+    every report is written from: each redacts values and derived forms alike."""
+    import logging
+
+    from stackprobe.evidence import Evidence
+    from stackprobe.outputs import RedactingFilter, RedactingStream
+    from stackprobe.redact import REDACTOR
+
+    secret = generate_secret(length)
+    REDACTOR.add(secret, "SPX_PROPERTY_SECRET")
+    derived = derived_secrets(secret)
+    text = data.draw(st.sampled_from(sorted(derived.values()))) + f" and {secret}\n"
+
+    sink = io.StringIO()
+    stream = RedactingStream(sink)  # type: ignore[arg-type]
+    for start in range(0, len(text), cut):  # written in pieces, as print() does
+        stream.write(text[start:start + cut])
+    stream.flush()
+    record = logging.LogRecord("leak", logging.ERROR, __file__, 1, "%s", (text,), None)
+    RedactingFilter().filter(record)
+    evidence = Evidence()
+    evidence.record("seen", {"lines": (text,), "raw": text.encode()})
+    for output in (sink.getvalue(), record.getMessage(), json.dumps(evidence.as_dict(), default=repr)):
+        assert secret not in output
+        for token in text.replace("'", " ").replace("$", " ").replace("=", " ").split():
+            if len(token) >= 20 and token != "caching_sha2_password":
+                assert token not in output, output
