@@ -56,7 +56,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((label, re.compile(rx
     ("password-hash", r"\$(?:1|5|6)\$(?:rounds=\d+\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{22,86}", 0),
     # (values already replaced by a value rule, «redacted:KEY», keep that label)
     ("authorization", r"\b(?:Proxy-)?Authorization[\"']?\s*[:=]\s*[\"']?(?:(?:Bearer|Basic|Token|Digest|Negotiate)"
-                      r"\s+)?(?!(?:Proxy-)?Authorization\b)(?P<v>[^\s\"',}\]«]+)", re.I),
+                      r"\s+)?(?!(?:Proxy-)?Authorization\b|(?:Bearer|Basic|Token|Digest|Negotiate)\s)"
+                      r"(?P<v>[^\s\"',}\]«]+)", re.I),
     ("url-password", r"\b[a-z][a-z0-9+.-]*://[^\s:/@'\"]*:(?P<v>[^\s@/'\"«]+)@", re.I),
 ))
 # What stands before a whole value under a key: KEY=, KEY: , "KEY": " (checked at each occurrence).

@@ -195,3 +195,12 @@ def test_no_generated_or_derived_secret_passes_any_output_writer(length: int, cu
         for token in text.replace("'", " ").replace("$", " ").replace("=", " ").split():
             if len(token) >= 20 and token != "caching_sha2_password":
                 assert token not in output, output
+
+
+def test_authorization_rule_keeps_known_labels_and_schemes() -> None:
+    redactor = Redactor()
+    secret = generate_secret(24)
+    redactor.add(secret, "API_TOKEN")
+    text = f"{{'authorization': 'Basic {secret}'}} Authorization: Bearer abc.def-ghi"
+    assert redactor.redact(text) == ("{'authorization': 'Basic «redacted:API_TOKEN»'} "
+                                     "Authorization: Bearer «redacted:authorization»")
