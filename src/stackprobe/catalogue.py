@@ -99,6 +99,12 @@ CONTROLS: tuple[Control, ...] = (
        "A cache without the configured persistence loses acknowledged data on restart.",
        "Run the documented Redis version with AOF or RDB persistence as the profile requires.",
        "data-integrity"),
+    _c("RDS-02", "smoke", "critical", "Redis refuses commands without AUTH (by policy)",
+       "A Redis that answers without a password gives every container on its network, and every process "
+       "that reaches its port, the cache's data and commands like CONFIG SET that write files on its host.",
+       "Set requirepass (or ACL users without nopass) and give the password to the backend; "
+       "[redis] auth = \"any\" only for a Redis no one but the backend can reach.",
+       "access-control", "OWASP-A07"),
     _c("VEC-01", "smoke", "medium", "Vector store answers a query",
        "Retrieval silently returning nothing makes every answer of the assistant worse.",
        "Check the vector_db/ volume and the Chroma collection; re-index if needed.",

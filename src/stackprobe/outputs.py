@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 import pytest
 
-from stackprobe.redact import REDACTOR
+from stackprobe.redact import REDACTOR, open_block
 
 
 class RedactingStream(io.TextIOBase):
@@ -27,7 +27,9 @@ class RedactingStream(io.TextIOBase):
 
     def write(self, text: str) -> int:
         self._pending += text
-        if "\n" in self._pending:
+        # A private key block is held until its END line: its lines alone look like nothing (past
+        # 64 KiB it is written anyway, redacted from its BEGIN line to the end).
+        if "\n" in self._pending and (len(self._pending) > 65536 or not open_block(self._pending)):
             complete, _, self._pending = self._pending.rpartition("\n")
             self.inner.write(REDACTOR.redact(complete + "\n"))
         return len(text)

@@ -372,7 +372,10 @@ def evidence(request: pytest.FixtureRequest) -> Evidence:
 def _redact_report(report: pytest.TestReport) -> None:
     if not REDACTOR:
         return
-    if report.longrepr is not None:
+    if isinstance(report.longrepr, tuple):
+        # A skip's (path, line, reason): pytest's terminal asserts it stays a tuple.
+        report.longrepr = REDACTOR.redact_obj(report.longrepr)
+    elif report.longrepr is not None:
         text = str(report.longrepr)
         cleaned = REDACTOR.redact(text)
         if cleaned != text:

@@ -144,6 +144,9 @@ class RedisSection:
     version_prefixes: list[str] = field(default_factory=lambda: ["7.0."])
     # "aof", "rdb", "aof+rdb", "any" (at least one) or "none"
     persistence: str = "aof"
+    # RDS-02: "required" (Redis refuses commands without AUTH), "any", or "" = required when
+    # Redis is reachable from more than the backend (read from the compose model's networks)
+    auth: str = ""
 
 
 @dataclass(frozen=True)
@@ -319,6 +322,16 @@ class SecretsSection:
     # SEC-03
     bcrypt_key: str = "BCRYPT_ROUNDS"
     min_bcrypt_rounds: int = 12
+    # LOG-05, SEC-07: a value is searched for in logs, image files and process arguments only
+    # when it is distinctive (this long and this many estimated bits); a weaker one would match
+    # by accident, and SEC-01/02 report it as too weak to search for
+    search_min_length: int = 12
+    search_min_entropy_bits: float = 40.0
+    # LOG-05, SEC-07: the pattern scan for secrets the run does not know (detect-secrets): the
+    # bytes read per log, the time for all logs, the size of an image's text files it reads
+    pattern_scan_max_bytes: int = 16777216
+    pattern_scan_timeout_s: float = 60.0
+    pattern_scan_file_max_bytes: int = 65536
 
 
 @dataclass(frozen=True)

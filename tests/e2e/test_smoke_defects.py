@@ -27,7 +27,7 @@ from support.stacks import REFERENCE_PROFILE, SUITES, SuiteRun, TestStack
 # other directly, without recreating the reference in between (TestStack.defect(defer_reset)).
 DEFECTS = sorted(cases("smoke"), key=lambda p: (load(p).get("services", []), p.name))
 SMOKE_CONTROLS = {"HLT-01", "HLT-02", "HLT-03", "HLT-04", "MET-01", "MET-02", "MET-03", "CTR-01",
-                  "CTR-02", "CTR-03", "DB-01", "DB-02", "DB-03", "RDS-01", "VEC-01"}
+                  "CTR-02", "CTR-03", "DB-01", "DB-02", "DB-03", "RDS-01", "RDS-02", "VEC-01"}
 
 pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
 

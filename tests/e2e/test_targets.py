@@ -27,7 +27,7 @@ from stackprobe.targets.isolation import state_root
 REPO = Path(__file__).resolve().parents[2]
 PY = sys.executable
 SMOKE_CONTROLS = {"HLT-01", "HLT-02", "HLT-03", "HLT-04", "MET-01", "MET-02", "MET-03", "CTR-01",
-                  "CTR-02", "CTR-03", "DB-01", "DB-02", "DB-03", "RDS-01", "VEC-01"}
+                  "CTR-02", "CTR-03", "DB-01", "DB-02", "DB-03", "RDS-01", "RDS-02", "VEC-01"}
 
 pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
 # The runbook's compose file with healthchecks every 2 s (tests/support/fast-health.yml): for

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.needs_docker, pytest.mark.slow,
               pytest.mark.skipif(not sshd_available(), reason="OpenSSH server/client not installed")]
 
 NIGHTLY_SMOKE = {"HLT-01", "HLT-02", "MET-01", "MET-02", "MET-03", "CTR-01", "CTR-02", "CTR-03",
-                 "DB-01", "DB-02", "DB-03", "RDS-01", "VEC-01"}
+                 "DB-01", "DB-02", "DB-03", "RDS-01", "RDS-02", "VEC-01"}
 
 
 @pytest.fixture(scope="module")

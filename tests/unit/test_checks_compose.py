@@ -18,6 +18,7 @@ from stackprobe.checks import (
     check_compose_structure,
     check_fallback_defaults,
     check_healthchecks,
+    check_literal_secrets,
     check_log_limits,
     check_published_ports,
     check_restart_policies,
@@ -383,3 +384,47 @@ def test_sec07_secret_values_and_password_arguments() -> None:
     for message in messages:
         for value in ("R00tPa", "redisSecret", "inline-token"):
             assert value not in message
+
+
+def test_sec04_reads_scalar_values_not_comments(tmp_path: Path) -> None:
+    path = _compose(tmp_path, (
+        "x-script: |\n"
+        "  echo start\n"
+        "  #${MYSQL_PASSWORD:-in a block, so content}\n"
+        "x-quoted: &q \"${REDIS_PASSWORD:-once}\"\n"
+        "x-again: *q\n"
+        "# ${SECRET_KEY:-a real comment}\n"
+        "services:\n  app:\n    image: app  # ${SECRET_KEY:-trailing comment}\n"
+    ))
+    findings = check_fallback_defaults([path], SECRETS)
+    assert [(f.subject, f.file, f.line) for f in findings] == [
+        ("compose.yml:3", str(path), 3), ("compose.yml:4", str(path), 4),
+    ]
+
+
+def test_sec04_literal_secrets_in_environment(tmp_path: Path) -> None:
+    path = _compose(tmp_path, (
+        "services:\n  db:\n    environment:\n"
+        "      - MARIADB_PASSWORD=ctfd\n"
+        "      - MARIADB_USER=ctfd\n"
+        "  app:\n    environment:\n"
+        "      PASSWORD: ctfd\n"
+        "      SECRET_KEY: ${SECRET_KEY:?set it}\n"
+        "      MYSQL_ROOT_PASSWORD_FILE: /run/secrets/root\n"
+        "      MYSQL_ALLOW_EMPTY_PASSWORD: 'no'\n"
+        "      REDIS_PASSWORD: ''\n"
+        "    command: [\"--password\", \"not an environment entry\"]\n"
+    ))
+    findings = check_literal_secrets([path], SECRETS)
+    assert [(f.control, f.subject, f.line) for f in findings] == [
+        ("SEC-04", "compose.yml:4", 4), ("SEC-04", "compose.yml:8", 8),
+    ]
+    assert "MARIADB_PASSWORD is set to a literal 4-character value" in findings[0].message
+    assert all("ctfd" not in f.message for f in findings)
+
+
+def test_sec04_invalid_yaml_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigInputError) as caught:
+        check_fallback_defaults([_compose(tmp_path, "services:\n  a: [\n")], SECRETS)
+    _one_line(caught.value, "compose.yml")
+    assert "line 3" in str(caught.value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from stackprobe.checks.compose_fallbacks import (
     Substitution,
     check_fallback_defaults,
+    check_literal_secrets,
     compose_variables,
     substitutions,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "check_fallback_defaults",
     "check_file_mode",
     "check_healthchecks",
+    "check_literal_secrets",
     "check_log_limits",
     "check_parser_parity",
     "check_passwords",

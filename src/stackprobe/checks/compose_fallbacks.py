@@ -1,10 +1,16 @@
-"""SEC-04 on the raw compose files: no built-in fallback value for a secret.
+"""SEC-04 on the raw compose files: no built-in value for a secret.
 
 The rendered model cannot show this: by the time compose prints it, `${VAR:-default}` has
-been replaced by a value. So the files are scanned as written, the way compose's own
-interpolation reads them: `$$` is a literal dollar, `${VAR:-x}` and `${VAR-x}` fall back
-to `x`, `${VAR:?err}` refuses to start without VAR, `${VAR:+x}` is an alternate value.
-YAML comments are dropped first (a `#` at the start or after a blank, outside quotes).
+been replaced by a value. So the files are read as YAML nodes (PyYAML's `compose`: the
+document's structure with each node's position, before any value is constructed), and every
+scalar value is scanned the way compose's own interpolation reads it: `$$` is a literal
+dollar, `${VAR:-x}` and `${VAR-x}` fall back to `x`, `${VAR:?err}` refuses to start without
+VAR, `${VAR:+x}` is an alternate value. Only scalar values are read, so comments are never
+scanned and text that looks like a comment inside a block scalar (`command: |` with a line
+`#${X:-y}`) is scanned, as compose interpolates it.
+
+Lines: a literal block scalar (`|`) maps each of its lines to the file exactly; any other
+scalar that spans lines (folded, quoted) is reported at the line it starts on.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 from stackprobe.checks.findings import ConfigInputError, Finding, Location
 from stackprobe.checks.secrets import SecretPolicy
@@ -35,29 +43,6 @@ class Substitution:
         return self.operator in (":-", "-") and self.word != ""
 
 
-def strip_yaml_comments(text: str) -> str:
-    """The text with YAML comments blanked out; line numbers stay where they were."""
-    lines = []
-    for line in text.split("\n"):
-        quote, escaped = "", False
-        cut = len(line)
-        for index, char in enumerate(line):
-            if escaped:
-                escaped = False
-            elif quote:
-                if char == "\\" and quote == '"':
-                    escaped = True
-                elif char == quote:
-                    quote = ""
-            elif char in "'\"" and (index == 0 or line[index - 1] in " \t[{:,-"):
-                quote = char
-            elif char == "#" and (index == 0 or line[index - 1] in " \t"):
-                cut = index
-                break
-        lines.append(line[:cut])
-    return "\n".join(lines)
-
-
 def _closing_brace(text: str, start: int) -> int:
     """Index just past the `}` closing the `${` whose body starts at `start`, or -1."""
     depth, index = 1, start
@@ -76,7 +61,7 @@ def _closing_brace(text: str, start: int) -> int:
 
 
 def substitutions(text: str, first_line: int = 1) -> Iterator[Substitution]:
-    """Every interpolation in `text` (comments included: strip them first), nested ones too."""
+    """Every interpolation in `text` (one scalar value), nested ones too."""
     index = 0
     while index < len(text):
         if text[index] != "$":
@@ -119,8 +104,53 @@ def _read(path: Path) -> str:
         ) from None
 
 
+@dataclass(frozen=True)
+class Scalar:
+    """One scalar value of a compose file, with the line its content starts on (1-based)."""
+
+    line: int
+    value: str = field(repr=False)
+    # The key it is the value of, when it is one (None in sequences and for keys).
+    key: str | None = None
+    parent_key: str | None = None
+
+
+def _walk(node: yaml.Node, key: str | None, parent_key: str | None, seen: set[int]) -> Iterator[Scalar]:
+    if id(node) in seen:  # an alias (`*name`) repeats a node already read
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.ScalarNode):
+        # A literal block's content starts on the line after its `|` indicator.
+        first = node.start_mark.line + (2 if node.style == "|" else 1)
+        yield Scalar(first, str(node.value), key, parent_key)
+    elif isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            name = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else None
+            yield from _walk(value_node, name, key, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _walk(item, None, key, seen)
+
+
+def scalar_values(path: Path) -> list[Scalar]:
+    """Every scalar value in a compose file (mapping keys are not values: compose does not
+    interpolate them)."""
+    try:
+        documents = list(yaml.compose_all(_read(path), Loader=yaml.SafeLoader))
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigInputError(
+            f"compose file {path}{where} is not valid YAML ({error.problem}): fix the file"
+        ) from None
+    except yaml.YAMLError as error:  # the reader's: a control character, an invalid encoding
+        raise ConfigInputError(f"compose file {path} is not valid YAML ({error}): fix the file") from None
+    seen: set[int] = set()
+    return [scalar for document in documents if document for scalar in _walk(document, None, None, seen)]
+
+
 def file_substitutions(path: Path) -> list[Substitution]:
-    return list(substitutions(strip_yaml_comments(_read(path))))
+    return [sub for scalar in scalar_values(path) for sub in substitutions(scalar.value, scalar.line)]
 
 
 def compose_variables(files: Sequence[Path]) -> frozenset[str]:
@@ -141,4 +171,43 @@ def check_fallback_defaults(files: Sequence[Path], policy: SecretPolicy) -> list
                 f"built-in {len(sub.word)}-character value when {sub.name} is {when}; expected "
                 f"${{{sub.name}:?set {sub.name} in .env}} so compose refuses to start without it"
             ), Location(str(path), sub.line)))
+    return found
+
+
+# Values that switch a feature rather than hold a secret (MYSQL_ALLOW_EMPTY_PASSWORD: "yes").
+_FLAG_VALUES = frozenset({"yes", "no", "true", "false", "on", "off", "0", "1"})
+
+
+def _environment_entries(scalar: Scalar) -> tuple[str, str] | None:
+    """(name, value) of one `environment:` entry: `KEY: value` or `- KEY=value`."""
+    if scalar.key is not None and scalar.parent_key == "environment":
+        return scalar.key, scalar.value
+    if scalar.key is None and scalar.parent_key == "environment" and "=" in scalar.value:
+        name, _, value = scalar.value.partition("=")
+        return name.strip(), value
+    return None
+
+
+def check_literal_secrets(files: Sequence[Path], policy: SecretPolicy) -> list[Finding]:
+    """SEC-04: no secret written into a compose file's `environment:` as a literal value
+    (`MARIADB_PASSWORD=ctfd`, `PASSWORD: ctfd`): it belongs in the env file, interpolated.
+
+    `*_FILE` keys name a file (Docker secrets), and yes/no/true/false values switch a
+    feature; neither holds a secret.
+    """
+    found = []
+    for path in files:
+        for scalar in scalar_values(path):
+            entry = _environment_entries(scalar)
+            if entry is None:
+                continue
+            name, value = entry
+            if (not policy.is_secret_name(name) or name.upper().endswith("_FILE") or "$" in value
+                    or value.strip().lower() in _FLAG_VALUES | {""}):
+                continue
+            found.append(Finding("SEC-04", f"{path.name}:{scalar.line}", (
+                f"{path.name} line {scalar.line}: {name} is set to a literal {len(value)}-character "
+                f"value in the compose file; expected ${{{name}:?set {name} in .env}} so the secret "
+                "lives in the env file, not in a file that is committed and shared"
+            ), Location(str(path), scalar.line)))
     return found

@@ -20,7 +20,7 @@ CLASS_SIZES = {"lower": 26, "upper": 26, "digit": 10, "symbol": len(string.punct
                "other": 100}
 # Long values are estimated on a prefix: the parse is quadratic, and 256 characters of
 # anything random are far beyond every threshold.
-_MAX_ANALYSED = 256
+MAX_ANALYSED = 256
 
 
 def char_class(char: str) -> str:
@@ -83,7 +83,7 @@ def _uniformity(value: str, pool: int) -> float:
 
 def estimate_entropy_bits(value: str) -> float:
     """Estimated bits of entropy of `value` (0 for the empty string)."""
-    value = value[:_MAX_ANALYSED]
+    value = value[:MAX_ANALYSED]
     if not value:
         return 0.0
     pool = sum(CLASS_SIZES[name] for name in class_counts(value))

@@ -5,7 +5,9 @@ A file copied into a layer stays in the image even when a later layer deletes it
 anyone who can pull the image reads it. Two views: the history (`docker history`: cheap,
 names `COPY .env` under BuildKit, only the destination under the classic builder) and the
 layers themselves (`docker image save`: every file of every layer, searched by name and for
-the stack's secret values), bounded by a deadline and a per-file size.
+the stack's secret values), bounded by a deadline and a per-file size. Small text files under
+the application's directories (the image's WORKDIR) are also read line by line for secrets the
+run does not know (detect-secrets' detectors, checks/pattern_scan.py).
 """
 
 from __future__ import annotations
@@ -20,9 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackprobe.checks.findings import Finding
+from stackprobe.checks.pattern_scan import PatternHit, ScanCut, looks_like_text, scan_lines
 
-# Shorter secret values would match image files by accident; SEC-02 fails them anyway.
-IMAGE_SECRET_MIN_LENGTH = 12
 # Templates are meant to be shipped; everything else named like an env file is not.
 TEMPLATE_SUFFIXES = frozenset({"example", "sample", "template", "dist", "tmpl", "tpl"})
 
@@ -84,6 +85,9 @@ class LayerScan:
     complete: bool = True
     dotenv_files: list[tuple[str, str]] = field(default_factory=list)  # (layer, path)
     secret_files: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)  # + keys
+    text_files: int = 0  # read by the pattern scan
+    pattern_seconds: float = 0.0  # of `seconds`, spent in the pattern scan
+    pattern_hits: list[PatternHit] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -93,6 +97,8 @@ class LayerScan:
             "complete": self.complete,
             "dotenv_files": [f"{layer}:{path}" for layer, path in self.dotenv_files],
             "files_with_secrets": [f"{layer}:{path} ({', '.join(keys)})" for layer, path, keys in self.secret_files],
+            "text_files_pattern_scanned": self.text_files, "pattern_scan_seconds": round(self.pattern_seconds, 3),
+            "pattern_hits": [str(hit) for hit in self.pattern_hits],
         }
 
 
@@ -129,9 +135,21 @@ class _Deadline(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class TextScan:
+    """Where and how much the pattern scan reads: files under `roots`, up to `max_file_bytes`."""
+
+    roots: tuple[str, ...] = ()
+    max_file_bytes: int = 65536
+
+    def wants(self, path: str, size: int) -> bool:
+        return size <= self.max_file_bytes and any(
+            path == root or path.startswith(root.rstrip("/") + "/") for root in self.roots)
+
+
 def _scan_layer(
     layer: tarfile.TarFile, name: str, needles: Sequence[tuple[bytes, str]], scan: LayerScan,
-    max_file_bytes: int, deadline: float,
+    max_file_bytes: int, deadline: float, text: TextScan,
 ) -> None:
     for member in layer:
         scan.files += 1
@@ -141,7 +159,8 @@ def _scan_layer(
         path = "/" + relative.lstrip("/")
         if is_dotenv_name(path) and (member.isfile() or member.issym() or member.islnk()):
             scan.dotenv_files.append((name, path))
-        if not member.isfile() or not needles:
+        patterns = member.isfile() and text.wants(path, member.size)
+        if not member.isfile() or not (needles or patterns):
             continue
         if member.size > max_file_bytes:
             scan.large_files += 1
@@ -152,6 +171,16 @@ def _scan_layer(
         keys = tuple(sorted({key for needle, key in needles if needle in data}))
         if keys:
             scan.secret_files.append((name, path, keys))
+        if patterns and looks_like_text(data):
+            scan.text_files += 1
+            started = time.monotonic()
+            lines = data.decode("utf-8", "replace").splitlines()
+            try:
+                scan.pattern_hits += scan_lines(lines, f"layer {name} file {path}", deadline=deadline)
+            except ScanCut:
+                raise _Deadline from None
+            finally:
+                scan.pattern_seconds += time.monotonic() - started
 
 
 def scan_saved_image(
@@ -162,6 +191,7 @@ def scan_saved_image(
     max_file_bytes: int,
     deadline: float,
     seen_layers: set[str] | None = None,
+    text: TextScan | None = None,
 ) -> LayerScan:
     """Read a `docker image save` stream once: every layer's file names, and the content of
     every file up to `max_file_bytes`, searched for `secrets` (value -> key).
@@ -193,7 +223,8 @@ def scan_saved_image(
                 seen.add(member.name)
                 scan.layers += 1
                 with layer:
-                    _scan_layer(layer, _layer_name(member.name), needles, scan, max_file_bytes, deadline)
+                    _scan_layer(layer, _layer_name(member.name), needles, scan, max_file_bytes, deadline,
+                                text or TextScan())
     except _Deadline:
         scan.complete = False
     scan.seconds = time.monotonic() - started
@@ -246,6 +277,16 @@ def check_image(
     for layer, path, holders in scan.secret_files:
         found.append(Finding("SEC-07", subject, (
             f"{who}: layer {layer} file {path} contains the value of {', '.join(holders)}; {_BAKED}"
+        )))
+    # A file already reported (an env file, the run's own values) needs no detector's word too.
+    reported = {f"layer {layer} file {path}" for layer, path in scan.dotenv_files}
+    reported |= {f"layer {layer} file {path}" for layer, path, _ in scan.secret_files}
+    for hit in scan.pattern_hits:
+        if hit.where in reported:
+            continue
+        found.append(Finding("SEC-07", subject, (
+            f"{who}: {hit} (detect-secrets); a secret shipped in the image is readable by anyone who can "
+            "pull it: remove it from the source tree and the build context, and rotate it"
         )))
     if not scan.complete:
         found.append(Finding("SEC-07", subject, (

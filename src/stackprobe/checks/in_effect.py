@@ -27,6 +27,7 @@ from stackprobe.checks.compose_policy import ServiceRoles, port_findings
 from stackprobe.checks.envchecks import EnvPolicy, check_production_flags
 from stackprobe.checks.envread import EnvFile
 from stackprobe.checks.findings import Finding
+from stackprobe.checks.pattern_scan import line_detectors
 from stackprobe.checks.secret_exposure import argument_reasons
 from stackprobe.checks.secrets import (
     SecretPolicy,
@@ -283,6 +284,8 @@ def check_secrets_in_effect(facts: Sequence[ContainerFacts], policy: SecretPolic
     raw: list[tuple[str, Finding]] = []
     merged: dict[str, str] = {}
     for fact in facts:
+        policy = policy.with_names([fact.service], fact.env)
+    for fact in facts:
         present = {k: v for k, v in fact.env.items() if k in policy.secret_keys or k == policy.bcrypt_key}
         for key, value in present.items():
             merged.setdefault(key, value)
@@ -337,6 +340,8 @@ def mask(text: str, secrets: Mapping[str, str]) -> str:
 def _exposure(text: str, secrets: Mapping[str, str], policy: SecretPolicy) -> list[str]:
     reasons = [f"contains the value of {key}" for value, key in secrets.items() if value in text]
     reasons += argument_reasons(text, policy)
+    # secrets the run does not know, by their form (detect-secrets); never the value
+    reasons += [f"holds a {detector} (detect-secrets)" for detector in line_detectors(text)]
     return sorted(set(reasons))
 
 
@@ -348,7 +353,10 @@ def check_commands_in_effect(
     facts: Sequence[ContainerFacts], secrets: Mapping[str, str], policy: SecretPolicy
 ) -> list[Finding]:
     """SEC-07 in effect: no secret in a healthcheck test as inspected, nor in the arguments of
-    any process running in a container (`ps` and /proc show them to every local user)."""
+    any process running in a container (`ps` and /proc show them to every local user).
+    Only distinctive values are searched for; a weak one is SEC-01/02's finding."""
+    shown_as = secrets
+    secrets = {value: key for value, key in secrets.items() if policy.is_distinctive(value)}
     found = []
     for fact in facts:
         test = list(fact.healthcheck)
@@ -360,7 +368,9 @@ def check_commands_in_effect(
             )))
         for process in fact.processes:
             if reasons := _exposure(process.command_line, secrets, policy):
-                shown = mask(process.command_line, secrets)
+                shown = mask(process.command_line, shown_as)
+                if line_detectors(process.command_line):  # an unknown secret: mask cannot hide it
+                    shown = f"{process.argv[0] if process.argv else '?'} …"
                 shown = shown if len(shown) <= 120 else shown[:117] + "..."
                 found.append(Finding("SEC-07", fact.service, (
                     f"{in_effect_label([fact.service])}: process {process.pid} ({shown}) {'; '.join(reasons)} "

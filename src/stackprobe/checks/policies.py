@@ -16,7 +16,7 @@ from stackprobe.checks.envchecks import COMPOSE_OWN_VARIABLES, EnvPolicy
 from stackprobe.checks.hardening import HardeningPolicy
 from stackprobe.checks.hardening_runner import HardeningSettings
 from stackprobe.checks.healthchecks import HealthcheckBounds
-from stackprobe.checks.secrets import COMMON_PASSWORDS, PLACEHOLDER_PATTERNS, SEED_DEFAULTS, SecretPolicy
+from stackprobe.checks.secrets import PLACEHOLDER_PATTERNS, SEED_DEFAULTS, SecretPolicy
 from stackprobe.profile import ConfigSection, Profile, SecretsSection
 
 
@@ -41,11 +41,13 @@ def secret_policy(section: SecretsSection) -> SecretPolicy:
         password_min_entropy_bits=section.password_min_entropy_bits,
         min_char_classes=section.min_char_classes,
         required_char_classes=tuple(section.required_char_classes),
-        known_defaults=SEED_DEFAULTS | COMMON_PASSWORDS | frozenset(section.known_defaults),
+        known_defaults=SEED_DEFAULTS | frozenset(section.known_defaults),
         placeholder_patterns=(*PLACEHOLDER_PATTERNS, *section.placeholder_patterns),
         secret_name_pattern=section.secret_name_pattern,
         bcrypt_key=section.bcrypt_key,
         min_bcrypt_rounds=section.min_bcrypt_rounds,
+        search_min_length=section.search_min_length,
+        search_min_entropy_bits=section.search_min_entropy_bits,
     )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stackprobe.checks.compose_fallbacks import check_fallback_defaults, compose_variables
+from stackprobe.checks.compose_fallbacks import check_fallback_defaults, check_literal_secrets, compose_variables
 from stackprobe.checks.compose_policy import (
     check_compose_healthchecks,
     check_compose_structure,
@@ -70,14 +70,17 @@ def check_config(inputs: ConfigInputs, policies: Policies) -> ConfigCheck:
     found += check_unknown_keys(env, template, env_policy, compose_variables(files))
     found += check_production_flags(env, env_policy)
     found += check_env_file_permissions(inputs.env_file, env_policy)
-    found += check_secret_key(env.values, secret_policy)
-    found += check_passwords(env.values, secret_policy)
+    model = render_compose(files, inputs.env_file, inputs.project_dir, environ=inputs.environ)
+    names = [*(model.get("services") or {}), str(model.get("name") or "")]
+    found += check_secret_key(env.values, secret_policy.with_names(names, env.values))
+    found += check_passwords(env.values, secret_policy.with_names(names, env.values))
     found += check_bcrypt_rounds(env.values, secret_policy)
     differences = env_parser_differences(env)
     found += check_parser_parity(differences, secret_policy)
     # every finding so far is about the env file: those about a key point at the line binding it
     found = at_env_keys(found, str(inputs.env_file), env.lines)
     found += check_fallback_defaults(files, secret_policy)
+    found += check_literal_secrets(files, secret_policy)
     model = render_compose(files, inputs.env_file, inputs.project_dir, environ=inputs.environ)
     found += check_compose_structure(model, compose_policy, files)
     found += check_published_ports(model, compose_policy)

@@ -12,8 +12,11 @@ import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from stackprobe.checks.entropy import class_counts, estimate_entropy_bits
+from stackprobe.checks.entropy import class_counts
 from stackprobe.checks.findings import Finding
+from stackprobe.checks.guessability import estimate_strength
+from stackprobe.redact import NAME_KEY, too_weak_to_redact
+from stackprobe.wordlists import common_password_list
 
 # The seed runbook's own example values: copied into real .env files all the time.
 SEED_DEFAULTS = frozenset({
@@ -23,14 +26,6 @@ SEED_DEFAULTS = frozenset({
     "your-secure-root-password",
     "your-secure-password",
     "your-dashscope-api-key",
-})
-# The head of every leaked-password list, plus the service names people use as passwords.
-COMMON_PASSWORDS = frozenset({
-    "password", "password1", "password123", "passw0rd", "p@ssw0rd", "p@ssword", "123456",
-    "12345678", "123456789", "1234567890", "12345", "111111", "123123", "000000", "qwerty",
-    "qwerty123", "abc123", "letmein", "welcome", "iloveyou", "monkey", "dragon", "football",
-    "admin", "admin123", "administrator", "root", "toor", "secret", "changeme", "default",
-    "guest", "master", "test", "mysql", "redis", "correct horse battery staple",
 })
 # Text that marks a value as "fill me in", wherever it appears (case-insensitive).
 PLACEHOLDER_PATTERNS = (
@@ -72,12 +67,19 @@ class SecretPolicy:
     password_min_entropy_bits: float = 80.0
     min_char_classes: int = 2
     required_char_classes: tuple[str, ...] = ()
-    known_defaults: frozenset[str] = SEED_DEFAULTS | COMMON_PASSWORDS
+    # Besides these, every whole value in zxcvbn's dictionaries (leaked passwords, words, names).
+    known_defaults: frozenset[str] = SEED_DEFAULTS
     placeholder_patterns: tuple[str, ...] = PLACEHOLDER_PATTERNS
     # Names treated as secrets wherever they appear (compose fallbacks, exposure checks).
     secret_name_pattern: str = SECRET_NAME
     bcrypt_key: str = "BCRYPT_ROUNDS"
     min_bcrypt_rounds: int = 12
+    # Searched for (logs, image files, process arguments) only when this long and strong.
+    search_min_length: int = 12
+    search_min_entropy_bits: float = 40.0
+    # Names the stack uses (services, users, databases, the project): guessable words, and a
+    # secret equal to one cannot be redacted inside other text.
+    stack_names: frozenset[str] = frozenset()
 
     @property
     def secret_keys(self) -> tuple[str, ...]:
@@ -86,6 +88,12 @@ class SecretPolicy:
     def is_secret_name(self, name: str) -> bool:
         return name in self.secret_keys or bool(re.search(self.secret_name_pattern, name, re.I))
 
+    def with_names(self, services: Iterable[str], values: Mapping[str, str | None]) -> SecretPolicy:
+        """This policy, knowing the stack's names: `services`, and the values of keys that name
+        things (MYSQL_USER, MYSQL_DATABASE, COMPOSE_PROJECT_NAME, ...) in `values`."""
+        named = {value for key, value in values.items() if value and NAME_KEY.search(key)}
+        return dataclasses.replace(self, stack_names=self.stack_names | frozenset(services) | named)
+
     def with_defaults(self, values: Iterable[str | None]) -> SecretPolicy:
         """This policy, also rejecting `values` (e.g. every value of .env.example)."""
         extra = {value for value in values if value}
@@ -93,10 +101,19 @@ class SecretPolicy:
 
     def is_known_default(self, value: str) -> bool:
         folded = value.strip().casefold()
-        return any(folded == known.casefold() for known in self.known_defaults)
+        return any(folded == known.casefold() for known in self.known_defaults) or bool(
+            common_password_list(value)
+        )
 
     def looks_like_placeholder(self, value: str) -> bool:
         return any(re.search(p, value, re.I) for p in self.placeholder_patterns)
+
+    def is_distinctive(self, value: str) -> bool:
+        """Whether finding `value` in a log line, an image file or a process's arguments means
+        the secret is there: 48 x `a` is in every other binary, by accident."""
+        value = value.strip()
+        return (len(value) >= self.search_min_length
+                and estimate_strength(value).bits >= self.search_min_entropy_bits)
 
 
 def describe_classes(value: str) -> str:
@@ -121,16 +138,27 @@ def weaknesses(
         reasons.append(
             f"{len(value)} characters, policy needs at least {min_length} ([secrets] {kind}_min_length)"
         )
-    bits = estimate_entropy_bits(value)
-    if bits < min_bits:
+    strength = estimate_strength(value, policy.stack_names)
+    if strength.bits < min_bits:
+        patterns = strength.describe()
         reasons.append(
-            f"about {bits:.0f} bits of estimated entropy, policy needs {min_bits:.0f} "
-            f"([secrets] {kind}_min_entropy_bits)"
+            f"about {strength.bits:.0f} bits of estimated entropy, policy needs {min_bits:.0f} "
+            f"([secrets] {kind}_min_entropy_bits)" + (f"; {patterns}" if patterns else "")
         )
     counts = class_counts(value)
     if len(counts) < policy.min_char_classes:
         reasons.append(
             f"{describe_classes(value)}, policy needs {policy.min_char_classes} ([secrets] min_char_classes)"
+        )
+    if why := too_weak_to_redact(value, policy.stack_names):
+        reasons.append(
+            f"too weak to be kept secret in outputs ({why}): it is redacted only where it stands "
+            "whole (KEY=value, a URL's password, an Authorization header), not inside other text"
+        )
+    if not policy.is_distinctive(value):
+        reasons.append(
+            f"too weak to search for in images and logs (needs {policy.search_min_length} characters "
+            f"and {policy.search_min_entropy_bits:.0f} bits: [secrets] search_min_length, search_min_entropy_bits)"
         )
     missing = [name for name in policy.required_char_classes if name not in counts]
     if missing:
@@ -238,7 +266,8 @@ def generate_secret(length: int = 48, policy: SecretPolicy | None = None) -> str
             wanted <= set(class_counts(candidate))
             and not policy.looks_like_placeholder(candidate)
             and not policy.is_known_default(candidate)
-            and estimate_entropy_bits(candidate) >= bits
+            # both estimates agree: the per-character one and zxcvbn's patterns (the lower)
+            and estimate_strength(candidate).bits >= bits
         ):
             return candidate
     raise ValueError(f"no {length}-character URL-safe secret meets the policy (classes {sorted(wanted)}, "

@@ -15,9 +15,9 @@ from stackprobe.checks.envchecks import EnvPolicy
 from stackprobe.checks.envparity import compose_env_values
 from stackprobe.checks.findings import ConfigInputError, Finding
 from stackprobe.checks.image_layers import (
-    IMAGE_SECRET_MIN_LENGTH,
     HistoryEntry,
     LayerScan,
+    TextScan,
     check_image,
     history_entries,
     scan_saved_image,
@@ -203,6 +203,7 @@ def scan_images(
     scan_layers: bool,
     timeout_s: float,
     max_file_bytes: int,
+    text_file_bytes: int = 65536,
 ) -> list[ImageReport]:
     """SEC-07 on every service image: history, baked ENV and (bounded) every layer's files."""
     by_image: dict[str, list[ContainerFacts]] = {}
@@ -210,7 +211,8 @@ def scan_images(
         if fact.image_id:
             by_image.setdefault(fact.image_id, []).append(fact)
     is_secret = _either_secret(in_effect.secret_policy)
-    long_secrets = {v: k for v, k in in_effect.secrets.items() if len(v) >= IMAGE_SECRET_MIN_LENGTH}
+    # Only distinctive values: a weak one matches files by accident (SEC-01/02 report it).
+    long_secrets = {v: k for v, k in in_effect.secrets.items() if in_effect.secret_policy.is_distinctive(v)}
     deadline = time.monotonic() + timeout_s
     seen_layers: set[str] = set()
     reports = []
@@ -222,7 +224,10 @@ def scan_images(
         config_env: Mapping[str, str] = env_from_inspect(image.attrs)
         scan = None
         if scan_layers:
-            scan = _scan_layers(target, image_id, name, long_secrets, max_file_bytes, deadline, seen_layers)
+            # The application's directory (WORKDIR; "/" would be the whole OS) for the pattern scan.
+            workdir = str((image.attrs.get("Config") or {}).get("WorkingDir") or "").rstrip("/")
+            text = TextScan((workdir,) if workdir else (), text_file_bytes)
+            scan = _scan_layers(target, image_id, name, long_secrets, max_file_bytes, deadline, seen_layers, text)
         findings = check_image(name, services, history, config_env, long_secrets, is_secret, scan,
                                MIN_SECRET_LENGTH)
         reports.append(ImageReport(name, image_id, services, history, scan, findings))
@@ -237,6 +242,7 @@ def _scan_layers(
     max_file_bytes: int,
     deadline: float,
     seen_layers: set[str],
+    text: TextScan | None = None,
 ) -> LayerScan:
     """One image's `docker image save`, bounded by the scan's deadline rather than by the
     client's per-request timeout: the engine can be silent for long while it assembles the
@@ -249,7 +255,7 @@ def _scan_layers(
     try:
         stream = api.get_image(image_id, chunk_size=1 << 20)
         return scan_saved_image(stream, name, secrets, max_file_bytes=max_file_bytes,
-                                deadline=deadline, seen_layers=seen_layers)
+                                deadline=deadline, seen_layers=seen_layers, text=text)
     except (requests.exceptions.Timeout, requests.exceptions.ConnectionError):
         # requests reports a read timeout inside a streamed body as a ConnectionError
         if time.monotonic() < deadline - 1.0:

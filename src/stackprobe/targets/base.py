@@ -29,6 +29,18 @@ PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 
 
+def _connect_auth_if_asked(connection: Any) -> None:
+    """redis-py's connection set-up, but a Redis without any password (which rejects AUTH) is
+    connected to without one: RDS-02 reports the missing password, the other checks still run."""
+    try:
+        connection.on_connect()
+    except redis.exceptions.ResponseError as error:
+        if "without any password configured" not in str(error):
+            raise
+        connection.password = None
+        connection.on_connect()
+
+
 @dataclass(frozen=True)
 class ExecResult:
     exit_code: int
@@ -385,7 +397,8 @@ class Target:
             extra["retry"] = Retry(NoBackoff(), 0)
         client = _Redis(
             host=host, port=port, password=self.env.get(cfg.password_env) or None,
-            socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True, **extra,
+            socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True,
+            redis_connect_func=_connect_auth_if_asked, **extra,
         )
         client.unreachable = f"Redis (service {self.profile.services.cache}) did not answer {self._route(port)}"
         return client
@@ -394,6 +407,9 @@ class Target:
     def learn_secrets(self) -> None:
         """Teach the redactor every secret of the env files and the containers' environments."""
         REDACTOR.add_environment(self.env, "env file")
+        # A secret equal to one of these is redacted only as a whole value, never inside them.
+        roles = self.profile.services
+        REDACTOR.add_names([self.project, *self.services(), roles.database, roles.cache, roles.backend])
         for service in self.services().values():
             attrs = service.inspect()
             REDACTOR.add_environment(attrs.get("Config", {}).get("Env") or [], f"{service.name} environment")

@@ -1,6 +1,8 @@
 """CHS-02/03 (a dependency stopped), CHS-05 (frozen: paused, then slowed), CHS-06 (partitioned):
 health answers promptly while the dependency is out, and the backend recovers by itself once it
-is back: health 200 and a read through the backend's own pooled clients (the API probe)."""
+is back: health 200 and, through the backend's own API, a write read back (POST api_write_path,
+GET api_read_path) where API writes are allowed (ephemeral targets; live ones with
+api_write_on_live), else a read through its pooled clients (the API probe)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Any
 import pytest
 
 from stackprobe.chaos.health_watch import dependency_of, observe_health, outage_problems
-from stackprobe.chaos.probes import api_probe, api_probe_ok, write_probe
+from stackprobe.chaos.probes import api_probe, api_probe_ok, api_roundtrip, api_writes_allowed, write_probe
 from stackprobe.chaos.recovery import RecoveryWatch, first_success, judge, recovery_evidence, slo_of
 from stackprobe.evidence import Evidence
 from stackprobe.faults import Fault, qdiscs_left
@@ -33,10 +35,20 @@ def _recovery_after_undo(chaos: ChaosRun, fault: Fault, service: str, dependency
     slo = slo_of(target, service)
     last: list[str] = []
     api_at: list[float | None] = [None]
+    # A GET that accepts 404 proves nothing about the data path: write and read back where allowed.
+    writes = api_writes_allowed(target)
+    probe = f"POST {cfg.api_write_path} + GET {cfg.api_read_path}" if writes else f"GET {cfg.api_probe_path}"
 
     def answered() -> bool:
+        if writes:
+            try:
+                api_roundtrip(chaos.backend, cfg.degraded_latency_s)
+            except RuntimeError as error:  # names the phase (POST or GET) and the status it got
+                last[:] = [str(error)]
+                return False
+            return True
         answer = api_probe(chaos.backend, cfg.degraded_latency_s)
-        last[:] = [str(answer.status or answer.error)]
+        last[:] = [f"GET {cfg.api_probe_path} answered {answer.status or answer.error}"]
         return api_probe_ok(chaos.backend, answer)
 
     def watch_api() -> None:
@@ -54,13 +66,13 @@ def _recovery_after_undo(chaos: ChaosRun, fault: Fault, service: str, dependency
     evidence.record("recovery", recovery)
     at = api_at[0]
     api_s = None if at is None else round(at - fault.restored_at, 3)
-    evidence.record("backend_api_probe", {"path": cfg.api_probe_path, "answered_after_undo_s": api_s,
-                                          "last_answer": last[:1]})
+    evidence.record("backend_api_probe", {"probe": probe, "answered_after_undo_s": api_s, "last_answer": last[:1]})
     problems = judge(recovery, [trial])
     if api_s is None:
-        problems.append(f"the backend did not recover by itself: GET {cfg.api_probe_path} still answered "
-                        f"{last[0] if last else 'nothing'} {cfg.dependency_recovery_s:g} s after {service} was back "
-                        f"(health dependency {dependency}; the backend was not restarted)")
+        problems.append(f"the backend did not recover by itself: its data path ({probe}) still failed "
+                        f"{cfg.dependency_recovery_s:g} s after {service} was back, last: "
+                        f"{last[0] if last else 'no answer'} (health dependency {dependency}; the backend was "
+                        "not restarted)")
     return problems
 
 

@@ -21,4 +21,5 @@ def in_effect(target: Target) -> InEffect:
 def image_reports(target: Target, in_effect: InEffect) -> list[ImageReport]:
     config = target.profile.config
     return scan_images(target, in_effect, scan_layers=config.image_scan, timeout_s=config.image_scan_timeout_s,
-                       max_file_bytes=config.image_scan_max_file_bytes)
+                       max_file_bytes=config.image_scan_max_file_bytes,
+                       text_file_bytes=target.profile.secrets.pattern_scan_file_max_bytes)

@@ -1,4 +1,4 @@
-"""DB-01..03, RDS-01, VEC-01: the data stores are the documented ones, set up safely."""
+"""DB-01..03, RDS-01/02, VEC-01: the data stores are the documented ones, set up safely."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import re
 import uuid
 
 import pytest
+import redis
 
+from stackprobe.checks.redis_auth import redis_auth_policy
 from stackprobe.credentials import app_account, missing_account
 from stackprobe.evidence import Evidence
 from stackprobe.redact import REDACTOR
@@ -103,6 +105,37 @@ def test_redis_reachable_version_persistence(target: Target, evidence: Evidence)
     assert cfg.persistence in required, f"profile redis.persistence {cfg.persistence!r} is not valid"
     assert required[cfg.persistence], (
         f"persistence required: {cfg.persistence}; saw appendonly={'yes' if aof else 'no'}, save={save!r}")
+
+
+@pytest.mark.control("RDS-02")
+@pytest.mark.nightly
+def test_redis_refuses_commands_without_auth(target: Target, evidence: Evidence) -> None:
+    cfg, roles = target.profile.redis, target.profile.services
+    try:
+        model = target.compose_config()
+    except RuntimeError:  # no compose files to render: judge as the strictest case
+        model = {}
+    policy = redis_auth_policy(model, roles.cache, roles.backend, cfg.auth)
+    evidence.record("policy", {"auth_required": policy.required, "because": policy.reason})
+    host, port = target.service(roles.cache).published_port(cfg.container_port)
+    # No password: what anyone who reaches the port gets.
+    anonymous = redis.Redis(host=host, port=port, socket_timeout=5, socket_connect_timeout=5,
+                            decode_responses=True)
+    try:
+        reply = anonymous.execute_command("PING")
+        answer = "PONG" if reply is True else str(reply)  # redis-py reads +PONG as True
+    except redis.exceptions.AuthenticationError as error:
+        answer = f"refused: {error}"
+    except redis.exceptions.ResponseError as error:  # NOAUTH on servers that call it so
+        answer = f"refused: {error}"
+    finally:
+        anonymous.close()
+    evidence.record("ping_without_auth", {"address": f"{host}:{port}", "answer": str(answer)})
+    if policy.required:
+        assert str(answer).startswith("refused"), (
+            f"{roles.cache} answered PING without AUTH with {answer!r} at {host}:{port}, and auth is required "
+            f"({policy.reason}): set requirepass (or an ACL user without nopass) and give the password to "
+            f"the backend ({cfg.password_env})")
 
 
 @pytest.mark.control("VEC-01")
