@@ -397,7 +397,7 @@ def test_sec04_reads_scalar_values_not_comments(tmp_path: Path) -> None:
         "services:\n  app:\n    image: app  # ${SECRET_KEY:-trailing comment}\n"
     ))
     findings = check_fallback_defaults([path], SECRETS)
-    assert [(f.subject, f.file, f.line) for f in findings] == [
+    assert [(f.subject, f.location and f.location.file, f.location and f.location.line) for f in findings] == [
         ("compose.yml:3", str(path), 3), ("compose.yml:4", str(path), 4),
     ]
 
@@ -416,7 +416,7 @@ def test_sec04_literal_secrets_in_environment(tmp_path: Path) -> None:
         "    command: [\"--password\", \"not an environment entry\"]\n"
     ))
     findings = check_literal_secrets([path], SECRETS)
-    assert [(f.control, f.subject, f.line) for f in findings] == [
+    assert [(f.control, f.subject, f.location and f.location.line) for f in findings] == [
         ("SEC-04", "compose.yml:4", 4), ("SEC-04", "compose.yml:8", 8),
     ]
     assert "MARIADB_PASSWORD is set to a literal 4-character value" in findings[0].message

@@ -56,7 +56,7 @@ def test_log05_searches_distinctive_values_only() -> None:
     saved = redact.REDACTOR
     redact.REDACTOR = Redactor()
     try:
-        import suites.logs.test_log_secrets as log_secrets
+        import stackprobe.suites.logs.test_log_secrets as log_secrets
 
         log_secrets.REDACTOR = redact.REDACTOR
         redact.REDACTOR.add(WEAK_KEY, "SECRET_KEY")

@@ -91,7 +91,9 @@ class SecretPolicy:
     def with_names(self, services: Iterable[str], values: Mapping[str, str | None]) -> SecretPolicy:
         """This policy, knowing the stack's names: `services`, and the values of keys that name
         things (MYSQL_USER, MYSQL_DATABASE, COMPOSE_PROJECT_NAME, ...) in `values`."""
-        named = {value for key, value in values.items() if value and NAME_KEY.search(key)}
+        # a key that names a secret is never a name, whatever else it says (DB_PASSWORD)
+        named = {value for key, value in values.items()
+                 if value and NAME_KEY.search(key) and not self.is_secret_name(key)}
         return dataclasses.replace(self, stack_names=self.stack_names | frozenset(services) | named)
 
     def with_defaults(self, values: Iterable[str | None]) -> SecretPolicy:
