@@ -22,7 +22,7 @@ def scrape(client: httpx.Client, url: str, timeout_s: float = 10.0) -> str:
     except httpx.TimeoutException:
         raise ScrapeError(f"nothing answers at {url} within {timeout_s:g} s (timed out): check [metrics] "
                           "container_port and path") from None
-    except (httpx.RemoteProtocolError, httpx.ReadError):
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):  # reset before or after the request
         raise ScrapeError(f"nothing answers at {url} (connection reset): is it an HTTP metrics endpoint? "
                           "check [metrics] container_port and path") from None
     except httpx.HTTPError as error:
