@@ -350,8 +350,10 @@ def profile_text(source: Source, model: dict[str, Any], origin: str) -> tuple[st
 
 
 def _hardening(w: _Writer, services: dict[str, dict[str, Any]]) -> None:
-    """[hardening] as the compose file already declares it (capabilities added back, read-only
-    services and their writable paths); why a service may start as root is the operator's to say."""
+    """[hardening] as the compose file declares it (capabilities added back, read-only services and
+    their writable paths), what it suggests (a service that adds SETUID/SETGID back starts as root
+    to drop to a service user) and a hadolint baseline of the Dockerfiles it builds: the last two
+    marked for a look, since why is the operator's to say."""
     w.section("hardening", "HRD-01..10: what the compose file declares, and what only you can say")
     added = {name: [str(c) for c in spec.get("cap_add") or []] for name, spec in services.items()
              if spec.get("cap_add")}
@@ -363,10 +365,45 @@ def _hardening(w: _Writer, services: dict[str, dict[str, Any]]) -> None:
             paths += [str(v["target"]) for v in spec.get("volumes") or [] if isinstance(v, dict) and v.get("target")]
             read_only[name] = sorted(set(paths))
     w.value("read_only", read_only, "services with read_only: true, and their tmpfs and volume paths")
-    w.todo("root_allowed", {}, "the services that start as root, each with the reason (an entrypoint that "
-                               "drops to a service user, say): HRD-01 fails any other")
-    w.todo("hadolint_ignore", [], "hadolint rules the project's Dockerfiles ignore, each for a reason you "
-                                  "write beside it (HRD-10)")
+    dropping = {name: "starts as root and drops to a service user (it adds SETUID/SETGID back)"
+                for name, spec in services.items()
+                if str(spec.get("user") or "root").split(":")[0] in ("root", "0")
+                and {"SETUID", "SETGID"} & {str(c).upper() for c in spec.get("cap_add") or []}}
+    if dropping:
+        w.check("root_allowed", dropping, "confirm each image's entrypoint drops to its service user, and write "
+                                          "the reason; HRD-01 fails any other service that runs as root")
+    else:
+        w.todo("root_allowed", {}, "the services that start as root, each with the reason (an entrypoint that "
+                                   "drops to a service user, say): HRD-01 fails any other")
+    baseline = _hadolint_baseline(services)
+    if baseline is None:
+        w.todo("hadolint_ignore", [], "hadolint rules the project's Dockerfiles ignore, each for a reason you "
+                                      "write beside it (HRD-10)")
+    else:
+        w.check("hadolint_ignore", baseline, "the rules hadolint reports on the Dockerfiles compose builds "
+                                             "today (a baseline): keep those you accept, each with its reason, "
+                                             "and fix the rest")
+
+
+def _hadolint_baseline(services: dict[str, dict[str, Any]]) -> list[str] | None:
+    """hadolint's rules (warning or worse) on every Dockerfile the model builds; None without hadolint."""
+    from stackprobe.checks.dockerfile import run_hadolint
+    from stackprobe.checks.findings import ConfigInputError
+
+    rules: set[str] = set()
+    for spec in services.values():
+        build = spec.get("build") or {}
+        if not isinstance(build, dict) or not build.get("context"):
+            continue
+        dockerfile = Path(str(build["context"])) / str(build.get("dockerfile") or "Dockerfile")
+        if not dockerfile.is_file():
+            continue
+        try:
+            found = run_hadolint(dockerfile.read_text(encoding="utf-8"), str(dockerfile), "warning", ())
+        except ConfigInputError:
+            return None
+        rules |= {str(r.get("code")) for r in found if r.get("code")}
+    return sorted(rules)
 
 
 def _reported_dependencies(source: Source, backend: str | None, port: int | None, path: str | None) -> list[str] | None:

@@ -106,7 +106,8 @@ def test_live_and_ephemeral_runs_from_an_empty_folder(installed: Installed, runn
     assert 'dependencies = ["database", "redis", "vector_store"]' in profile, profile
     assert f'project_name = "{running_copy.project}"' in profile
 
-    live = installed.run("run", "--target", "live", "--suite", "config", "--suite", "smoke", cwd=folder)
+    live = installed.run("run", "--target", "live", "--suite", "config", "--suite", "smoke", "--suite", "hardening",
+                         cwd=folder)
     assert live.returncode == 0, (live.stdout + live.stderr)[-6000:]
     assert "stackprobe: suite config:" in live.stdout and "stackprobe: suite smoke:" in live.stdout
     (run_dir,) = [p for p in (folder / "reports").iterdir() if p.is_dir() and not p.is_symlink()]
