@@ -30,7 +30,7 @@ class LiveTarget(Target):
         if not running:
             raise StackprobeUsageError(
                 f"live project {self.project!r} is not running on this host: start it "
-                "(stack/scripts/deploy.sh start) or pass --project-name of a running project"
+                "(with its own deploy command, or `docker compose up -d`) or pass --project-name of a running project"
             )
         self.learn_secrets()
 
