@@ -58,17 +58,24 @@ def sweep_tables(connection: Any) -> list[str]:
 
 
 @contextlib.contextmanager
-def canary_table(connection: Any, columns: str = "id INT PRIMARY KEY, v VARCHAR(255)") -> Iterator[str]:
-    """A table of this run in the connection's database; dropped afterwards whatever happens."""
-    sweep_tables(connection)
+def _canary(connection: Any, sweep: Callable[[Any], list[str]], create: str, drop: str) -> Iterator[str]:
+    """A canary object of this run (`create`/`drop` name it `{name}`), made after the orphans of
+    killed runs are swept, and dropped afterwards whatever happens."""
+    sweep(connection)
     name = canary_name()
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TABLE `{name}` ({columns})")
+        cursor.execute(create.replace("{name}", name))
     try:
         yield name
     finally:
         with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS `{name}`")
+            cursor.execute(drop.replace("{name}", name))
+
+
+def canary_table(connection: Any, columns: str = "id INT PRIMARY KEY, v VARCHAR(255)",
+                 ) -> contextlib.AbstractContextManager[str]:
+    """A table of this run in the connection's database; dropped afterwards whatever happens."""
+    return _canary(connection, sweep_tables, f"CREATE TABLE `{{name}}` ({columns})", "DROP TABLE IF EXISTS `{name}`")
 
 
 def sweep_databases(connection: Any) -> list[str]:
@@ -82,18 +89,10 @@ def sweep_databases(connection: Any) -> list[str]:
     return removed
 
 
-@contextlib.contextmanager
-def canary_database(connection: Any) -> Iterator[str]:
+def canary_database(connection: Any) -> contextlib.AbstractContextManager[str]:
     """A scratch database of this run (restores go here, never over live data); dropped afterwards."""
-    sweep_databases(connection)
-    name = canary_name()
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    try:
-        yield name
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    return _canary(connection, sweep_databases, "CREATE DATABASE `{name}` CHARACTER SET utf8mb4",
+                   "DROP DATABASE IF EXISTS `{name}`")
 
 
 @contextlib.contextmanager
