@@ -45,7 +45,7 @@ CONTROLS: tuple[Control, ...] = (
     # --- smoke -----------------------------------------------------------------------
     _c("HLT-01", "smoke", "high", "Health answers 200 with the contract JSON within its latency budget",
        "Load balancers, Docker and on-call engineers all decide on this endpoint.",
-       "Serve the documented JSON (status, timestamp, services) quickly; keep probes cheap.",
+       "Serve the documented health contract ([health]: JSON fields or plain text) quickly; keep probes cheap.",
        "availability", "ISO27001:A.8.16"),
     _c("HLT-02", "smoke", "high", "Every dependency reported healthy; timestamp timezone-aware and near now",
        "A health answer without dependencies or with a wrong clock hides outages.",
