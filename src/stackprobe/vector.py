@@ -32,12 +32,15 @@ def search(client: httpx.Client, base_url: str, section: VectorStoreSection, tex
     try:
         response = client.request(section.query_method, url, json=search_body(section, text, k), timeout=timeout_s)
     except httpx.HTTPError as error:
-        return SearchAnswer(0, problem=f"{section.query_method} {section.query_path}: no answer "
+        return SearchAnswer(0, problem=f"vector search {section.query_method} {section.query_path}: no answer "
                                        f"({type(error).__name__})")
-    where = f"{section.query_method} {section.query_path}"
+    where = f"vector search {section.query_method} {section.query_path}"
     if response.status_code != 200:
-        return SearchAnswer(response.status_code, body=response.text[:2000], problem=(
-            f"{where} answered {response.status_code}: check [vector_store] query_method and query_path"))
+        # no such route or method is the profile's to fix; anything else is the stack's answer
+        fix = ("check [vector_store] query_method and query_path" if response.status_code in (404, 405)
+               else f"the search itself fails ({' '.join(response.text.split())[:120]!r})")
+        return SearchAnswer(response.status_code, body=response.text[:2000],
+                            problem=f"{where} answered {response.status_code}: {fix}")
     try:
         parsed = response.json()
     except ValueError:

@@ -66,8 +66,8 @@ def test_another_apps_search_is_profile_data() -> None:
 def test_a_wrong_route_or_answer_is_one_line_naming_the_profile_key() -> None:
     with search_server({"ids": []}, method="GET") as base, httpx.Client() as client:
         wrong_method = search(client, base, VectorStoreSection(), "x", 1)
-    assert wrong_method.problem == ("POST /api/v1/documents/search answered 405: check [vector_store] query_method "
-                                    "and query_path")
+    assert wrong_method.problem == ("vector search POST /api/v1/documents/search answered 405: check "
+                                    "[vector_store] query_method and query_path")
     with search_server({"matches": []}) as base, httpx.Client() as client:
         no_ids = search(client, base, VectorStoreSection(), "x", 1)
     assert no_ids.problem.endswith("answered without a list at 'ids': check [vector_store] ids_path")
