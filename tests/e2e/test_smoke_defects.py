@@ -82,7 +82,10 @@ def test_smoke_defect_fails_exactly_its_controls(defect_stack: TestStack, defect
     # shorter observation windows than production needs keep the matrix fast
     profile = tmp_path / "profile.toml"
     profile.write_text(f"{REFERENCE_PROFILE.read_text()}\n[containers]\nobserve_s = {spec.get('observe_s', 0.0)}\n"
-                       f"[health]\noutage_window_s = 12.0\n{spec.get('profile_extra', '')}")
+                       f"[health]\noutage_window_s = 12.0\n"
+                       # HLT-03/04 stop these on the live copy ([safety] is the one rule for faults)
+                       '[safety]\ndestructive_services = ["mysql", "redis"]\n'
+                       f"{spec.get('profile_extra', '')}")
     with applied(shared_stack, defect, spec) as overrides:
         run = shared_stack.run_suite(f"{SUITES}/smoke", report_dir=tmp_path / "reports", overrides=overrides,
                                      extra=["--allow-destructive"], profile=profile,

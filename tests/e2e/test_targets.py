@@ -20,7 +20,7 @@ from pathlib import Path
 
 import docker
 import pytest
-from support.stacks import SUITES
+from support.stacks import REFERENCE_PROFILE, SUITES
 
 from stackprobe.targets.isolation import state_root
 
@@ -192,7 +192,10 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
 
 def test_live_smoke_passes(live_stack: tuple[str, Path, str], tmp_path: Path) -> None:
     project, env_file, _ = live_stack
-    result = run_pytest(f"{SUITES}/smoke", "--target", "live", "--profile", "profiles/reference.toml",
+    # HLT-03/04 stop the database and the cache: on a live target only those the profile allows
+    profile = tmp_path / "live.toml"
+    profile.write_text(REFERENCE_PROFILE.read_text() + '\n[safety]\ndestructive_services = ["mysql", "redis"]\n')
+    result = run_pytest(f"{SUITES}/smoke", "--target", "live", "--profile", str(profile),
                         "--project-name", project, "--env-file", str(env_file), "--allow-destructive",
                         *FAST_COMPOSE, f"--report-dir={tmp_path}")
     assert result.returncode == 0, result.stdout[-5000:]

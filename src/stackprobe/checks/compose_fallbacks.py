@@ -96,7 +96,8 @@ def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigInputError(f"compose file {path} does not exist: pass the right path") from None
+        raise ConfigInputError(f"compose file {path} does not exist: check --compose-file / "
+                               "[stack] compose_files") from None
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or "not UTF-8"
         raise ConfigInputError(

@@ -43,7 +43,7 @@ def render_compose(
     paths = [Path(file).resolve() for file in files]
     for path in paths:
         if not path.is_file():
-            raise ConfigInputError(f"compose file {path} does not exist: pass the right path")
+            raise ConfigInputError(f"compose file {path} does not exist: check --compose-file / [stack] compose_files")
     args: list[str] = []
     for path in paths:
         args += ["-f", str(path)]
