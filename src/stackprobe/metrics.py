@@ -23,8 +23,8 @@ def scrape(client: httpx.Client, url: str, timeout_s: float = 10.0) -> str:
         raise ScrapeError(f"nothing answers at {url} within {timeout_s:g} s (timed out): check [metrics] "
                           "container_port and path") from None
     except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):  # reset before or after the request
-        raise ScrapeError(f"nothing answers at {url} (connection reset): is it an HTTP metrics endpoint? "
-                          "check [metrics] container_port and path") from None
+        raise ScrapeError(f"nothing answers HTTP at {url} (the connection was reset or closed without an "
+                          "answer): is it the metrics endpoint? check [metrics] container_port and path") from None
     except httpx.HTTPError as error:
         raise ScrapeError(f"could not scrape {url} ({type(error).__name__}): check [metrics]") from None
     if response.status_code != 200:

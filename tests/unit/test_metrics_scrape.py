@@ -39,11 +39,11 @@ def http_server(status: int, body: str) -> Iterator[str]:
 
 @contextmanager
 def resetting_server() -> Iterator[str]:
-    """Accepts and closes at once: an endpoint that is not HTTP."""
+    """Another protocol's port: it sends its banner and closes (an endpoint that is not HTTP)."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(4)
-    listener.settimeout(5)
+    listener.settimeout(10)
 
     def serve() -> None:
         for _ in range(4):
@@ -51,7 +51,7 @@ def resetting_server() -> Iterator[str]:
                 conn, _ = listener.accept()
             except OSError:
                 return
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
             conn.close()
 
     threading.Thread(target=serve, daemon=True).start()
@@ -85,7 +85,7 @@ def test_no_metrics_is_one_line_naming_url_what_and_fix(case: str) -> None:
         elif case == "reset":
             with resetting_server() as url, pytest.raises(ScrapeError) as caught:
                 scrape(client, url)
-            expected = f"nothing answers at {url} (connection reset)"
+            expected = f"nothing answers HTTP at {url} (the connection was reset or closed without an answer)"
         else:
             with http_server(404, "no") as url, pytest.raises(ScrapeError) as caught:
                 scrape(client, url)
