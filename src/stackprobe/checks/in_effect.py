@@ -369,7 +369,7 @@ def check_commands_in_effect(
         for process in fact.processes:
             if reasons := _exposure(process.command_line, secrets, policy):
                 shown = mask(process.command_line, shown_as)
-                if line_detectors(process.command_line):  # an unknown secret: mask cannot hide it
+                if line_detectors(shown):  # a secret the run does not know is left: mask cannot hide it
                     shown = f"{process.argv[0] if process.argv else '?'} …"
                 shown = shown if len(shown) <= 120 else shown[:117] + "..."
                 found.append(Finding("SEC-07", fact.service, (
