@@ -8,9 +8,11 @@ PYTEST_ARGS ?=
 setup:
 	@tools/setup.sh
 
-# The main job: the gate against a throwaway copy of the reference stack; reports in reports/.
+# The main job: the gate against throwaway copies of the reference stack; reports in reports/.
+# --parallel: the experiments on a copy of their own, the other checks on a shared one, the deploy
+# suite's own project beside them (one xdist worker per part, one report).
 gate: setup
-	@$(PY) -m pytest --pyargs stackprobe.suites --target ephemeral --profile profiles/reference.toml $(PYTEST_ARGS); \
+	@$(PY) -m pytest --pyargs stackprobe.suites --target ephemeral --profile profiles/reference.toml --parallel $(PYTEST_ARGS); \
 	  status=$$?; tools/teardown.sh; exit $$status
 
 # The project's own tests: unit, plugin (pytester), the stack, the defects matrix.

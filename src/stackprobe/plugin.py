@@ -28,10 +28,11 @@ from stackprobe.targets.base import Target
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
-    # the dry-run plan and fleets (several live hosts, one xdist worker each) are plugins of their own
-    from stackprobe import dryrun, fleet
+    # the dry-run plan, fleets (several live hosts, one xdist worker each) and parallel parts (one
+    # xdist worker per part) are plugins of their own
+    from stackprobe import dryrun, fleet, parallel
 
-    for module in (dryrun, fleet):
+    for module in (dryrun, fleet, parallel):
         if not pluginmanager.is_registered(module):
             pluginmanager.register(module, f"stackprobe.{module.__name__.rsplit('.', 1)[-1]}")
     group = parser.getgroup("stackprobe", "stackprobe: operational verification of a compose stack")
@@ -109,15 +110,18 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    from stackprobe import fleet
+    from stackprobe import fleet, parallel
 
     activation.register_markers(config)
     active = activation.requested(config)
     try:
         fleet.apply_worker_host(config)
+        parallel.apply_worker(config)
         settings = resolve(config.option, Path.cwd())
     except StackprobeUsageError as error:
         raise pytest.UsageError(str(error)) from None
+    if active:
+        parallel.refuse_live(config, settings.target)
     if not active:  # an unrelated session: no reports, no signal handler, nothing in the terminal
         settings = dataclasses.replace(settings, report_dir=None, history=None)
     try:
@@ -509,7 +513,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from stackprobe.results import write_results
 
     write_results(current.run_dir, current.settings, current.target, current.results, current.started,
-                  time.time(), current.images)
+                  time.time(), current.images, current.parts)
     report_session.finish(session, current.run_dir, current.settings, current.results)
 
 

@@ -141,6 +141,19 @@ class Redactor:
     def __len__(self) -> int:
         return len(self._values)
 
+    def export(self) -> dict[str, Any]:
+        """What this redactor knows, for another process's redactor (an xdist worker's secrets
+        reach the controller before it writes the one report)."""
+        with self._lock:
+            return {"values": dict(self._values), "names": sorted(self._names)}
+
+    def learn(self, known: Mapping[str, Any]) -> None:
+        """Take what another redactor exported."""
+        values = known.get("values") or {}
+        for value, label in values.items():
+            self.add(str(value), str(label))
+        self.add_names(str(name) for name in known.get("names") or ())
+
     def _rebuild(self) -> None:
         self._secrets, self._whole, self._variant_of = {}, {}, {}
         for value, label in self._values.items():

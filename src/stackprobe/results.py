@@ -91,8 +91,11 @@ def _hosts(target: Target | None) -> dict[str, str]:
 
 def build_summary(
     settings: RunSettings, target: Target | None, results: list[CheckResult], started: float,
-    finished: float, images: dict[str, Any] | None = None,
+    finished: float, images: dict[str, Any] | None = None, parts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    parts = sorted(parts or [], key=lambda p: p.get("worker", ""))
+    if target is None and parts:  # a parallel run: the controller started no copy, its parts did
+        images = images or next((p["images"] for p in parts if p.get("images")), None)
     statuses = control_statuses(results)
     controls = {}
     for control_id, status in statuses.items():
@@ -107,6 +110,8 @@ def build_summary(
     return {
         "run": {
             "target": target.describe() if target else {"kind": settings.target},
+            # a parallel run's parts: which copy each ran on and its own wall time
+            **({"parts": [_part(p, started) for p in parts]} if parts else {}),
             "profile": {"source": settings.profile.source, "sha256": settings.profile.sha256},
             # parts the profile declared absent (their controls: not applicable), in words
             "absent": absence.declared(settings.profile.absent),
@@ -129,6 +134,15 @@ def build_summary(
     }
 
 
+def _part(record: dict[str, Any], started: float) -> dict[str, Any]:
+    return {
+        "worker": record.get("worker"), "parts": record.get("parts", []),
+        "target": record.get("target"),
+        "started_after_s": round(float(record.get("started", started)) - started, 3),
+        "duration_s": round(float(record.get("finished", 0.0)) - float(record.get("started", 0.0)), 3),
+    }
+
+
 def hosts_summary(results: list[CheckResult]) -> dict[str, dict[str, str]]:
     """Per host (one for a single target, several for a fleet): control -> status."""
     return {host: control_statuses([r for r in results if r.host == host])
@@ -138,8 +152,9 @@ def hosts_summary(results: list[CheckResult]) -> dict[str, dict[str, str]]:
 def write_results(
     run_dir: Path, settings: RunSettings, target: Target | None, results: list[CheckResult],
     started: float, finished: float, images: dict[str, Any] | None = None,
+    parts: list[dict[str, Any]] | None = None,
 ) -> Path:
-    summary = REDACTOR.redact_obj(build_summary(settings, target, results, started, finished, images))
+    summary = REDACTOR.redact_obj(build_summary(settings, target, results, started, finished, images, parts))
     path = run_dir / "results.json"
     path.write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     latest = run_dir.parent / "latest"

@@ -31,6 +31,8 @@ class Run:
     run_dir: Path | None = None
     target: Target | None = None
     images: dict[str, Any] | None = None
+    parts: list[dict[str, Any]] = field(default_factory=list)  # a parallel run's parts (the controller)
+    parts_run: list[str] = field(default_factory=list)  # the parts this worker ran
 
 
 RUN = pytest.StashKey[Run]()

@@ -1,0 +1,195 @@
+"""Parallel parts: one ephemeral run split into parts that overlap their waiting, one report.
+
+`--parallel` (STACKPROBE_PARALLEL) runs the selected checks as parts side by side, one
+pytest-xdist worker each (`--dist loadgroup`), every part in collection order:
+
+- **faults**: checks that can break the stack (their fixtures reach the run's fault injector:
+  the chaos experiments, HLT-03/04's outages) run on a copy of their own, so an experiment never
+  shares a copy with another check;
+- **shared**: the other checks on the stack (read-only, or writing canaries they put back) share
+  one copy;
+- **own**: checks that need no copy of the stack under test (the deploy suite drives a throwaway
+  project of its own; the file checks read files) run beside both.
+
+The part is derived from what a check uses, never from a suite's name, so a user's own checks
+land where they belong. Results, the redactor's secrets, the parts' targets and timings travel
+back to the controller, which writes the one report. Live targets are refused: one running
+stack cannot be split into copies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stackprobe.redact import REDACTOR
+from stackprobe.session import active_run, fleet_path, worker_index
+from stackprobe.settings import dry_run_requested, flag
+
+PARTS = ("faults", "shared", "own")
+_OUTPUT = "stackprobe_part"
+_PART = pytest.StashKey[str]()
+_PARTS_DIR = pytest.StashKey[Path]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("stackprobe")
+    group.addoption("--parallel", dest="stackprobe_parallel", action="store_true", default=False,
+                    help="ephemeral runs: the checks that break things on a copy of their own, the rest on a "
+                         "shared copy, checks needing no copy beside them; one xdist worker per part, one "
+                         "report [STACKPROBE_PARALLEL]")
+
+
+def requested(config: pytest.Config) -> bool:
+    return flag(bool(getattr(config.option, "stackprobe_parallel", False)), "PARALLEL")
+
+
+def part_of(item: pytest.Item) -> str:
+    """Which part a check runs in, from the fixtures it uses."""
+    names = set(getattr(item, "fixturenames", ()))
+    if "fault_injector" in names:
+        return "faults"
+    return "shared" if "target" in names else "own"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
+    """Before xdist reads its options: one worker per part, each part's checks on one worker."""
+    if requested(config) and worker_index(config) is None and not config.option.collectonly \
+            and not dry_run_requested(config.option):
+        if fleet_path(config) is not None:
+            raise pytest.UsageError("--parallel and --fleet cannot be combined: a fleet already runs one worker "
+                                    "per host")
+        if not config.pluginmanager.hasplugin("xdist"):
+            raise pytest.UsageError("--parallel needs pytest-xdist (pip install pytest-xdist)")
+        config.option.numprocesses = len(PARTS)
+        config.option.dist = "load"  # the scheduler is ours (pytest_xdist_make_scheduler below)
+        config.option.tx = None
+    return (yield)
+
+
+_DIR = "stackprobe_parts_dir"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """The controller's scheduler: each part's checks, in collection order, on one worker."""
+    if not requested(config):
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    directory = _parts_dir(config)
+
+    class PartScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        """Work units are parts: the workers wrote each check's part before they reported their
+        collection (xdist's loadgroup marks nodeids, which pytest 9 no longer lets it change)."""
+
+        _parts: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self._parts is None:
+                written = sorted(directory.glob("gw*.json"))
+                self._parts = json.loads(written[0].read_text(encoding="utf-8")) if written else {}
+            return self._parts.get(nodeid, "shared")
+
+    return PartScheduling(config, log)
+
+
+def _parts_dir(config: pytest.Config) -> Path:
+    """Where the workers write each check's part for the controller's scheduler (made on first use:
+    xdist sets its workers up before it asks for the scheduler)."""
+    if _PARTS_DIR not in config.stash:
+        directory = Path(tempfile.mkdtemp(prefix="stackprobe-parts-"))
+        config.stash[_PARTS_DIR] = directory
+        config.add_cleanup(lambda: shutil.rmtree(directory, ignore_errors=True))
+    return config.stash[_PARTS_DIR]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Tell each worker where to write the parts of what it collected."""
+    if requested(node.config):
+        node.workerinput[_DIR] = str(_parts_dir(node.config))
+
+
+def refuse_live(config: pytest.Config, target_kind: str) -> None:
+    """Called once the settings are known: parts need copies, a live stack has none."""
+    if requested(config) and target_kind == "live" and not dry_run_requested(config.option):
+        raise pytest.UsageError("--parallel needs --target ephemeral: each part runs on a copy of its own, and a "
+                                "live stack cannot be copied; run the live checks without --parallel")
+
+
+def apply_worker(config: pytest.Config) -> None:
+    """In a worker of a parallel run: an ephemeral project name the user gave gets the worker's
+    suffix (two parts must not start one project), and the worker writes no report of its own."""
+    if not requested(config) or worker_index(config) is None:
+        return
+    option = config.option
+    name = option.stackprobe_project_name or os.environ.get("STACKPROBE_PROJECT_NAME")
+    if name:
+        option.stackprobe_project_name = f"{name}-gw{worker_index(config)}"
+    option.stackprobe_report_dir = "none"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """On a worker, before xdist reports its collection: each check's part, for the scheduler."""
+    config = session.config
+    directory = getattr(config, "workerinput", {}).get(_DIR)
+    if not requested(config) or directory is None:
+        return
+    parts = {}
+    for item in session.items:
+        item.stash[_PART] = parts[item.nodeid] = part_of(item)
+    path = Path(directory) / f"gw{worker_index(config)}.json"
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(parts), encoding="utf-8")
+    partial.replace(path)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item) -> None:
+    """A worker notes the parts it ran (its share of the collection, not the whole of it)."""
+    part = item.stash.get(_PART, None)
+    current = active_run(item.config)
+    if part is not None and current is not None and part not in current.parts_run:
+        current.parts_run.append(part)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A worker tells the controller its part: which copy it ran on, its own wall time, and the
+    secrets it generated (the controller's redactor must know them before it writes a report)."""
+    config = session.config
+    output = getattr(config, "workeroutput", None)
+    current = active_run(config)
+    if output is None or current is None or not requested(config):
+        return
+    target = current.target
+    output[_OUTPUT] = {
+        "worker": f"gw{worker_index(config)}",
+        "parts": list(current.parts_run),
+        "target": target.describe() if target is not None else None,
+        "images": current.images,
+        "started": current.started,
+        "finished": time.time(),
+        "secrets": REDACTOR.export(),
+    }
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """On the controller: learn a finished worker's secrets and keep its part's record."""
+    record = getattr(node, "workeroutput", {}).get(_OUTPUT)
+    config = node.config
+    current = active_run(config)
+    if not isinstance(record, dict) or current is None:
+        return
+    REDACTOR.learn(record.pop("secrets", {}))
+    current.parts.append(record)

@@ -1,0 +1,189 @@
+"""--parallel: parts side by side, one worker each, one report (pytester; no Docker).
+
+The suite below stands in for the real ones: its `target` and `fault_injector` fixtures replace
+the plugin's (no stack starts), and each check logs which worker ran it. The part comes from the
+fixtures a check uses, never from its file's or suite's name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+CONFTEST = """
+import json, os, secrets, time
+from pathlib import Path
+
+import pytest
+
+from stackprobe.redact import REDACTOR
+
+LOG = Path(os.environ["PARALLEL_LOG"])
+
+
+@pytest.fixture(scope="session")
+def target():
+    value = "wk-" + secrets.token_hex(16)  # a secret only this worker knows
+    REDACTOR.add(value, "GENERATED_PASSWORD")
+    return {"copy": os.environ.get("PYTEST_XDIST_WORKER"), "secret": value}
+
+
+@pytest.fixture(scope="session")
+def fault_injector(target):
+    return target
+
+
+@pytest.fixture(autouse=True)
+def _log(request):
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "controller")
+    with LOG.open("a") as out:
+        out.write(json.dumps({"worker": worker, "test": request.node.name}) + "\\n")
+    yield
+
+
+def wait_for(path, seconds=60.0):
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} never appeared: the parts did not overlap"
+        time.sleep(0.05)
+"""
+
+# Named so that a rule by file or suite name would put them in the wrong part.
+TEST_CHAOS_LIKE = """
+import os
+import pytest
+from pathlib import Path
+
+from conftest import wait_for
+
+SIGNAL = Path(os.environ["PARALLEL_LOG"]).with_name("shared-started")
+
+
+@pytest.mark.control("CHS-01")
+def test_f1_waits_for_the_shared_part(fault_injector):
+    wait_for(SIGNAL)  # in a serial run this would wait for a check that runs later
+
+
+@pytest.mark.control("CHS-01")
+def test_f2_second_in_its_part(fault_injector):
+    pass
+
+
+@pytest.mark.control("CHS-01")
+def test_f3_fails_printing_its_secret(fault_injector):
+    assert False, "the copy's password is " + fault_injector["secret"]
+"""
+
+TEST_READS = """
+import os
+import pytest
+from pathlib import Path
+
+SIGNAL = Path(os.environ["PARALLEL_LOG"]).with_name("shared-started")
+
+
+@pytest.mark.control("HLT-01")
+def test_s1_reads(target):
+    SIGNAL.write_text("started")
+
+
+@pytest.mark.control("HLT-01")
+def test_s2_reads_too(target):
+    assert target["copy"]
+
+
+@pytest.mark.control("HLT-01")
+def test_s3_fails_printing_its_secret(target):
+    assert False, "password=" + target["secret"]
+"""
+
+TEST_OWN = """
+import pytest
+
+
+@pytest.mark.control("ENV-01")
+def test_o1_needs_no_copy():
+    pass
+
+
+@pytest.mark.control("ENV-01")
+def test_o2_needs_no_copy_either(tmp_path):
+    assert tmp_path.is_dir()
+"""
+
+
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("STACKPROBE_"):
+            monkeypatch.delenv(name)
+
+
+def _suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
+    _clean_environment(monkeypatch)
+    log = pytester.path / "log" / "checks.jsonl"
+    log.parent.mkdir()
+    monkeypatch.setenv("PARALLEL_LOG", str(log))
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_chaos_reads=TEST_CHAOS_LIKE, test_deploy_like=TEST_READS, test_smoke_like=TEST_OWN)
+    return log
+
+
+def test_each_part_runs_on_one_worker_in_order_beside_the_others(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = _suite(pytester, monkeypatch)
+    result = pytester.runpytest_subprocess("--parallel", "--report-dir=out", "-p", "no:cacheprovider", "-p",
+                                           "no:randomly")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == 1, output  # the two checks that fail on purpose
+    ran = [json.loads(line) for line in log.read_text().splitlines()]
+    workers: dict[str, list[str]] = {}
+    for entry in ran:
+        workers.setdefault(entry["worker"], []).append(entry["test"])
+    parts = sorted(workers.values())
+    assert parts == [
+        ["test_f1_waits_for_the_shared_part", "test_f2_second_in_its_part", "test_f3_fails_printing_its_secret"],
+        ["test_o1_needs_no_copy", "test_o2_needs_no_copy_either"],
+        ["test_s1_reads", "test_s2_reads_too", "test_s3_fails_printing_its_secret"],
+    ], workers
+    assert "controller" not in workers
+
+    (results,) = {p.resolve() for p in (pytester.path / "out").glob("*/results.json")}
+    summary = json.loads(results.read_text())
+    recorded = {tuple(p["parts"]): p for p in summary["run"]["parts"]}
+    assert set(recorded) == {("faults",), ("shared",), ("own",)}, summary["run"]["parts"]
+    for part in recorded.values():
+        assert part["duration_s"] > 0 and part["started_after_s"] >= 0, part
+    statuses = {c["nodeid"].rsplit("::", 1)[-1]: c["status"]
+                for control in summary["controls"].values() for c in control["checks"]}
+    assert sorted(statuses.values()) == ["failed"] * 2 + ["passed"] * 6, statuses
+
+
+def test_secrets_a_worker_generated_reach_no_output(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    _suite(pytester, monkeypatch)
+    result = pytester.runpytest_subprocess("--parallel", "--report-dir=out", "-p", "no:cacheprovider", "-rfE")
+    output = result.stdout.str() + result.stderr.str()
+    assert "«redacted:GENERATED_PASSWORD»" in output, output
+    assert "wk-" not in output.replace("«redacted", ""), output
+    written = [p for p in (pytester.path / "out").rglob("*") if p.is_file()]
+    assert any(p.name == "junit.xml" for p in written)
+    for path in written:
+        text = path.read_text(errors="replace")
+        assert "wk-" not in text.replace("«redacted", ""), path
+
+
+@pytest.mark.parametrize("extra, refusal", [
+    (["--target", "live"], "--parallel needs --target ephemeral"),
+    (["--fleet", "fleet.toml"], "--parallel and --fleet cannot be combined"),
+])
+def test_parallel_refuses_what_cannot_be_split(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                               extra: list[str], refusal: str) -> None:
+    _suite(pytester, monkeypatch)
+    pytester.makefile(".toml", fleet='[[hosts]]\nname = "a"\n')
+    result = pytester.runpytest_subprocess("--parallel", *extra, "-p", "no:cacheprovider")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, output
+    assert refusal in output, output
+    assert len([line for line in output.splitlines() if refusal in line]) == 1, output
