@@ -9,7 +9,12 @@ after its own kill -9, which Docker notices (the die event) some tens to hundred
 "raw" differences compare each from its own origin, "aligned" ones from the die event for both
 (the suite's figure less that lag). first_write has no outside view and is not compared.
 
-Usage: .venv/bin/python bench/recovery_precision.py [--trials 4] [--poll-interval 0.1] (x mysql, redis, backend)
+With --beside-gate the crashes run while the gate's other parts run beside them (the shared
+copy's checks and the deploy suite, `--parallel`), as in `make gate`: the load the chaos part
+sees in a parallel gate.
+
+Usage: .venv/bin/python bench/recovery_precision.py [--trials 4] [--poll-interval 0.1] [--beside-gate]
+(x mysql, redis, backend)
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=4, help="crashes per service (3 services)")
     parser.add_argument("--poll-interval", type=float, default=0.1,
                         help="the suite's [chaos] poll_interval_s (default 0.1, the profile default; at most 0.1)")
+    parser.add_argument("--beside-gate", action="store_true",
+                        help="run the gate's other parts (everything but the experiments) at the same time")
     args = parser.parse_args()
     at_start = machine()
     clock = Stopwatch()
@@ -72,14 +79,23 @@ destructive_services = ["mysql", "redis", "backend"]
         try:
             while not log.exists() or "ready" not in log.read_text():
                 time.sleep(0.05)
+            beside = subprocess.Popen(
+                [sys.executable, "-m", "pytest", "--pyargs", "stackprobe.suites", "--target", "ephemeral",
+                 "--profile", str(REFERENCE_PROFILE), "--parallel", "-q", f"--report-dir={work / 'beside'}",
+                 # the gate less its faults part (chaos, HLT-03/04): the shared copy and the deploy suite
+                 "-k", "not chaos and not dependency_down and not reflects_state"],
+                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if args.beside_gate else None
             suite_clock = Stopwatch()
             run = stack.run_suite(f"{SUITES}/chaos", report_dir=work / "reports", profile=profile,
                                   extra=["--allow-destructive", "-k", "test_crashed_service_recovers_within_slo"])
             suite_s = suite_clock()
+            beside_running_after = beside is not None and beside.poll() is None
             time.sleep(0.5)
         finally:
             observer.terminate()
             observer.wait(timeout=30)
+            if beside is not None:
+                beside_code = beside.wait(timeout=1800)
     lines = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
     comparisons = []
     for check in run.results["controls"]["CHS-01"]["checks"]:
@@ -116,7 +132,12 @@ destructive_services = ["mysql", "redis", "backend"]
                "summary": summary, "suite_exit_code": run.returncode, "suite_wall_s": suite_s,
                "stack_start_s": started_in, "poll_interval_suite_s": args.poll_interval,
                "poll_interval_observer_s": 0.05,
+               "beside_gate": None if not args.beside_gate else {
+                   "exit_code": beside_code, "still_running_when_the_crashes_ended": beside_running_after},
                "comparisons": comparisons}
+    if args.beside_gate:
+        print(f"beside the gate's other parts (exit {beside_code}; still running when the crashes ended: "
+              f"{beside_running_after})")
     print(f"{len(comparisons)} crashes (suite exit {run.returncode}, {suite_s:.0f} s); Docker's kill -> die event lag "
           f"{figures['kill_to_die_event_ms']} ms")
     print(f"{'phase':<10} {'raw mean/max |diff| ms':>24} {'aligned mean/max |diff| ms':>28}  "

@@ -75,7 +75,7 @@ def suite_names() -> list[str]:
 
 
 def _add_run(commands: Any) -> _PluginOptions:
-    from stackprobe import fleet, plugin
+    from stackprobe import fleet, parallel, plugin
 
     run = commands.add_parser("run", help="run the suites against a target (pytest with the stackprobe plugin)",
                               description="Run stackprobe's suites against a target. Options as the pytest "
@@ -86,6 +86,7 @@ def _add_run(commands: Any) -> _PluginOptions:
     options = _PluginOptions(run)
     plugin.pytest_addoption(options, options)  # type: ignore[arg-type]
     fleet.pytest_addoption(options)  # type: ignore[arg-type]
+    parallel.pytest_addoption(options)  # type: ignore[arg-type]
     run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS",
                      help="more pytest arguments after --, e.g. -- -k health -x checks/")
     return options
