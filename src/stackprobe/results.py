@@ -94,8 +94,12 @@ def build_summary(
     finished: float, images: dict[str, Any] | None = None, parts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     parts = sorted(parts or [], key=lambda p: p.get("worker", ""))
+    described: dict[str, Any] = target.describe() if target else {"kind": settings.target}
     if target is None and parts:  # a parallel run: the controller started no copy, its parts did
         images = images or next((p["images"] for p in parts if p.get("images")), None)
+        copies = sorted((p for p in parts if p.get("target")), key=lambda p: "shared" not in p.get("parts", []))
+        if copies:  # the shared copy stands for the run; every part's copy is under run.parts
+            described = copies[0]["target"]
     statuses = control_statuses(results)
     controls = {}
     for control_id, status in statuses.items():
@@ -109,7 +113,7 @@ def build_summary(
         }
     return {
         "run": {
-            "target": target.describe() if target else {"kind": settings.target},
+            "target": described,
             # a parallel run's parts: which copy each ran on and its own wall time
             **({"parts": [_part(p, started) for p in parts]} if parts else {}),
             "profile": {"source": settings.profile.source, "sha256": settings.profile.sha256},
