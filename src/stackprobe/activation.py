@@ -23,6 +23,8 @@ MARKERS = (
     "control(id): the control this check proves (see stackprobe controls)",
     "destructive: changes the target's state (faults, restores, deploys); live targets need --allow-destructive",
     "needs_docker: needs a Docker engine",
+    "isolated: may leave the stack changed (an experiment); with --parallel it runs on a copy of its own, "
+    "never beside another check on one copy",
     "slow: takes more than a few seconds",
     "nightly: safe for production nightly runs (read-only, or writes only canary objects it removes); "
     "`--nightly` or `-m nightly` selects them",

@@ -3,16 +3,16 @@
 `--parallel` (STACKPROBE_PARALLEL) runs the selected checks as parts side by side, one
 pytest-xdist worker each (`--dist loadgroup`), every part in collection order:
 
-- **faults**: checks that can break the stack (their fixtures reach the run's fault injector:
-  the chaos experiments, HLT-03/04's outages) run on a copy of their own, so an experiment never
-  shares a copy with another check;
-- **shared**: the other checks on the stack (read-only, or writing canaries they put back) share
-  one copy;
+- **isolated**: checks marked `isolated` (experiments that may leave the stack changed: the
+  chaos suite) run on a copy of their own, so an experiment never shares a copy with another
+  check;
+- **shared**: the other checks on the stack (read-only, or putting back what they change, like
+  HLT-03/04's outages through the fault injector) share one copy, one check at a time;
 - **own**: checks that need no copy of the stack under test (the deploy suite drives a throwaway
   project of its own; the file checks read files) run beside both.
 
-The part is derived from what a check uses, never from a suite's name, so a user's own checks
-land where they belong. Results, the redactor's secrets, the parts' targets and timings travel
+The part is derived from a check's marker and the fixtures it uses, never from a suite's name,
+so a user's own checks land where they belong. Results, the redactor's secrets, the parts' targets and timings travel
 back to the controller, which writes the one report. Live targets are refused: one running
 stack cannot be split into copies.
 """
@@ -34,7 +34,7 @@ from stackprobe.redact import REDACTOR
 from stackprobe.session import active_run, fleet_path, worker_index
 from stackprobe.settings import dry_run_requested, flag
 
-PARTS = ("faults", "shared", "own")
+PARTS = ("isolated", "shared", "own")
 _OUTPUT = "stackprobe_part"
 _PART = pytest.StashKey[str]()
 _PARTS_DIR = pytest.StashKey[Path]()
@@ -43,8 +43,8 @@ _PARTS_DIR = pytest.StashKey[Path]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("stackprobe")
     group.addoption("--parallel", dest="stackprobe_parallel", action="store_true", default=False,
-                    help="ephemeral runs: the checks that break things on a copy of their own, the rest on a "
-                         "shared copy, checks needing no copy beside them; one xdist worker per part, one "
+                    help="ephemeral runs: experiments (marked isolated) on a copy of their own, the other checks "
+                         "on a shared copy, checks needing no copy beside them; one xdist worker per part, one "
                          "report [STACKPROBE_PARALLEL]")
 
 
@@ -53,11 +53,10 @@ def requested(config: pytest.Config) -> bool:
 
 
 def part_of(item: pytest.Item) -> str:
-    """Which part a check runs in, from the fixtures it uses."""
-    names = set(getattr(item, "fixturenames", ()))
-    if "fault_injector" in names:
-        return "faults"
-    return "shared" if "target" in names else "own"
+    """Which part a check runs in, from its marker and the fixtures it uses."""
+    if item.get_closest_marker("isolated"):
+        return "isolated"
+    return "shared" if "target" in set(getattr(item, "fixturenames", ())) else "own"
 
 
 @pytest.hookimpl(wrapper=True)

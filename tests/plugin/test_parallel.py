@@ -2,7 +2,7 @@
 
 The suite below stands in for the real ones: its `target` and `fault_injector` fixtures replace
 the plugin's (no stack starts), and each check logs which worker ran it. The part comes from the
-fixtures a check uses, never from its file's or suite's name.
+`isolated` marker and the fixtures a check uses, never from its file's or suite's name.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ from pathlib import Path
 from conftest import wait_for
 
 SIGNAL = Path(os.environ["PARALLEL_LOG"]).with_name("shared-started")
+pytestmark = pytest.mark.isolated
 
 
 @pytest.mark.control("CHS-01")
@@ -91,8 +92,8 @@ def test_s1_reads(target):
 
 
 @pytest.mark.control("HLT-01")
-def test_s2_reads_too(target):
-    assert target["copy"]
+def test_s2_puts_back_what_it_breaks(fault_injector):  # an outage it undoes: the shared copy
+    assert fault_injector["copy"]
 
 
 @pytest.mark.control("HLT-01")
@@ -146,14 +147,14 @@ def test_each_part_runs_on_one_worker_in_order_beside_the_others(
     assert parts == [
         ["test_f1_waits_for_the_shared_part", "test_f2_second_in_its_part", "test_f3_fails_printing_its_secret"],
         ["test_o1_needs_no_copy", "test_o2_needs_no_copy_either"],
-        ["test_s1_reads", "test_s2_reads_too", "test_s3_fails_printing_its_secret"],
+        ["test_s1_reads", "test_s2_puts_back_what_it_breaks", "test_s3_fails_printing_its_secret"],
     ], workers
     assert "controller" not in workers
 
     (results,) = {p.resolve() for p in (pytester.path / "out").glob("*/results.json")}
     summary = json.loads(results.read_text())
     recorded = {tuple(p["parts"]): p for p in summary["run"]["parts"]}
-    assert set(recorded) == {("faults",), ("shared",), ("own",)}, summary["run"]["parts"]
+    assert set(recorded) == {("isolated",), ("shared",), ("own",)}, summary["run"]["parts"]
     for part in recorded.values():
         assert part["duration_s"] > 0 and part["started_after_s"] >= 0, part
     statuses = {c["nodeid"].rsplit("::", 1)[-1]: c["status"]

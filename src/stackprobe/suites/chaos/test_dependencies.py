@@ -19,6 +19,9 @@ from stackprobe.evidence import Evidence
 from stackprobe.faults import Fault, qdiscs_left
 from stackprobe.suites.chaos.conftest import ChaosRun
 
+# experiments may leave the stack changed: in a parallel run, a copy of their own
+pytestmark = pytest.mark.isolated
+
 WRITES_EPHEMERAL = "{database}: canary table; {cache}: canary keys"
 
 

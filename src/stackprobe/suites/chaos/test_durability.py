@@ -16,6 +16,9 @@ from stackprobe.evidence import Evidence
 from stackprobe.suites.chaos.conftest import ChaosRun
 from stackprobe.targets import Target
 
+# experiments may leave the stack changed: in a parallel run, a copy of their own
+pytestmark = pytest.mark.isolated
+
 
 @pytest.mark.control("CHS-04")
 @pytest.mark.destructive

@@ -10,6 +10,9 @@ from stackprobe.chaos.recovery import RecoveryWatch, Trial, describe, judge, rec
 from stackprobe.evidence import Evidence
 from stackprobe.suites.chaos.conftest import ChaosRun
 
+# experiments may leave the stack changed: in a parallel run, a copy of their own
+pytestmark = pytest.mark.isolated
+
 
 @pytest.mark.control("CHS-01")
 @pytest.mark.destructive

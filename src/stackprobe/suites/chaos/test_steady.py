@@ -8,6 +8,9 @@ from stackprobe.errors import ExperimentAborted
 from stackprobe.evidence import Evidence
 from stackprobe.suites.chaos.conftest import ChaosRun
 
+# experiments may leave the stack changed: in a parallel run, a copy of their own
+pytestmark = pytest.mark.isolated
+
 
 @pytest.mark.control("CHS-08")
 @pytest.mark.slow
