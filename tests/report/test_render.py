@@ -253,3 +253,18 @@ def test_chart_helpers() -> None:
     chart = trend_chart([("a", 1.0), ("b", None), ("c", 2.0), ("d", 3.0)], "t", "s", slo=2.5)
     assert chart.count("<polyline") == 1 and chart.count("<circle") == 3  # gap at b
     assert trend_chart([("a", None)], "t", "s") == ""
+
+
+def test_a_parallel_runs_parts_are_listed_with_their_copies(tmp_path: Path) -> None:
+    data = fab.summary()
+    data["run"]["parts"] = [
+        {"worker": "gw0", "parts": ["isolated"], "target": {"kind": "ephemeral", "project": "spx1x0a"},
+         "started_after_s": 2.5, "duration_s": 351.2},
+        {"worker": "gw1", "parts": ["own"], "target": None, "started_after_s": 2.4, "duration_s": 180.0},
+    ]
+    run = fab.write_run(tmp_path, "20261206-150000-ephemeral", data)
+    render_run(run)
+    text = page(run).text
+    assert "parts (--parallel)" in text
+    assert "isolated on gw0 · copy spx1x0a · 351.2 s" in " ".join(text.split()), text
+    assert "own on gw1 · no copy of the stack · 180.0 s" in " ".join(text.split())

@@ -119,12 +119,23 @@ def _environment(report: RunReport) -> str:
     rows.append(("versions", _kv(run.pop("versions", {}))))
     rows.append(("started", _kv(run.pop("started", ""))))
     rows.append(("finished", _kv(run.pop("finished", ""))))
+    parts = run.pop("parts", None)
+    if isinstance(parts, list) and parts:  # a parallel run: which copy each part ran on, and how long
+        rows.append(("parts (--parallel)", "<br>".join(_part(p) for p in parts if isinstance(p, dict))))
     for key, value in run.items():  # whatever a newer stackprobe recorded
         rows.append((key.replace("_", " "), _kv(value)))
     if report.waivers.source:
         rows.append(("waivers", f"<span class='mono'>{_e(report.waivers.source)}</span>"))
     body = "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in rows)
     return f'<h2 id="environment">Environment</h2><table class="env">{body}</table>'
+
+
+def _part(part: dict[str, Any]) -> str:
+    target = part.get("target")
+    copy = (f"copy <span class='mono'>{_e(target.get('project', '?'))}</span>" if isinstance(target, dict)
+            else "no copy of the stack")
+    return (f"<b>{_e(' + '.join(part.get('parts') or ['?']))}</b> on {_e(part.get('worker', '?'))} · {copy} · "
+            f"{_e(part.get('duration_s', '?'))} s (from {_e(part.get('started_after_s', '?'))} s)")
 
 
 # --- summary ---------------------------------------------------------------------------------
