@@ -56,6 +56,9 @@ def test_no_secret_values_in_logs(target: Target, log_policy: LogPolicy, evidenc
     evidence.record("scanned_lines", scanned)
     evidence.record("secret_values_known", len(REDACTOR))
     evidence.record("findings", found[:20])
+    assert sum(scanned.values()) > 0, (
+        f"no log line to search: {', '.join(scanned) or 'no log source'} held none, so LOG-05 cannot rule out a "
+        "secret in the logs; check that the stack logs where the profile's [logs] says")
     assert not cut, (f"the pattern scan stopped at its time bound in {cut}, so a secret in the logs is not ruled "
                      "out: raise [secrets] pattern_scan_timeout_s in the profile")
     assert not found, (
