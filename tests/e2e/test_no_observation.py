@@ -38,12 +38,13 @@ def test_no_check_passes_on_a_stack_where_nothing_answers(tmp_path: Path) -> Non
     compose = tmp_path / "sleeping.yml"
     compose.write_text(SLEEPING)
     profile = tmp_path / "profile.toml"
-    # nothing to migrate, and experiments abort after 2 s of an unsteady stack, not 30
+    # nothing to migrate; experiments abort after 2 s of an unsteady stack, and an undone fault waits
+    # 5 s (not 180) for a steady state that cannot come
     profile.write_text(REFERENCE_PROFILE.read_text().replace("[stack]\n", "[stack]\nmigrate_command = []\n", 1)
-                       + "\n[chaos]\nsteady_wait_s = 2.0\n")
+                       + "\n[chaos]\nsteady_wait_s = 2.0\nheal_timeout_s = 5.0\n")
     run = run_pytest(SUITES, "--target", "ephemeral", "--profile", str(profile), "--compose-file", str(BASE_COMPOSE),
                      "--compose-file", str(compose), "--ignore", f"{SUITES}/deploy/test_deploy_script.py",
-                     "--durations=15", report_dir=tmp_path / "reports", timeout=900)
+                     report_dir=tmp_path / "reports", timeout=900)
     assert run.statuses, run.tail()
     passed = {cid for cid, status in run.statuses.items() if status == "passed"}
     unobservable = {cid for cid in passed if cid not in OBSERVABLE and not cid.startswith(OBSERVABLE_PREFIXES)}
