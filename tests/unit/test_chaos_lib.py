@@ -10,13 +10,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from stackprobe.chaos.history import Op, account, windows
-from stackprobe.chaos.recovery import Trial, judge, recovery_evidence
+from stackprobe.chaos.recovery import Trial, judge, kept_answering, recovery_evidence
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.faults import FaultGuard, RecordStore, UndoRecord, deferred_signals, heal_orphans, parse_fault_spec
 from stackprobe.faults.kinds import netem_arguments, tbf_arguments
@@ -328,3 +329,13 @@ def test_health_that_never_names_the_dependency_is_a_problem() -> None:
     (problem,) = outage_problems(profile, seen, must_reflect=True)
     assert problem.startswith("health never reported database (db) down during the whole outage"), problem
     assert "statuses {'503':" in problem
+
+
+def test_a_data_path_that_never_recovers_is_named_by_phase_and_the_status_it_kept_answering() -> None:
+    assert kept_answering(Counter({"POST /api/v1/documents answered 500": 37})) == (
+        "POST /api/v1/documents kept answering 500 (all 37 tries)")
+    mixed = kept_answering(Counter({"GET /api/v1/documents/{id} answered 500": 3,
+                                    "POST /api/v1/documents answered 0 (ReadTimeout: timed out)": 9}))
+    assert mixed.startswith("its 12 tries failed: POST /api/v1/documents answered 0 (ReadTimeout: timed out) (9x)")
+    assert "GET /api/v1/documents/{id} answered 500 (3x)" in mixed
+    assert kept_answering(Counter()) == "no try of its data path answered in time"

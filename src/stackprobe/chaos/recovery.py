@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -216,6 +217,18 @@ def judge(recovery: dict[str, Any], trials: list[Trial], skip: tuple[str, ...] =
             seen = ", ".join(f"{t.phases[phase]:.2f}" for t in trials if t.phases.get(phase) is not None)
             problems.append(f"{service} {phase}: p95 {p95:.2f} s is over its SLO of {slo:g} s (trials: {seen} s)")
     return problems
+
+
+def kept_answering(failures: Counter[str]) -> str:
+    """What the failed tries of the data path answered, by phase: "POST /x kept answering 500 (all
+    12 tries)" when they all answered alike, else the commonest answers with their counts."""
+    total = sum(failures.values())
+    if not total:
+        return "no try of its data path answered in time"
+    if len(failures) == 1:
+        return f"{next(iter(failures)).replace(' answered ', ' kept answering ', 1)} (all {total} tries)"
+    shown = ", ".join(f"{seen} ({count}x)" for seen, count in failures.most_common(3))
+    return f"its {total} tries failed: {shown}"
 
 
 def describe(trial: Trial) -> str:

@@ -8,7 +8,9 @@ after every experiment, the fault injector, and the services each experiment bre
 - Session: every service an experiment names must be a service of the project (checked before
   the first fault); one canary table and key prefix for the steady-state writes.
 - Each experiment: the steady state must hold before (else ABORTED, with the reason), and is
-  checked again after (CHS-08 judges those checks).
+  checked again after (CHS-08 judges those checks). An experiment whose backend did not recover
+  its data path by itself fails, and the backend is restarted after it (where the guard allows),
+  so that the experiments after it are not failed by the same broken backend.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from stackprobe import session
 from stackprobe.chaos.health_watch import dependency_service
 from stackprobe.chaos.probes import Backend, Canary
 from stackprobe.chaos.steady import SteadyReport, SteadyState
-from stackprobe.errors import ExperimentAborted
+from stackprobe.errors import ExperimentAborted, StackprobeUsageError
 from stackprobe.faults import FaultGuard, Injector, parse_fault_spec
 from stackprobe.safety import destructive_refusal, marker_specs
 from stackprobe.settings import RunSettings
@@ -134,6 +136,8 @@ class ChaosRun:
     canary: Canary
     after: list[dict[str, Any]] = field(default_factory=list)  # steady state after each experiment
     aborted: list[str] = field(default_factory=list)  # experiments whose steady state never held before
+    # set by an experiment whose backend did not recover its data path by itself (its finding)
+    data_path_broken: bool = False
 
     @property
     def cfg(self) -> Any:
@@ -174,10 +178,27 @@ def experiment(chaos: ChaosRun, request: pytest.FixtureRequest, evidence: Any) -
         raise ExperimentAborted(f"steady state does not hold before the experiment (waited {before.waited_s:.0f} s, "
                                 f"[chaos] steady_wait_s): {before.reason()}; the experiment was not run")
     chaos.injector.last_healed = None
+    chaos.data_path_broken = False
     yield chaos
+    healed = _restart_broken_backend(chaos) if chaos.data_path_broken else None
     # the last fault's undo waited for the steady state already: that check is the one after the
     # experiment (a fresh one when no fault ran, or its report is not a SteadyReport)
     after = chaos.injector.last_healed
     if not isinstance(after, SteadyReport):
         after = chaos.steady.wait(min(chaos.cfg.steady_wait_s, chaos.cfg.heal_timeout_s))
-    chaos.after.append({"experiment": request.node.nodeid, **after.as_evidence()})
+    chaos.after.append({"experiment": request.node.nodeid, **after.as_evidence(),
+                        **({"backend_restarted": healed} if healed else {})})
+
+
+def _restart_broken_backend(chaos: ChaosRun) -> str:
+    """A backend that did not recover its data path stays broken until it restarts (the
+    experiment that saw it failed already): restart it (a stop and its undo, through the run's
+    injector and guard), so each later experiment judges its own fault, not this one's."""
+    chaos.data_path_broken = False
+    backend = chaos.target.profile.services.backend
+    try:
+        with chaos.injector.stopped(backend):
+            pass
+    except StackprobeUsageError as refused:  # e.g. a live backend outside destructive_services
+        return f"not restarted ({refused}): later experiments meet the broken backend"
+    return f"restarted {backend}: its data path had not recovered by itself"
