@@ -392,6 +392,9 @@ def _redact_report(report: pytest.TestReport) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
+    # the assertion's own line, read before redaction turns a long repr holding a secret into
+    # plain text (whose last line is only "file:line: AssertionError"); redacted below
+    crash = getattr(report.longrepr, "reprcrash", None)
     _redact_report(report)
     control_id = control_of(item)
     if control_id is None:
@@ -410,7 +413,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.user_properties.append((_ABORTED, True))
         message = ""
         if report.longrepr is not None and report.outcome != "passed":
-            crash = getattr(report.longrepr, "reprcrash", None)
             message = crash.message if crash is not None else str(report.longrepr).strip().splitlines()[-1]
             if report.outcome == "skipped" and isinstance(report.longrepr, tuple):
                 message = str(report.longrepr[2])

@@ -376,7 +376,9 @@ class ChaosSection:
     heal_timeout_s: float = 180.0
     # CHS-02/03/05/06: how long a dependency stays stopped, frozen, slowed or partitioned; every
     # health answer meanwhile within degraded_latency_s ("promptly"; a longer one is a hang);
-    # after the undo, health 200 and the API probe answer within dependency_recovery_s
+    # after the undo, health 200 and the backend's data path (an API write read back where
+    # allowed, else the API probe) within dependency_recovery_s; also after a dependency's crash
+    # (CHS-01) and after every experiment (CHS-08)
     outage_s: float = 10.0
     degraded_latency_s: float = 5.0
     dependency_recovery_s: float = 60.0
@@ -390,7 +392,8 @@ class ChaosSection:
     # backend's probe timeout, so an unbounded probe would hang
     slow_latency_s: float = 3.0
     # a read through the backend's own pooled clients (Redis cache, then MySQL): any status
-    # in api_probe_ok means it answered; used while recovering (CHS-02/03/06/07), read-only
+    # in api_probe_ok means it answered; the data path where API writes are not allowed, and
+    # CHS-07's load; read-only
     api_probe_path: str = "/api/v1/documents/0"
     api_probe_ok: list[int] = field(default_factory=lambda: [200, 404])
     # writes through the backend's API (POST api_write_path with api_write_body, then GET

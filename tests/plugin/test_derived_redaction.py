@@ -72,5 +72,11 @@ def test_no_derived_secret_reaches_any_output(pytester: pytest.Pytester, monkeyp
         assert "MARIADB_PASSWORD=ctfd" not in text, where
     assert "«redacted:password-hash»" in terminal and "«redacted:jwt»" in terminal
     assert "«redacted:private-key»" in terminal
+    # a message that held a derived secret keeps its own words (not "file:line: AssertionError")
+    results = json.loads(next((pytester.path / "out").rglob("results.json")).read_text())
+    checks = {control: entry["checks"][0] for control, entry in results["controls"].items()}
+    assert checks["DB-02"]["message"].startswith("AssertionError: grants: ")
+    assert "«redacted:password-hash»" in checks["DB-02"]["message"]
+    assert checks["DB-01"]["message"].startswith("RuntimeError: «redacted:private-key»")
     # the short secret is redacted where it stands whole, and the names around it stay readable
     assert "database ctfd unreachable with MARIADB_PASSWORD=«redacted:MARIADB_PASSWORD»" in terminal

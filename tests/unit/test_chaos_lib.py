@@ -10,13 +10,16 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from stackprobe.chaos.history import Op, account, windows
-from stackprobe.chaos.recovery import Trial, judge, recovery_evidence
+from stackprobe.chaos.probes import HttpAnswer
+from stackprobe.chaos.recovery import DataPathWatch, Trial, judge, kept_answering, recovery_evidence
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.faults import FaultGuard, RecordStore, UndoRecord, deferred_signals, heal_orphans, parse_fault_spec
 from stackprobe.faults.kinds import netem_arguments, tbf_arguments
@@ -328,3 +331,46 @@ def test_health_that_never_names_the_dependency_is_a_problem() -> None:
     (problem,) = outage_problems(profile, seen, must_reflect=True)
     assert problem.startswith("health never reported database (db) down during the whole outage"), problem
     assert "statuses {'503':" in problem
+
+
+def test_a_data_path_that_never_recovers_is_named_by_phase_and_the_status_it_kept_answering() -> None:
+    assert kept_answering(Counter({"POST /api/v1/documents answered 500": 37})) == (
+        "POST /api/v1/documents kept answering 500 (all 37 tries)")
+    mixed = kept_answering(Counter({"GET /api/v1/documents/{id} answered 500": 3,
+                                    "POST /api/v1/documents answered 0 (ReadTimeout: timed out)": 9}))
+    assert mixed.startswith("its 12 tries failed: POST /api/v1/documents answered 0 (ReadTimeout: timed out) (9x)")
+    assert "GET /api/v1/documents/{id} answered 500 (3x)" in mixed
+    assert kept_answering(Counter()) == "no try of its data path answered in time"
+
+
+class _Backend:
+    """A backend answering POST/GET from a script (status per call), for DataPathWatch."""
+
+    def __init__(self, statuses: list[int], writes: bool = True) -> None:
+        self.statuses = statuses
+        self.target = SimpleNamespace(kind="ephemeral" if writes else "live",
+                                      profile=load_profile(Path(__file__).parents[2] / "profiles" / "reference.toml"))
+        self.ids = 0
+
+    def request(self, method: str, path: str, timeout: float, json: Any = None) -> HttpAnswer:
+        status = self.statuses.pop(0) if self.statuses else 200
+        now = time.monotonic()
+        if method == "POST":
+            self.ids += 1
+            self.marker = json["content"] if json and "content" in json else str(json)
+            return HttpAnswer(status, {"id": self.ids}, now, now)
+        return HttpAnswer(status, {"content": getattr(self, "marker", "")}, now, now)
+
+
+def test_data_path_watch_counts_what_each_try_answered() -> None:
+    never = DataPathWatch(_Backend([500] * 1000), interval_s=0.01, timeout_s=1)  # type: ignore[arg-type]
+    assert never.run(deadline=time.monotonic() + 0.3) is None
+    assert never.probe == "POST /api/v1/documents + GET /api/v1/documents/{id}"
+    problem = never.problem("the 10 s after mysql was back", "health dependency database")
+    assert problem.startswith("the backend did not recover by itself: POST /api/v1/documents kept answering 500 "
+                              "(all ")
+    assert "in the 10 s after mysql was back (its data path: POST /api/v1/documents + GET " in problem
+    # back after two failures: the first success is the recovery
+    back = DataPathWatch(_Backend([500, 503]), interval_s=0.01, timeout_s=1)  # type: ignore[arg-type]
+    assert back.run(deadline=time.monotonic() + 5) is not None
+    assert sum(back.failures.values()) >= 2

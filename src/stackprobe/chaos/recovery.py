@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from stackprobe.chaos.phases import PHASES, percentile
-from stackprobe.chaos.probes import Backend
+from stackprobe.chaos.probes import Backend, api_probe, api_probe_ok, api_roundtrip, api_writes_allowed
 from stackprobe.profile import PhaseSlo
 from stackprobe.targets.base import Target
 
@@ -216,6 +217,69 @@ def judge(recovery: dict[str, Any], trials: list[Trial], skip: tuple[str, ...] =
             seen = ", ".join(f"{t.phases[phase]:.2f}" for t in trials if t.phases.get(phase) is not None)
             problems.append(f"{service} {phase}: p95 {p95:.2f} s is over its SLO of {slo:g} s (trials: {seen} s)")
     return problems
+
+
+def kept_answering(failures: Counter[str]) -> str:
+    """What the failed tries of the data path answered, by phase: "POST /x kept answering 500 (all
+    12 tries)" when they all answered alike, else the commonest answers with their counts."""
+    total = sum(failures.values())
+    if not total:
+        return "no try of its data path answered in time"
+    if len(failures) == 1:
+        return f"{next(iter(failures)).replace(' answered ', ' kept answering ', 1)} (all {total} tries)"
+    shown = ", ".join(f"{seen} ({count}x)" for seen, count in failures.most_common(3))
+    return f"its {total} tries failed: {shown}"
+
+
+class DataPathWatch:
+    """The backend's own data path, tried until it first works: a document written and read back
+    through its API (api_write_path, api_read_path) where API writes are allowed, else a read
+    through its pooled clients (api_probe_path; a GET that accepts 404 proves less). Each failed
+    try is counted by what it answered ("POST /x answered 500"), for the message."""
+
+    def __init__(self, backend: Backend, interval_s: float, timeout_s: float) -> None:
+        cfg = backend.target.profile.chaos
+        self.backend, self.interval_s, self.timeout_s = backend, interval_s, timeout_s
+        self.writes = api_writes_allowed(backend.target)
+        self.probe = (f"POST {cfg.api_write_path} + GET {cfg.api_read_path}" if self.writes
+                      else f"GET {cfg.api_probe_path}")
+        self.failures: Counter[str] = Counter()
+        self.at: float | None = None  # time.monotonic() of the first success
+        self._lock = threading.Lock()
+
+    def _failed(self, seen: str) -> bool:
+        with self._lock:
+            self.failures[seen] += 1
+        return False
+
+    def attempt(self) -> bool:
+        if self.writes:
+            try:
+                api_roundtrip(self.backend, self.timeout_s)
+            except RuntimeError as error:  # names the phase (POST or GET) and the status it got
+                return self._failed(str(error))
+            return True
+        answer = api_probe(self.backend, self.timeout_s)
+        return api_probe_ok(self.backend, answer) or self._failed(
+            f"GET {self.backend.target.profile.chaos.api_probe_path} answered {answer.status or answer.error}")
+
+    def run(self, deadline: float) -> float | None:
+        self.at = first_success(self.attempt, interval_s=self.interval_s, deadline=deadline, stop=threading.Event())
+        return self.at
+
+    def start(self, deadline: float) -> threading.Thread:
+        thread = threading.Thread(target=self.run, args=(deadline,), daemon=True)
+        thread.start()
+        return thread
+
+    def evidence(self, since: float) -> dict[str, Any]:
+        return {"probe": self.probe, "answered_after_s": None if self.at is None else round(self.at - since, 3),
+                "failed_tries": dict(self.failures.most_common(5))}
+
+    def problem(self, window: str, note: str = "") -> str:
+        """The finding when it never worked: the phase and the status it kept answering."""
+        return (f"the backend did not recover by itself: {kept_answering(self.failures)} in {window} (its data "
+                f"path: {self.probe}{f'; {note}' if note else ''}; the backend was not restarted in that time)")
 
 
 def describe(trial: Trial) -> str:

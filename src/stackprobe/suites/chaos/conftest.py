@@ -8,11 +8,16 @@ after every experiment, the fault injector, and the services each experiment bre
 - Session: every service an experiment names must be a service of the project (checked before
   the first fault); one canary table and key prefix for the steady-state writes.
 - Each experiment: the steady state must hold before (else ABORTED, with the reason), and is
-  checked again after (CHS-08 judges those checks).
+  checked again after (CHS-08 judges those checks), with the backend's data path (a write read
+  back through its API where allowed): broken after an experiment that did not judge it, it is
+  CHS-08's finding. An experiment whose backend did not recover its data path fails (or CHS-08
+  does), and the backend is restarted after it (where the guard allows), so that the experiments
+  after it are not failed by the same broken backend.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +28,9 @@ import pytest
 from stackprobe import session
 from stackprobe.chaos.health_watch import dependency_service
 from stackprobe.chaos.probes import Backend, Canary
+from stackprobe.chaos.recovery import DataPathWatch
 from stackprobe.chaos.steady import SteadyReport, SteadyState
-from stackprobe.errors import ExperimentAborted
+from stackprobe.errors import ExperimentAborted, StackprobeUsageError
 from stackprobe.faults import FaultGuard, Injector, parse_fault_spec
 from stackprobe.safety import destructive_refusal, marker_specs
 from stackprobe.settings import RunSettings
@@ -134,6 +140,8 @@ class ChaosRun:
     canary: Canary
     after: list[dict[str, Any]] = field(default_factory=list)  # steady state after each experiment
     aborted: list[str] = field(default_factory=list)  # experiments whose steady state never held before
+    # set by an experiment whose backend did not recover its data path by itself (its finding)
+    data_path_broken: bool = False
 
     @property
     def cfg(self) -> Any:
@@ -174,10 +182,41 @@ def experiment(chaos: ChaosRun, request: pytest.FixtureRequest, evidence: Any) -
         raise ExperimentAborted(f"steady state does not hold before the experiment (waited {before.waited_s:.0f} s, "
                                 f"[chaos] steady_wait_s): {before.reason()}; the experiment was not run")
     chaos.injector.last_healed = None
+    chaos.data_path_broken = False
     yield chaos
+    reported, chaos.data_path_broken = chaos.data_path_broken, False
+    left, healed = _backend_data_path_after(chaos, reported)
     # the last fault's undo waited for the steady state already: that check is the one after the
     # experiment (a fresh one when no fault ran, or its report is not a SteadyReport)
     after = chaos.injector.last_healed
     if not isinstance(after, SteadyReport):
         after = chaos.steady.wait(min(chaos.cfg.steady_wait_s, chaos.cfg.heal_timeout_s))
-    chaos.after.append({"experiment": request.node.nodeid, **after.as_evidence()})
+    entry = {"experiment": request.node.nodeid, **after.as_evidence(),
+             **({"backend_data_path": healed} if healed else {})}
+    if left:  # a broken data path that the experiment did not judge: CHS-08's finding
+        entry["holds"], entry["problems"] = False, [*entry["problems"], left]
+    chaos.after.append(entry)
+
+
+def _backend_data_path_after(chaos: ChaosRun, reported: bool) -> tuple[str, str]:
+    """After each experiment the backend's data path must work (within dependency_recovery_s):
+    returns (the finding when it does not and the experiment did not report it, e.g. CHS-04
+    crashes MySQL and writes through its own connection; what was done about it).
+
+    A backend whose data path did not recover stays broken until it restarts, so it is restarted
+    (a stop and its undo, through the run's injector and guard, which waits for the steady
+    state): each later experiment then judges its own fault, not this one's."""
+    cfg = chaos.cfg
+    path = DataPathWatch(chaos.backend, cfg.poll_interval_s, cfg.degraded_latency_s)
+    if path.run(deadline=time.monotonic() + cfg.dependency_recovery_s) is not None:
+        return "", ("worked again after the experiment (slow, not broken): not restarted" if reported else "")
+    left = "" if reported else path.problem(f"the {cfg.dependency_recovery_s:g} s after the experiment")
+    backend = chaos.target.profile.services.backend
+    try:
+        with chaos.injector.stopped(backend):
+            pass
+    except StackprobeUsageError as refused:  # e.g. a live backend outside destructive_services
+        return left, f"still broken, not restarted ({refused}): later experiments meet the broken backend"
+    return left, f"still broken after the experiment: restarted {backend}"
+
+

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from stackprobe.chaos.health_watch import dependency_of, observe_health, outage_problems
-from stackprobe.chaos.probes import api_probe, api_probe_ok, api_roundtrip, api_writes_allowed, write_probe
-from stackprobe.chaos.recovery import RecoveryWatch, first_success, judge, recovery_evidence, slo_of
+from stackprobe.chaos.probes import write_probe
+from stackprobe.chaos.recovery import DataPathWatch, RecoveryWatch, judge, recovery_evidence, slo_of
 from stackprobe.evidence import Evidence
 from stackprobe.faults import Fault, qdiscs_left
 from stackprobe.suites.chaos.conftest import ChaosRun
@@ -31,35 +31,13 @@ def _backend_identity(chaos: ChaosRun) -> dict[str, Any]:
 
 
 def _recovery_after_undo(chaos: ChaosRun, fault: Fault, service: str, dependency: str, evidence: Evidence) -> list[str]:
-    """From the undo: the dependency's recovery phases and, at the same time, the backend
-    answering through its own pooled clients within dependency_recovery_s."""
+    """From the undo: the dependency's recovery phases and, at the same time, the backend's own
+    data path (DataPathWatch) working again within dependency_recovery_s."""
     target, cfg = chaos.target, chaos.cfg
     assert fault.restored_at is not None and fault.restored_wall is not None
     slo = slo_of(target, service)
-    last: list[str] = []
-    api_at: list[float | None] = [None]
-    # A GET that accepts 404 proves nothing about the data path: write and read back where allowed.
-    writes = api_writes_allowed(target)
-    probe = f"POST {cfg.api_write_path} + GET {cfg.api_read_path}" if writes else f"GET {cfg.api_probe_path}"
-
-    def answered() -> bool:
-        if writes:
-            try:
-                api_roundtrip(chaos.backend, cfg.degraded_latency_s)
-            except RuntimeError as error:  # names the phase (POST or GET) and the status it got
-                last[:] = [str(error)]
-                return False
-            return True
-        answer = api_probe(chaos.backend, cfg.degraded_latency_s)
-        last[:] = [f"GET {cfg.api_probe_path} answered {answer.status or answer.error}"]
-        return api_probe_ok(chaos.backend, answer)
-
-    def watch_api() -> None:
-        api_at[0] = first_success(answered, interval_s=cfg.poll_interval_s,
-                                  deadline=fault.restored_at + cfg.dependency_recovery_s, stop=threading.Event())
-
-    api = threading.Thread(target=watch_api, daemon=True)
-    api.start()
+    path = DataPathWatch(chaos.backend, cfg.poll_interval_s, cfg.degraded_latency_s)
+    api = path.start(deadline=fault.restored_at + cfg.dependency_recovery_s)
     trial = RecoveryWatch(target, service, since=fault.restored_at, since_wall=fault.restored_wall, old_pid=None,
                           interval_s=cfg.poll_interval_s, timeout_s=cfg.dependency_recovery_s,
                           write=write_probe(target, service, chaos.canary, chaos.backend),
@@ -67,15 +45,12 @@ def _recovery_after_undo(chaos: ChaosRun, fault: Fault, service: str, dependency
     api.join(timeout=cfg.dependency_recovery_s + cfg.degraded_latency_s + 2)
     recovery = recovery_evidence(fault.kind, service, slo, [trial])
     evidence.record("recovery", recovery)
-    at = api_at[0]
-    api_s = None if at is None else round(at - fault.restored_at, 3)
-    evidence.record("backend_api_probe", {"probe": probe, "answered_after_undo_s": api_s, "last_answer": last[:1]})
+    evidence.record("backend_api_probe", path.evidence(since=fault.restored_at))
     problems = judge(recovery, [trial])
-    if api_s is None:
-        problems.append(f"the backend did not recover by itself: its data path ({probe}) still failed "
-                        f"{cfg.dependency_recovery_s:g} s after {service} was back, last: "
-                        f"{last[0] if last else 'no answer'} (health dependency {dependency}; the backend was "
-                        "not restarted)")
+    if path.at is None:
+        chaos.data_path_broken = True  # the experiment's fixture restarts the backend after it
+        problems.append(path.problem(f"the {cfg.dependency_recovery_s:g} s after {service} was back",
+                                     f"health dependency {dependency}"))
     return problems
 
 
