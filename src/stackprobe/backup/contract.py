@@ -98,7 +98,8 @@ def stray(before: Sequence[Snapshot], after: Sequence[Snapshot], allowed: Iterab
         if keep:
             found.append(Changes(changes.root, tuple(p for p in changes.new if p in keep),
                                  tuple(p for p in changes.changed if p in keep),
-                                 tuple(p for p in changes.removed if p in keep)))
+                                 tuple(p for p in changes.removed if p in keep),
+                                 tuple(p for p in changes.new_dirs if counts(posixpath.join(changes.root, p)))))
     return found
 
 
@@ -222,15 +223,34 @@ def _has_marker(target: Target, database: str) -> bool:
         return bool(row and row[0])
 
 
+def watched_backup(found: Contract, procedure: Procedure, host: Host, watch: Watch,
+                   ignore: Sequence[str] = ()) -> list[Snapshot]:
+    """The backup command run once into `found.directory` with `found.database`, watched: what
+    it left outside the directory, the dump it made (or the stray one), the variables it
+    ignored, all in `found`; returns the snapshots after it."""
+    cfg = procedure.cfg
+    before = watch.take()
+    run = found.backup = procedure.backup(found.directory, database=found.database, files=False)
+    after = watch.take()
+    found.coverage = [s.summary() for s in after]
+    found.backup_stray = stray(before, after, [found.directory], ignore)
+    dumps = sorted(run.dumps, key=lambda e: (e.mtime, e.name))
+    if dumps:
+        found.dump = inspect_dump(host, run.path(dumps[-1]))
+    stray_dumps = [posixpath.join(c.root, p) for c in found.backup_stray for p in c.new
+                   if fnmatch.fnmatchcase(posixpath.basename(p), cfg.dump_pattern)]
+    found.stray_dumps = [inspect_dump(host, path) for path in stray_dumps[:MAX_STRAY_DUMPS_READ]]
+    found.ignored = ignored_variables(cfg, run, found.database, found.dump, found.stray_dumps)
+    return after
+
+
 def probe(target: Target, host: Host, procedure: Procedure, scratch: str, prune: Iterable[str] = ()) -> Contract:
     """Run the backup command (and the restore command on its dump) once, watched."""
     cfg = target.profile.backup
-    backup_argv = procedure.resolve(list(cfg.command))
-    restore_argv = procedure.resolve(list(cfg.restore_command))
     found = Contract(list(cfg.command), list(cfg.restore_command), target.kind == "live")
-    found.unrunnable = unrunnable(host, backup_argv, procedure.project_dir, "[backup] command")
+    found.unrunnable = unrunnable(host, cfg.command, procedure.project_dir, "[backup] command")
     if not found.unrunnable and cfg.restore_command:
-        found.unrunnable = unrunnable(host, restore_argv, procedure.project_dir, "[backup] restore_command")
+        found.unrunnable = unrunnable(host, cfg.restore_command, procedure.project_dir, "[backup] restore_command")
     if found.unrunnable:
         return found
     found.roots = watched_roots(target)
@@ -244,23 +264,14 @@ def probe(target: Target, host: Host, procedure: Procedure, scratch: str, prune:
             cursor.execute(f"CREATE TABLE `{MARKER_TABLE}` (id INT PRIMARY KEY, note VARCHAR(64))")
             cursor.execute(f"INSERT INTO `{MARKER_TABLE}` VALUES (1, 'stackprobe contract probe')")
             connection.commit()
-        before = watch.take()
-        run = found.backup = procedure.backup(found.directory, database=found.database, files=False)
-        after = watch.take()
-        found.coverage = [s.summary() for s in after]
         ignore = [g if posixpath.isabs(g) else posixpath.join(procedure.project_dir, g) for g in cfg.contract_ignore]
-        found.backup_stray = stray(before, after, [found.directory], ignore)
-        dumps = sorted(run.dumps, key=lambda e: (e.mtime, e.name))
-        if dumps:
-            found.dump = inspect_dump(host, run.path(dumps[-1]))
-        stray_dumps = [posixpath.join(c.root, p) for c in found.backup_stray for p in c.new
-                       if fnmatch.fnmatchcase(posixpath.basename(p), cfg.dump_pattern)]
-        found.stray_dumps = [inspect_dump(host, path) for path in stray_dumps[:MAX_STRAY_DUMPS_READ]]
-        found.ignored = ignored_variables(cfg, run, found.database, found.dump, found.stray_dumps)
+        after = watched_backup(found, procedure, host, watch, ignore)
+        run = found.backup
+        assert run is not None
         if (cfg.restore_command and run.run.exit_code == 0 and found.dump is not None
                 and found.dump.complete and found.dump.database == found.database):
             found.restored_database = stack.enter_context(scratch_database(connect, create=False))
-            found.restore = procedure.restore(run.path(dumps[-1]), found.restored_database)
+            found.restore = procedure.restore(found.dump.path, found.restored_database)
             restored = watch.take()
             found.restore_stray = stray(after, restored, [found.directory], ignore)
             if found.restore.exit_code == 0:

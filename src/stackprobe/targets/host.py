@@ -9,7 +9,6 @@ Nothing secret goes on a command line: variables given to `run` over SSH are pas
 from __future__ import annotations
 
 import os
-import posixpath
 import shlex
 import shutil
 import signal
@@ -250,7 +249,8 @@ def _kill_with(host: Host, pid: int, prefix: Sequence[str], hint: str = "") -> N
 RUNNABLE_SCRIPT = r"""set -f
 cmd=$1
 case "$cmd" in
-    */*) path=$cmd ;;
+    /*) path=$cmd ;;
+    */*) path=$PWD/${cmd#./} ;;
     *) path=$(command -v -- "$cmd" 2>/dev/null) || { printf 'not-on-path\t%s' "$cmd"; exit 0; } ;;
 esac
 [ -e "$path" ] || { printf 'missing\t%s' "$path"; exit 0; }
@@ -278,7 +278,8 @@ printf 'ok\t%s' "$path"
 
 
 def unrunnable(host: Host, argv: Sequence[str], cwd: str, key: str) -> str:
-    """One line naming the command and the fix when it cannot be run on `host` (missing, not
+    """One line naming the command and the fix when it cannot be run on `host` from `cwd`
+    (relative paths: as the command runs, from there) (missing, not
     executable, a directory, an interpreter its #! line names that the host lacks, a #! line
     with Windows line endings); empty when it can. `key` names the profile key holding it."""
     if not argv or not argv[0]:
@@ -288,7 +289,7 @@ def unrunnable(host: Host, argv: Sequence[str], cwd: str, key: str) -> str:
     path, _, interpreter = rest.partition("\t")
     if done.exit_code != 0 or verdict == "ok" or not verdict:
         return ""  # the check itself could not run: the command's own run says what is wrong
-    where = f"on {host.label}" + ("" if posixpath.isabs(argv[0]) else f" (relative to {cwd})")
+    where = f"on {host.label}"
     said = {
         "missing": f"does not exist {where}: fix {key}",
         "not-on-path": f"is not a program on the PATH on {host.label}: install it, or name it by its path in {key}",

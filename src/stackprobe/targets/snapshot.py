@@ -149,6 +149,7 @@ class Changes:
     new: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    new_dirs: tuple[str, ...] = ()  # every new directory (those holding new files are not in `new`)
 
     def __bool__(self) -> bool:
         return bool(self.new or self.changed or self.removed)
@@ -160,7 +161,7 @@ class Changes:
     def topmost_new(self) -> list[str]:
         """New entries not inside another new entry (what removing the new ones takes)."""
         found: list[str] = []
-        for path in sorted(self.new):
+        for path in sorted({*self.new, *self.new_dirs}):
             if not any(inside(path, top) for top in found):
                 found.append(path)
         return found
@@ -205,4 +206,5 @@ def compare(before: Snapshot, after: Snapshot, ignore: Sequence[str] = ()) -> Ch
     changed = sorted(p for p in set(old) & set(now) if not _same(old[p], now[p]))
     gone = sorted(set(old) - set(now))
     removed = [p for p in gone if old[p].kind != "dir" or not any(q != p and inside(q, p) for q in gone)]
-    return Changes(after.root if after.exists else before.root, tuple(new), tuple(changed), tuple(removed))
+    return Changes(after.root if after.exists else before.root, tuple(new), tuple(changed), tuple(removed),
+                   tuple(p for p in added if now[p].kind == "dir"))
