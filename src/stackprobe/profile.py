@@ -517,10 +517,12 @@ class BackupSection:
     # a variable errors every backup check. The reading is bounded (entries, shallowest first,
     # and MiB hashed; beyond, size and mtime); the stack's writable bind mounts are not read.
     # contract_ignore: globs (relative to project_dir) of files the deployment changes by itself
-    # meanwhile (a host process's log), not counted as the command's writes
+    # meanwhile (a host process's log), not counted as the command's writes; hidden directories
+    # (.git, .venv, tool caches: written by tools at any time) are read only with contract_hidden_dirs
     contract_max_files: int = 20000
     contract_hash_mb: int = 16
     contract_ignore: list[str] = field(default_factory=list)
+    contract_hidden_dirs: bool = False
     # the deployment's backup directory (relative: to project_dir; on an SSH host, the host's
     # path): BKP-07/08/10 judge what is there; the suite never writes into it
     dir: str = "backups"

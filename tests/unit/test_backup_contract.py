@@ -84,8 +84,13 @@ def test_snapshot_bounds_prune_and_a_missing_root(tmp_path: Path) -> None:
     # shallower entries pushed deep ones past the bound: not "removed", only what is comparable
     assert compare(before, after) == Changes(str(tmp_path), ("stray.sql",), (), ())
     assert not take(host, str(tmp_path / "nope")).exists
+    _tree(tmp_path, {".cache/tool/state.db": "written by a tool at any time", ".env.local": "A=1"})
+    unhidden = take(host, str(tmp_path), hidden_dirs=False)
+    assert ".env.local" in unhidden.entries and not any(p.startswith(".cache") for p in unhidden.entries)
+    assert ".cache/tool/state.db" in take(host, str(tmp_path)).entries
     hashed = take(host, str(tmp_path), hash_bytes=3)
-    assert sum(1 for e in hashed.entries.values() if e.sha256) == 3  # one byte each, then the budget is spent
+    sizes = [e.size for e in hashed.entries.values() if e.sha256]
+    assert sizes and sum(sizes) <= 3 < sum(e.size for e in hashed.entries.values() if e.kind == "file")
 
 
 def test_stray_leaves_out_the_allowed_places_and_ignored_globs(tmp_path: Path) -> None:
@@ -107,14 +112,17 @@ class Deployment:
     watch: Watch
 
 
-def _deployment(tmp_path: Path, script: str, mode: int = 0o755, kind: str = "live") -> Deployment:
+def _deployment(tmp_path: Path, script: str, mode: int = 0o755, kind: str = "live",
+                restore_mode: int = 0o755) -> Deployment:
     root = tmp_path / "deployment"
     _tree(root, {"docker-compose.yml": "services: {}\n", "config.txt": "setting = 1\n", ".env": "A=1\n",
-                 "scripts/backup.sh": script})
+                 "scripts/backup.sh": script, "scripts/restore.sh": "#!/bin/sh\nexit 0\n"})
     (root / "scripts" / "backup.sh").chmod(mode)
+    (root / "scripts" / "restore.sh").chmod(restore_mode)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    backup = dataclasses.replace(BackupSection(), command=["scripts/backup.sh"])
+    backup = dataclasses.replace(BackupSection(), command=["scripts/backup.sh"],
+                                 restore_command=["scripts/restore.sh", "{file}", "--database", "{database}"])
     target = SimpleNamespace(profile=dataclasses.replace(Profile(), backup=backup), project="proj", project_dir=root,
                              compose_files=[root / "docker-compose.yml"], env={}, env_files=[root / ".env"],
                              kind=kind)
@@ -183,11 +191,21 @@ def test_a_command_that_cannot_be_run_is_one_line_with_the_fix(tmp_path: Path, s
     d = _deployment(tmp_path, script, mode)
     found = probe(d.target, LocalHost(), d.procedure, str(tmp_path / "scratch"))  # no database touched
     assert found.problem == found.unrunnable
-    assert found.problem.startswith("cannot run [backup] command = 'scripts/backup.sh': "), found.problem
+    assert found.problem.startswith("cannot run [backup] command `scripts/backup.sh`: "), found.problem
     assert words.format(root=d.root) in found.problem and "\n" not in found.problem
     # run anyway, it is a shell's exit code and one line, not an exception
     done = LocalHost().run([str(d.root / "scripts" / "backup.sh")], cwd=str(d.root))
     assert done.exit_code in {126, 127} and "Traceback" not in done.describe()
+
+
+def test_a_restore_command_that_cannot_be_run_is_found_before_anything_runs(tmp_path: Path) -> None:
+    d = _deployment(tmp_path, HONOURS, restore_mode=0o644)
+    found = probe(d.target, LocalHost(), d.procedure, str(tmp_path / "scratch"))
+    assert found.problem == (f"cannot run [backup] restore_command `scripts/restore.sh '{{file}}' --database "
+                             f"'{{database}}'`: {d.root}/scripts/restore.sh is not executable: chmod +x "
+                             f"{d.root}/scripts/restore.sh (or name its interpreter first in [backup] "
+                             "restore_command, e.g. [\"bash\", \"scripts/restore.sh\", ...])")
+    assert found.backup is None and not (tmp_path / "scratch" / "contract").exists()  # nothing ran
 
 
 def test_a_missing_command_and_a_runnable_one(tmp_path: Path) -> None:

@@ -37,6 +37,8 @@ from stackprobe.targets.host import Host, unrunnable
 from stackprobe.targets.snapshot import Changes, Snapshot, compare, inside, take
 
 MARKER_TABLE = "stackprobe_contract_marker"
+# written by Python itself on import (by this run's other processes too), never by a command
+ALWAYS_IGNORED = ("*/__pycache__", "*/__pycache__/*")
 MAX_STRAY_DUMPS_READ = 2
 
 
@@ -73,10 +75,11 @@ class Watch:
     prune: list[str]
     max_files: int
     hash_bytes: int
+    hidden_dirs: bool = False
 
     def take(self) -> list[Snapshot]:
-        return [take(self.host, root, prune=self.prune, max_files=self.max_files, hash_bytes=self.hash_bytes)
-                for root in self.roots]
+        return [take(self.host, root, prune=self.prune, max_files=self.max_files, hash_bytes=self.hash_bytes,
+                     hidden_dirs=self.hidden_dirs) for root in self.roots]
 
 
 def stray(before: Sequence[Snapshot], after: Sequence[Snapshot], allowed: Iterable[str],
@@ -255,7 +258,7 @@ def probe(target: Target, host: Host, procedure: Procedure, scratch: str, prune:
         return found
     found.roots = watched_roots(target)
     watch = Watch(host, found.roots, [*writable_binds(target), *prune, scratch], cfg.contract_max_files,
-                  cfg.contract_hash_mb * 1024 * 1024)
+                  cfg.contract_hash_mb * 1024 * 1024, cfg.contract_hidden_dirs)
     found.directory = posixpath.join(scratch, "contract")
     connect = lambda: target.mysql_root("")  # noqa: E731
     with contextlib.ExitStack() as stack:
@@ -264,7 +267,8 @@ def probe(target: Target, host: Host, procedure: Procedure, scratch: str, prune:
             cursor.execute(f"CREATE TABLE `{MARKER_TABLE}` (id INT PRIMARY KEY, note VARCHAR(64))")
             cursor.execute(f"INSERT INTO `{MARKER_TABLE}` VALUES (1, 'stackprobe contract probe')")
             connection.commit()
-        ignore = [g if posixpath.isabs(g) else posixpath.join(procedure.project_dir, g) for g in cfg.contract_ignore]
+        ignore = [*ALWAYS_IGNORED, *(g if posixpath.isabs(g) else posixpath.join(procedure.project_dir, g)
+                                      for g in cfg.contract_ignore)]
         after = watched_backup(found, procedure, host, watch, ignore)
         run = found.backup
         assert run is not None

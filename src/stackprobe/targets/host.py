@@ -303,4 +303,4 @@ def unrunnable(host: Host, argv: Sequence[str], cwd: str, key: str) -> str:
         "interpreter": f"names the interpreter {interpreter!r} in its #! line, which {host.label} does not have: "
                        "install it or fix the #! line (e.g. #!/usr/bin/env bash)",
     }.get(verdict)
-    return f"cannot run {key} = {shlex.join(argv)!r}: {path} {said}" if said else ""
+    return f"cannot run {key} `{shlex.join(argv)}`: {path} {said}" if said else ""

@@ -8,7 +8,8 @@ first (a command that writes where it should not mostly writes near the top: `./
 `file_bytes` each, in the same order); an entry not hashed is compared by size and mtime. A
 directory tree whose entries were cut at the bound is compared only down to the deepest level
 both snapshots hold completely. Paths in `prune` (the stack's own writable bind mounts, the
-run's own places) are not walked at all.
+run's own places) are not walked at all, nor (when asked) hidden directories: `.git`, `.venv` and
+tool caches, which tools write into at any time.
 """
 
 from __future__ import annotations
@@ -30,13 +31,15 @@ _KINDS = {"f": "file", "d": "dir", "l": "link"}
 _HASHES = "#hashes"
 _TOTAL = "#total"
 
-# $1 root, $2 max entries, $3 hash budget, $4 per-file bound, then paths (relative, `./x`) to prune
+# $1 root, $2 max entries, $3 hash budget, $4 per-file bound, $5 1: hidden directories are not
+# walked either, then paths (relative, `./x`) to prune
 SNAPSHOT_SCRIPT = r"""set -o pipefail
-root=$1 max=$2 budget=$3 per=$4
-shift 4
+root=$1 max=$2 budget=$3 per=$4 hidden=$5
+shift 5
 cd -- "$root" 2>/dev/null || exit 3
 prune=()
 for p in "$@"; do prune+=(-path "$p" -o); done
+[[ $hidden == 1 ]] && prune+=(\( -type d -name '.*' \) -o)
 if ((${#prune[@]})); then
     unset 'prune[${#prune[@]}-1]'
     set -- \( "${prune[@]}" \) -prune -o
@@ -128,12 +131,13 @@ def parse_snapshot(root: str, output: str, pruned: Sequence[str] = ()) -> Snapsh
 
 
 def take(host: Host, root: str, *, prune: Iterable[str] = (), max_files: int = MAX_FILES,
-         hash_bytes: int = HASH_BYTES, file_bytes: int = FILE_BYTES) -> Snapshot:
-    """The tree under `root` on `host` (absolute paths in `prune` inside it are not walked)."""
+         hash_bytes: int = HASH_BYTES, file_bytes: int = FILE_BYTES, hidden_dirs: bool = True) -> Snapshot:
+    """The tree under `root` on `host` (absolute paths in `prune` inside it are not walked, nor
+    directories named .* without `hidden_dirs`)."""
     relative = sorted({posixpath.relpath(p, root) for p in prune if inside(p, root) and not inside(root, p)})
     patterns = [f"./{_glob_escape(p)}" for p in relative]
     done = host.run(["bash", "-c", SNAPSHOT_SCRIPT, "snapshot", root, str(max_files), str(hash_bytes),
-                     str(file_bytes), *patterns], timeout=300)
+                     str(file_bytes), "0" if hidden_dirs else "1", *patterns], timeout=300)
     if done.exit_code == 3:
         return Snapshot(root, False, pruned=tuple(relative))
     if done.exit_code != 0:

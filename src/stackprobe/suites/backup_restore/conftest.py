@@ -67,7 +67,8 @@ def commands(target: Target, stack_host: Host, scratch: str) -> Procedure:
 def backup_contract(target: Target, stack_host: Host, commands: Procedure, scratch: str,
                     pytestconfig: pytest.Config) -> contract.Contract:
     """The contract probe, once per session: the commands run once, watched (stackprobe.backup.contract)."""
-    own = [str(faults_dir(pytestconfig)), *([str(run(pytestconfig).run_dir)] if run(pytestconfig).run_dir else [])]
+    reports = run(pytestconfig).settings.report_dir  # written by this run meanwhile, like the faults directory
+    own = [str(faults_dir(pytestconfig)), *([str(reports)] if reports else [])]
     found = contract.probe(target, stack_host, commands, scratch, prune=own)
     left = found.left()
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
