@@ -152,7 +152,7 @@ def test_a_command_that_writes_into_its_own_directory_is_one_error_naming_what_i
     assert "\n" not in problem and "Traceback" not in problem
     assert f"wrote outside the directory it was given: 3 in {d.root}: backups/backup_20260101_000000.sql.gz, " \
            "backups/backup_20260101_000001.sql.gz, config.txt (changed)" in problem, problem
-    assert "left in place (a live deployment's files are never deleted" in problem
+    assert "left in place: a live deployment's files are never deleted here" in problem
     assert f"it ignored BACKUP_DIR (nothing was written to {tmp_path}/scratch/contract)" in problem
     assert f"BACKUP_DATABASE (it dumped 'live_app', not the canary '{CANARY}' it was given)" in problem
     assert d.contract.stray_dumps[0].database == "live_app"
@@ -174,7 +174,7 @@ def test_an_ephemeral_copys_stray_files_are_removed_again(tmp_path: Path) -> Non
     watched_backup(d.contract, d.procedure, host, d.watch)
     d.contract.removed = _remove_new(host, d.contract.backup_stray)
     assert d.contract.removed == [str(d.root / "backups")]
-    assert "removed again (an ephemeral copy's)" in d.contract.problem
+    assert "removed again: an ephemeral copy's" in d.contract.problem
     left = compare(began, take(host, str(d.root)))
     assert left == Changes(str(d.root), (), ("config.txt",), ())  # a changed file cannot be undone: named
 

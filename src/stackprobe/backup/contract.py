@@ -22,6 +22,7 @@ import contextlib
 import fnmatch
 import posixpath
 import shlex
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,6 +130,7 @@ class Contract:
     ignored: list[str] = field(default_factory=list)
     restore_ignored: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
 
     @property
     def problem(self) -> str:
@@ -156,14 +158,14 @@ class Contract:
             "restore_wrote_outside": [c.summary() for c in self.restore_stray],
             "ignored": self.ignored, "restore_ignored": self.restore_ignored, "stray_files_removed": self.removed,
             "stray_files_left": self.left() if self.live else [],
-            "problem": self.problem,
+            "problem": self.problem, "probe_s": round(self.seconds, 2),
         }
 
 
 def _where(changes: Sequence[Changes], live: bool) -> str:
     said = "; ".join(f"{c.count} in {c.root}: {c.describe()}" for c in changes)
-    kept = ("left in place (a live deployment's files are never deleted: look at them, then remove them)"
-            if live else "removed again (an ephemeral copy's)")
+    kept = ("left in place: a live deployment's files are never deleted here; look at them, then remove them"
+            if live else "removed again: an ephemeral copy's")
     return f"{said} ({kept})"
 
 
@@ -250,6 +252,7 @@ def watched_backup(found: Contract, procedure: Procedure, host: Host, watch: Wat
 def probe(target: Target, host: Host, procedure: Procedure, scratch: str, prune: Iterable[str] = ()) -> Contract:
     """Run the backup command (and the restore command on its dump) once, watched."""
     cfg = target.profile.backup
+    started = time.monotonic()
     found = Contract(list(cfg.command), list(cfg.restore_command), target.kind == "live")
     found.unrunnable = unrunnable(host, cfg.command, procedure.project_dir, "[backup] command")
     if not found.unrunnable and cfg.restore_command:
@@ -287,4 +290,5 @@ def probe(target: Target, host: Host, procedure: Procedure, scratch: str, prune:
         host.run(["rm", "-rf", "--", found.directory], timeout=120)
     if not found.live:
         found.removed = _remove_new(host, [*found.backup_stray, *found.restore_stray])
+    found.seconds = time.monotonic() - started
     return found
