@@ -184,6 +184,24 @@ def _judge_contract_defect(env: BackupEnv, tmp_path: Path, case: Path) -> None:
             (deployment / "backups").rmdir()
 
 
+def test_a_backup_command_that_cannot_be_run_errors_every_check_in_one_line(backup_env: BackupEnv,
+                                                                            tmp_path: Path) -> None:
+    """A script without its execute bit: one line naming it and `chmod +x`, the ERROR of every backup
+    check (it once gave ~200-line tracebacks, ERROR on some controls and FAILED on others)."""
+    script = tmp_path / "scripts" / "backup.sh"
+    script.parent.mkdir()
+    shutil.copy(REPO / "stack" / "scripts" / "backup.sh", script)
+    shutil.copy(REPO / "stack" / "scripts" / "lib.sh", script.parent / "lib.sh")
+    script.chmod(0o644)
+    run = run_suite(backup_env, tmp_path, {"command": [str(script)]})
+    assert run.statuses == dict.fromkeys(sorted(CONTROLS), "error"), run.tail()
+    messages = {c["message"] for control in CONTROLS for c in checks(run, control)}
+    assert messages == {f"cannot run [backup] command `{script}`: {script} is not executable: chmod +x {script} "
+                        f"(or name its interpreter first in [backup] command, e.g. [\"bash\", \"{script}\", ...])"}, \
+        messages
+    assert "Traceback" not in run.stdout + run.stderr
+
+
 # --- a bad backup directory: BKP-07 (or BKP-08) fails with one line -----------------------------------
 def _corrupt_newest(env: BackupEnv, into: Path) -> None:
     shutil.copytree(env.backups, into)

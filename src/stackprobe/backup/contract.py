@@ -169,24 +169,23 @@ def _where(changes: Sequence[Changes], live: bool) -> str:
     return f"{said} ({kept})"
 
 
+def _said(role: str, argv: Sequence[str], place: str, strays: Sequence[Changes], ignored: Sequence[str],
+          live: bool) -> list[str]:
+    """What one command did wrong, for the one line."""
+    name = f"the {role} command `{shlex.join(argv)}`"
+    parts = [f"{name} wrote outside {place}: {_where(strays, live)}"] if strays else []
+    if ignored:
+        parts.append(f"{'it' if strays else name} ignored {' and '.join(ignored)}")
+    return parts
+
+
 def message(command: Sequence[str], restore_command: Sequence[str], backup_stray: Sequence[Changes],
             restore_stray: Sequence[Changes], ignored: Sequence[str], restore_ignored: Sequence[str],
             live: bool) -> str:
     """One line: what each command wrote outside its places and which variables it ignored, and
     the fix; empty when the contract holds."""
-    parts = []
-    if backup_stray:
-        parts.append(f"the backup command `{shlex.join(command)}` wrote outside the directory it was given: "
-                     + _where(backup_stray, live))
-    if ignored:
-        parts.append(f"{'it' if backup_stray else f'the backup command `{shlex.join(command)}`'} ignored "
-                     + " and ".join(ignored))
-    if restore_stray:
-        parts.append(f"the restore command `{shlex.join(restore_command)}` wrote outside the scratch directory: "
-                     + _where(restore_stray, live))
-    if restore_ignored:
-        parts.append(f"{'it' if restore_stray else f'the restore command `{shlex.join(restore_command)}`'} ignored "
-                     + " and ".join(restore_ignored))
+    parts = [*_said("backup", command, "the directory it was given", backup_stray, ignored, live),
+             *_said("restore", restore_command, "the scratch directory", restore_stray, restore_ignored, live)]
     if not parts:
         return ""
     return ("the deployment's commands do not keep the backup suite's contract, so no backup check can be judged: "
