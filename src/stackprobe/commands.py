@@ -49,9 +49,14 @@ def run_command(argv: Sequence[str], *, cwd: Path, env: dict[str, str], timeout:
     whole group is killed, children (docker compose) included, and so it is when the run is
     interrupted (Ctrl-C, SIGTERM): its own session does not get the terminal's signal."""
     started = time.monotonic()
-    process = subprocess.Popen(list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
-                               start_new_session=True)
+    try:
+        process = subprocess.Popen(list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
+                                   start_new_session=True)
+    except OSError as error:  # what a shell says and exits with, not a traceback
+        code = 127 if isinstance(error, FileNotFoundError) else 126
+        return CommandRun(list(argv), code, time.monotonic() - started, "",
+                          f"{argv[0] if argv else ''}: {error.strerror or error}\n")
     try:
         stdout, stderr = process.communicate(timeout=timeout)
         timed_out = False

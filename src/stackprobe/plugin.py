@@ -421,6 +421,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if _unreachable(call):  # a dependency the check needs is down: its ERROR, one line
             assert call.excinfo is not None
             status, message = "error", str(call.excinfo.value)
+            evidence = evidence or dict(getattr(call.excinfo.value, "evidence", None) or {})
             report.longrepr = REDACTOR.redact(message)
             report.user_properties.append((_UNREACHABLE, True))
         from stackprobe.fleet import host_name

@@ -513,6 +513,19 @@ class BackupSection:
     # more variables for both commands (not secrets: the commands read those themselves)
     env: dict[str, str] = field(default_factory=dict)
     command_timeout_s: float = 600.0
+    # the contract probe, before any backup check judges anything: the backup command (then the
+    # restore command) run once with the variables above into a scratch directory and a canary
+    # database, the deployment's directory (project_dir, the compose files' directories and
+    # `dir`) read before and after by path and SHA-256. A command that wrote elsewhere or ignored
+    # a variable errors every backup check. The reading is bounded (entries, shallowest first,
+    # and MiB hashed; beyond, size and mtime); the stack's writable bind mounts are not read.
+    # contract_ignore: globs (relative to project_dir) of files the deployment changes by itself
+    # meanwhile (a host process's log), not counted as the command's writes; hidden directories
+    # (.git, .venv, tool caches: written by tools at any time) are read only with contract_hidden_dirs
+    contract_max_files: int = 20000
+    contract_hash_mb: int = 16
+    contract_ignore: list[str] = field(default_factory=list)
+    contract_hidden_dirs: bool = False
     # the deployment's backup directory (relative: to project_dir; on an SSH host, the host's
     # path): BKP-07/08/10 judge what is there; the suite never writes into it
     dir: str = "backups"

@@ -11,6 +11,7 @@ filled by the real backup.sh, which the profile names as the deployment's `[back
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import shutil
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 from support import backup_defects
 from support.defect_spec import messages_problems
-from support.stacks import SUITES, SuiteRun, TestStack
+from support.stacks import REPO, SUITES, SuiteRun, TestStack
 
 from stackprobe.backup.roundtrip import seed_backend
 from stackprobe.canary import canary_name
@@ -105,6 +106,9 @@ def _assert_dump_and_restore_evidence(run: SuiteRun) -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_defect_fails_exactly_its_controls(backup_env: BackupEnv, tmp_path: Path, case: Path) -> None:
     spec = backup_defects.spec_of(case)
+    if spec.get("errors"):
+        _judge_contract_defect(backup_env, tmp_path, case)
+        return
     run = run_suite(backup_env, tmp_path, backup_defects.build(case, tmp_path / "defect"))
     expected = set(spec.fails)
     assert set(run.statuses) == CONTROLS, run.tail()
@@ -115,6 +119,86 @@ def test_defect_fails_exactly_its_controls(backup_env: BackupEnv, tmp_path: Path
         problems = messages_problems(spec, messages)
         assert not problems, f"{case.name}: {control}'s messages miss the defect ({problems}): {messages}"
         print(f"{case.name} {control}: {' '.join(messages)[:400]}")
+    assert "Traceback" not in run.stdout + run.stderr
+
+
+# --- a backup command that breaks the suite's contract: one error, its stray files named and kept -----
+# Python writes these while the suite's own process imports; nothing the commands do
+TREE_SKIP = {"__pycache__", ".hypothesis", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+
+
+def _tree_state(root: Path) -> dict[str, tuple[int, int] | None]:
+    """Every file (size, mtime in ns) and directory (None) under `root`, by relative path."""
+    found: dict[str, tuple[int, int] | None] = {}
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in TREE_SKIP]
+        here = Path(directory).relative_to(root)
+        for name in dirs:
+            found[str(here / name)] = None
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):
+                info = (Path(directory) / name).lstat()
+                found[str(here / name)] = (info.st_size, info.st_mtime_ns)
+    return found
+
+
+def _judge_contract_defect(env: BackupEnv, tmp_path: Path, case: Path) -> None:
+    """The must-show of "commands are verified, not trusted", on a live target: a backup command that
+    ignores BACKUP_DIR (it dumps into backups/ of the directory it runs from, the deployment's) stops the
+    suite with ONE error naming the stray files; the report and the terminal list them; they are left in
+    place (a live deployment's files are never deleted), and the deployment's directory ends as it began
+    except for them. This test then removes them itself."""
+    spec = backup_defects.spec_of(case)
+    deployment = REPO  # the live target's project_dir: the suite runs from the repository root
+    began = _tree_state(deployment)
+    run = run_suite(env, tmp_path, backup_defects.build(case, tmp_path / "defect"))
+    left: list[str] = []
+    try:
+        assert run.statuses == dict.fromkeys(sorted(spec.get("errors")), "error"), f"{run.statuses}\n{run.tail()}"
+        results = [c for control in spec.get("errors") for c in checks(run, control)]
+        messages = {c["message"] for c in results}
+        assert len(messages) == 1 and all(c["status"] == "error" for c in results), messages
+        (message,) = messages
+        assert "\n" not in message and not messages_problems(spec, [message]), message
+        print(f"\n{case.name}: {len(results)} checks errored with: {message}")
+        evidence = results[0]["evidence"]["backup_contract"]
+        left = list(evidence["stray_files_left"])
+        assert left and all(Path(p).is_file() and Path(p).is_relative_to(deployment / "backups") for p in left), left
+        for path in left:  # named in the one line, in the report and on the terminal
+            relative = str(Path(path).relative_to(deployment))
+            assert relative in message, (relative, message)
+            assert relative in next(run.report_dir.glob("*/controls.html")).read_text()
+        assert "left as they are (a live deployment's)" in run.stdout and left[0] in run.stdout, run.tail()
+        assert evidence["stray_files_removed"] == [] and evidence["ignored"], evidence
+        ended = _tree_state(deployment)
+        changed = {p for p in set(began) | set(ended) if began.get(p, "gone") != ended.get(p, "gone")}
+        named = {str(Path(p).relative_to(deployment)) for p in left}
+        assert changed - {"backups"} == named, (sorted(changed), sorted(named))
+        assert "Traceback" not in run.stdout + run.stderr
+    finally:  # what the suite left as a live deployment's, the test removes (only what was not there)
+        strays = deployment / "backups"
+        for path in [*map(Path, left), *(strays.iterdir() if strays.is_dir() else [])]:
+            if str(path.relative_to(deployment)) not in began and path.is_file():
+                path.unlink()
+        if "backups" not in began and (deployment / "backups").is_dir() and not any((deployment / "backups").iterdir()):
+            (deployment / "backups").rmdir()
+
+
+def test_a_backup_command_that_cannot_be_run_errors_every_check_in_one_line(backup_env: BackupEnv,
+                                                                            tmp_path: Path) -> None:
+    """A script without its execute bit: one line naming it and `chmod +x`, the ERROR of every backup
+    check (it once gave ~200-line tracebacks, ERROR on some controls and FAILED on others)."""
+    script = tmp_path / "scripts" / "backup.sh"
+    script.parent.mkdir()
+    shutil.copy(REPO / "stack" / "scripts" / "backup.sh", script)
+    shutil.copy(REPO / "stack" / "scripts" / "lib.sh", script.parent / "lib.sh")
+    script.chmod(0o644)
+    run = run_suite(backup_env, tmp_path, {"command": [str(script)]})
+    assert run.statuses == dict.fromkeys(sorted(CONTROLS), "error"), run.tail()
+    messages = {c["message"] for control in CONTROLS for c in checks(run, control)}
+    assert messages == {f"cannot run [backup] command `{script}`: {script} is not executable: chmod +x {script} "
+                        f"(or name its interpreter first in [backup] command, e.g. [\"bash\", \"{script}\", ...])"}, \
+        messages
     assert "Traceback" not in run.stdout + run.stderr
 
 

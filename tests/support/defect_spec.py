@@ -40,8 +40,10 @@ COMMON_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 # How each suite's tests seed a defect: the keys they read beyond the common ones.
 SUITE_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    # [[edit]] file/old/new of a copy of stack/scripts/<file>; [profile] = [backup] keys
-    "backup": {"edit": list, "profile": dict},
+    # [[edit]] file/old/new of a copy of stack/scripts/<file>; [profile] = [backup] keys; `errors`:
+    # controls every check of which must ERROR (the command breaks what every check relies on),
+    # `messages` then naming the defect in those errors
+    "backup": {"edit": list, "profile": dict, "errors": list},
     # an override recreating `services`, in batches of defects that share a stack
     "chaos": {"services": list, "override": str, "batch": int},
     # the env file is the directory's `env` with this mode
@@ -129,12 +131,14 @@ def load(case: Path, suite: str | None = None) -> Defect:
         raise DefectSpecError(f"{file}: key 'description' is required: say what is wrong and how the suite sees it")
     if "fails" not in data:
         raise DefectSpecError(f"{file}: key 'fails' is required: the controls that must fail ([] for none)")
-    for key in ("fails", "messages", "not_messages"):
+    for key in ("fails", "messages", "not_messages", "errors"):
         if not all(isinstance(item, str) for item in data.get(key, [])):
             raise DefectSpecError(f"{file}: key {key} must be a list of strings")
-    unknown = [c for c in data["fails"] if c not in CONTROL_IDS]
-    if unknown:
-        raise DefectSpecError(f"{file}: fails names {unknown}, not controls of the catalogue (pytest --list-controls)")
+    for key in ("fails", "errors"):
+        unknown = [c for c in data.get(key, []) if c not in CONTROL_IDS]
+        if unknown:
+            raise DefectSpecError(f"{file}: {key} names {unknown}, not controls of the catalogue "
+                                  "(pytest --list-controls)")
     return Defect(
         path=case, suite=suite, description=str(data["description"]), fails=tuple(data["fails"]),
         messages=tuple(data.get("messages", ())), not_messages=tuple(data.get("not_messages", ())),

@@ -241,3 +241,66 @@ def _kill_with(host: Host, pid: int, prefix: Sequence[str], hint: str = "") -> N
     if done.exit_code != 0:
         raise RuntimeError(f"kill -s KILL {pid} on {host.label} failed ({done.exit_code}): "
                            f"{done.output.strip()[:300]}{hint}")
+
+
+# Why a command cannot be run, read on its host before it runs (a shell would say it only as
+# exit 126/127 with a word or two, and Python's exec as a traceback): prints one word, and the
+# path or interpreter it is about. $1 the command's first word (relative: to the working dir).
+RUNNABLE_SCRIPT = r"""set -f
+cmd=$1
+case "$cmd" in
+    /*) path=$cmd ;;
+    */*) path=$PWD/${cmd#./} ;;
+    *) path=$(command -v -- "$cmd" 2>/dev/null) || { printf 'not-on-path\t%s' "$cmd"; exit 0; } ;;
+esac
+[ -e "$path" ] || { printf 'missing\t%s' "$path"; exit 0; }
+[ -d "$path" ] && { printf 'directory\t%s' "$path"; exit 0; }
+[ -x "$path" ] || { printf 'not-executable\t%s' "$path"; exit 0; }
+[ -r "$path" ] || { printf 'ok\t%s' "$path"; exit 0; }
+first=$(head -c 256 -- "$path" 2>/dev/null | head -n 1 | tr -d '\000')
+case "$first" in
+    '#!'*)
+        case "$first" in *"$(printf '\r')") printf 'crlf\t%s' "$path"; exit 0 ;; esac
+        set -- ${first#??}
+        [ -n "${1:-}" ] || { printf 'no-interpreter\t%s' "$path"; exit 0; }
+        [ -x "$1" ] && [ ! -d "$1" ] || { printf 'interpreter\t%s\t%s' "$path" "$1"; exit 0; }
+        case "$1" in
+            */env)
+                if [ -n "${2:-}" ] && [ "${2#-}" = "$2" ] && ! command -v -- "$2" >/dev/null 2>&1; then
+                    printf 'interpreter\t%s\t%s' "$path" "$2"; exit 0
+                fi ;;
+        esac ;;
+    "$(printf '\177')ELF"*) ;;
+    *) printf 'no-shebang\t%s' "$path"; exit 0 ;;
+esac
+printf 'ok\t%s' "$path"
+"""
+
+
+def unrunnable(host: Host, argv: Sequence[str], cwd: str, key: str) -> str:
+    """One line naming the command and the fix when it cannot be run on `host` from `cwd`
+    (relative paths: as the command runs, from there) (missing, not
+    executable, a directory, an interpreter its #! line names that the host lacks, a #! line
+    with Windows line endings); empty when it can. `key` names the profile key holding it."""
+    if not argv or not argv[0]:
+        return f"{key} is empty: name the command to run"
+    done = host.run(["sh", "-c", RUNNABLE_SCRIPT, "runnable", argv[0]], cwd=cwd, timeout=30)
+    verdict, _, rest = done.stdout.partition("\t")
+    path, _, interpreter = rest.partition("\t")
+    if done.exit_code != 0 or verdict == "ok" or not verdict:
+        return ""  # the check itself could not run: the command's own run says what is wrong
+    where = f"on {host.label}"
+    said = {
+        "missing": f"does not exist {where}: fix {key}",
+        "not-on-path": f"is not a program on the PATH on {host.label}: install it, or name it by its path in {key}",
+        "no-shebang": "has no #! line, so it cannot be executed: make its first line e.g. #!/usr/bin/env bash",
+        "directory": f"is a directory {where}, not a program: fix {key}",
+        "not-executable": f"is not executable: chmod +x {path} (or name its interpreter first in {key}, "
+                          f"e.g. [\"bash\", \"{argv[0]}\", ...])",
+        "crlf": f"has Windows line endings in its #! line (the kernel looks for an interpreter named with a "
+                f"trailing carriage return): convert it, e.g. sed -i 's/\\r$//' {path}",
+        "no-interpreter": "has a #! line naming no interpreter: write e.g. #!/usr/bin/env bash as its first line",
+        "interpreter": f"names the interpreter {interpreter!r} in its #! line, which {host.label} does not have: "
+                       "install it or fix the #! line (e.g. #!/usr/bin/env bash)",
+    }.get(verdict)
+    return f"cannot run {key} `{shlex.join(argv)}`: {path} {said}" if said else ""

@@ -7,6 +7,7 @@ import contextlib
 import pytest
 
 from stackprobe.backup import checksums
+from stackprobe.backup.contract import Contract
 from stackprobe.backup.newest import Newest
 from stackprobe.backup.roundtrip import RoundTrip
 from stackprobe.canary import is_canary
@@ -21,8 +22,9 @@ OPEN_BITS = 0o044
 
 @pytest.mark.control("BKP-01")
 @common.uses_roundtrip
-def test_backup_writes_an_intact_dump_of_every_table(roundtrip: RoundTrip, target: Target,
-                                                     evidence: Evidence) -> None:
+def test_backup_writes_an_intact_dump_of_every_table(roundtrip: RoundTrip, target: Target, evidence: Evidence,
+                                                     backup_contract: Contract) -> None:
+    evidence.record("backup_contract", backup_contract.summary())  # what the probe watched, and saw kept
     run = roundtrip.backup
     evidence.record("backup", run.summary())
     common.require(run.run.exit_code == 0, f"the backup command failed: {run.run.describe()}")

@@ -12,8 +12,10 @@ from collections.abc import Iterator
 import pytest
 
 from stackprobe.deploy import DeployProject, remove_leftover_images
+from stackprobe.errors import CommandUnusable
 from stackprobe.settings import RunSettings
 from stackprobe.targets.base import docker_client
+from stackprobe.targets.host import LocalHost, unrunnable
 from stackprobe.targets.leftovers import remove_leftovers
 
 LIVE_SKIP = ("runs the deploy command's init/update/clean on a throwaway project of its own; on live "
@@ -32,6 +34,9 @@ def deploy_project(stackprobe_settings: RunSettings) -> Iterator[DeployProject]:
     remove_leftover_images(client)
     project = DeployProject(s.profile, s.project_dir, s.compose_files)
     try:
+        cannot = unrunnable(LocalHost(), project.command, str(s.project_dir), "[deploy] command")
+        if cannot:  # every deploy check that needs it: ERROR, this one line, before anything runs
+            raise CommandUnusable(cannot)
         yield project
     finally:
         project.remove()
