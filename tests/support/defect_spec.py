@@ -42,8 +42,9 @@ COMMON_KEYS: dict[str, type | tuple[type, ...]] = {
 SUITE_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     # [[edit]] file/old/new of a copy of stack/scripts/<file>; [profile] = [backup] keys
     "backup": {"edit": list, "profile": dict},
-    # an override recreating `services`, in batches of defects that share a stack
-    "chaos": {"services": list, "override": str, "batch": int},
+    # an override recreating `services`, in batches of defects that share a stack; [profile] =
+    # [chaos] keys the batch's run sets on top of the test's own
+    "chaos": {"services": list, "override": str, "batch": int, "profile": dict},
     # the env file is the directory's `env` with this mode
     "config": {"mode": str},
     # a compose override (and changes.patch for Dockerfiles) breaking one setting of `service`;
