@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from stackprobe import keyed
 from stackprobe.commands import CommandRun, parse_sha256sum
 from stackprobe.redact import REDACTOR
 from stackprobe.targets.base import Target
@@ -56,9 +57,8 @@ def host_digests(host: Host, directory: str) -> dict[str, str] | None:
 
 
 def digest_differences(live: dict[str, str], restored: dict[str, str]) -> list[str]:
-    missing = sorted(set(live) - set(restored))
-    extra = sorted(set(restored) - set(live))
-    changed = sorted(p for p in set(live) & set(restored) if live[p] != restored[p])
+    found = keyed.changes(live, restored)
+    missing, extra, changed = (keyed.keys(found, c) for c in ("gone", "new", "changed"))
     out = []
     if missing:
         out.append(f"{len(missing)} files missing from the restored archive: {', '.join(missing[:5])}")
