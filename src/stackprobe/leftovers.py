@@ -251,8 +251,7 @@ def sweep_all(scope: Scope, kinds: Sequence[LeftoverKind] = KINDS) -> list[str]:
     lines: list[str] = []
     for kind in kinds:
         try:
-            found = kind.find(scope)
-            lines += kind.sweep(scope, found) if found or isinstance(kind, FaultRecords) else []
+            lines += kind.sweep(scope, kind.find(scope))
         except Exception as error:
             lines.append(f"stackprobe: could not sweep leftovers ({kind.name}s) of dead runs: "
                          f"{type(error).__name__}: {str(error)[:200]}")

@@ -315,3 +315,25 @@ def test_sweep_all_names_each_kind_and_goes_on_past_a_kind_that_fails(docker: En
 
 def test_every_kind_is_named_once() -> None:
     assert len({k.name for k in KINDS}) == len(KINDS) and all(k.name for k in KINDS)
+
+
+def test_make_clean_stacks_sweeps_this_machine(docker: Engine, dead: int, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """`make clean-stacks` (python -m stackprobe.leftovers): the engine, the temporary directory and
+    the faults directory under the current directory."""
+    import tempfile
+
+    import stackprobe.targets.base
+
+    monkeypatch.setattr(stackprobe.targets.base, "docker_client", lambda: docker)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STACKPROBE_FAULTS_DIR", raising=False)
+    docker.containers.add("c", project_labels(f"spx{dead}x0a0b"))
+    (tmp_path / f"{engine.SCRATCH_PREFIX}{RUNNER}-{dead}-abc").mkdir()
+    RecordStore(tmp_path / ".stackprobe" / "faults", "this host", "proj").write(record(dead, "removed"))
+    assert leftovers.main() == 0
+    said = capsys.readouterr().out.splitlines()
+    assert [line.split(": ")[2].split(" ")[0] for line in said] == ["fault", "copy", "scratch"], said
+    assert leftovers.main() == 0 and capsys.readouterr().out == "stackprobe: no leftovers of dead runs\n"
