@@ -28,6 +28,8 @@ lint:
 	.venv/bin/ruff check .
 	.venv/bin/mypy
 
-# Copies of the stack left by killed runs (owner process gone); never a running run's copy.
+# Every kind of leftover of killed runs (owner process gone): copies of the stack, throwaway
+# containers/volumes/images, scratch directories, fault records of removed copies
+# (stackprobe.leftovers); never a running run's.
 clean-stacks:
-	$(PY) -c "import docker; from stackprobe.targets.leftovers import remove_leftovers; print('removed:', *remove_leftovers(docker.from_env()) or ['nothing'])"
+	$(PY) -m stackprobe.leftovers

@@ -44,17 +44,36 @@ def is_canary(name: str) -> bool:
 
 
 # --- MySQL -------------------------------------------------------------------------------
+def _like(connection: Any, query: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(query, (PREFIX.replace("_", r"\_") + "%",))
+        return [str(row[0]) for row in cursor.fetchall()]
+
+
+def orphaned_tables(connection: Any) -> list[str]:
+    """Canary tables of dead runs of this runner in the connection's current database."""
+    return [name for name in _like(connection, "SELECT table_name FROM information_schema.tables WHERE "
+                                               "table_schema = DATABASE() AND table_name LIKE %s") if _orphaned(name)]
+
+
+DROP_TABLE = "DROP TABLE IF EXISTS `{name}`"
+DROP_DATABASE = "DROP DATABASE IF EXISTS `{name}`"
+
+
+def _drop(connection: Any, statement: str, names: list[str]) -> list[str]:
+    with connection.cursor() as cursor:
+        for name in names:
+            cursor.execute(statement.replace("{name}", name))
+    return names
+
+
+def drop_tables(connection: Any, names: list[str]) -> list[str]:
+    return _drop(connection, DROP_TABLE, names)
+
+
 def sweep_tables(connection: Any) -> list[str]:
     """Drop canary tables of dead runs from the connection's current database."""
-    removed = []
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
-                       "AND table_name LIKE %s", (PREFIX.replace("_", r"\_") + "%",))
-        for (name,) in cursor.fetchall():
-            if _orphaned(name):
-                cursor.execute(f"DROP TABLE IF EXISTS `{name}`")
-                removed.append(name)
-    return removed
+    return drop_tables(connection, orphaned_tables(connection))
 
 
 @contextlib.contextmanager
@@ -75,24 +94,24 @@ def _canary(connection: Any, sweep: Callable[[Any], list[str]], create: str, dro
 def canary_table(connection: Any, columns: str = "id INT PRIMARY KEY, v VARCHAR(255)",
                  ) -> contextlib.AbstractContextManager[str]:
     """A table of this run in the connection's database; dropped afterwards whatever happens."""
-    return _canary(connection, sweep_tables, f"CREATE TABLE `{{name}}` ({columns})", "DROP TABLE IF EXISTS `{name}`")
+    return _canary(connection, sweep_tables, f"CREATE TABLE `{{name}}` ({columns})", DROP_TABLE)
+
+
+def orphaned_databases(connection: Any) -> list[str]:
+    return [name for name in _like(connection, "SHOW DATABASES LIKE %s") if _orphaned(name)]
+
+
+def drop_databases(connection: Any, names: list[str]) -> list[str]:
+    return _drop(connection, DROP_DATABASE, names)
 
 
 def sweep_databases(connection: Any) -> list[str]:
-    removed = []
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW DATABASES LIKE %s", (PREFIX.replace("_", r"\_") + "%",))
-        for (name,) in cursor.fetchall():
-            if _orphaned(name):
-                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-                removed.append(name)
-    return removed
+    return drop_databases(connection, orphaned_databases(connection))
 
 
 def canary_database(connection: Any) -> contextlib.AbstractContextManager[str]:
     """A scratch database of this run (restores go here, never over live data); dropped afterwards."""
-    return _canary(connection, sweep_databases, "CREATE DATABASE `{name}` CHARACTER SET utf8mb4",
-                   "DROP DATABASE IF EXISTS `{name}`")
+    return _canary(connection, sweep_databases, "CREATE DATABASE `{name}` CHARACTER SET utf8mb4", DROP_DATABASE)
 
 
 @contextlib.contextmanager
@@ -110,8 +129,8 @@ def scratch_database(connect: Callable[[], Any], create: bool = True) -> Iterato
     try:
         yield name
     finally:
-        with contextlib.closing(connect()) as connection, connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        with contextlib.closing(connect()) as connection:
+            drop_databases(connection, [name])
 
 
 # --- Redis -------------------------------------------------------------------------------
@@ -120,15 +139,25 @@ def _delete_prefix(client: Any, prefix: str) -> int:
     return int(client.delete(*keys)) if keys else 0
 
 
-def sweep_keys(client: Any) -> list[str]:
-    removed = []
+def orphaned_keys(client: Any) -> list[str]:
+    """Canary keys of dead runs of this runner."""
+    found = []
     for key in client.scan_iter(match=f"{REDIS_PREFIX}:{RUNNER}:*", count=500):
         text = key.decode() if isinstance(key, bytes) else str(key)
         pid = text.split(":")[3]
         if pid.isdigit() and not owner_alive(int(pid)):
-            client.delete(key)
-            removed.append(text)
-    return removed
+            found.append(text)
+    return found
+
+
+def delete_keys(client: Any, keys: list[str]) -> list[str]:
+    if keys:
+        client.delete(*keys)
+    return keys
+
+
+def sweep_keys(client: Any) -> list[str]:
+    return delete_keys(client, orphaned_keys(client))
 
 
 @contextlib.contextmanager

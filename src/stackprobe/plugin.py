@@ -270,7 +270,7 @@ def target(pytestconfig: pytest.Config, stackprobe_settings: RunSettings) -> Ite
             assert s.env_file is not None and s.project_name is not None
             live = LiveTarget(s.profile, s.project_dir, s.compose_files, s.env_file, s.project_name)
             live.attach()
-            _heal_faults(pytestconfig, live)
+            _sweep_leftovers(pytestconfig, live)
             run(pytestconfig).target = live
             run(pytestconfig).images = _images_of(live)
             yield live
@@ -282,7 +282,8 @@ def target(pytestconfig: pytest.Config, stackprobe_settings: RunSettings) -> Ite
         stop(pytestconfig, str(error))
     run(pytestconfig).target = ephemeral
     try:
-        removed = ephemeral.start()
+        _sweep_leftovers(pytestconfig, ephemeral)
+        removed = ephemeral.start()  # a copy left between the sweep and now
     except StackprobeUsageError as error:
         stop(pytestconfig, str(error))
     except StackStartError as error:
@@ -330,7 +331,7 @@ def _ssh_target(config: pytest.Config, s: RunSettings) -> Iterator[Target]:
     except StackprobeUsageError as error:
         stop(config, str(error))
     assert remote is not None
-    _heal_faults(config, remote)
+    _sweep_leftovers(config, remote)
     run(config).target = remote
     try:
         yield remote
@@ -344,13 +345,12 @@ def fault_records(config: pytest.Config, target: Target) -> Any:
     return RecordStore(faults_dir(config), target.label, target.project)
 
 
-def _heal_faults(config: pytest.Config, target: Target) -> None:
-    """Before anything else: undo the faults a killed run left on this target, and say so."""
-    from stackprobe.faults import heal_orphans
+def _sweep_leftovers(config: pytest.Config, target: Target) -> None:
+    """Before anything else: heal the faults killed runs left on this target, remove every other
+    kind of leftover of dead runs it reaches (stackprobe.leftovers), and say so, one line each."""
+    from stackprobe.leftovers import Scope, sweep_all
 
-    store = fault_records(config, target)
-    if store.directory.is_dir():
-        _announce(config, heal_orphans(target, store, target.profile.chaos.host_command_prefix))
+    _announce(config, sweep_all(Scope.of_target(target, faults_dir(config))))
 
 
 def _announce(config: pytest.Config, lines: list[str]) -> None:

@@ -44,8 +44,9 @@ SUITE_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     # controls every check of which must ERROR (the command breaks what every check relies on),
     # `messages` then naming the defect in those errors
     "backup": {"edit": list, "profile": dict, "errors": list},
-    # an override recreating `services`, in batches of defects that share a stack
-    "chaos": {"services": list, "override": str, "batch": int},
+    # an override recreating `services`, in batches of defects that share a stack; [profile] =
+    # [chaos] keys the batch's run sets on top of the test's own
+    "chaos": {"services": list, "override": str, "batch": int, "profile": dict},
     # the env file is the directory's `env` with this mode
     "config": {"mode": str},
     # a compose override (and changes.patch for Dockerfiles) breaking one setting of `service`;

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from support import backup_defects
 
+from stackprobe import keyed
 from stackprobe.backup import archives, checksums, dataset, retention, transfers
 from stackprobe.backup.dumpfile import INSPECT_SCRIPT, parse_inspection
 from stackprobe.backup.procedure import BackupRun, Procedure
@@ -402,6 +403,15 @@ DIGESTS = {"a.txt": "1" * 64, "sub/b.bin": "2" * 64, "c.bin": "3" * 64}
 def test_digest_differences_none_when_the_same_files_come_back() -> None:
     assert archives.digest_differences(DIGESTS, dict(DIGESTS)) == []
     assert archives.digest_differences({}, {}) == []
+
+
+def test_digest_differences_name_missing_changed_and_extra_files() -> None:
+    live = {"a.txt": "1", "b.txt": "2", "c.txt": "3"}
+    restored = {"b.txt": "2", "c.txt": "x", "d.txt": "4"}
+    assert keyed.changes(live, restored) == [("a.txt", "gone"), ("c.txt", "changed"), ("d.txt", "new")]
+    assert archives.digest_differences(live, restored) == [
+        "1 files missing from the restored archive: a.txt", "1 files differ after the restore: c.txt",
+        "1 files in the archive that the live directory does not have: d.txt"]
 
 
 def test_digest_differences_name_a_missing_file() -> None:

@@ -17,9 +17,7 @@ from stackprobe.catalogue import CONTROLS
 
 # Controls no defect.toml fails yet, and how they are proven instead. A control leaves this
 # list when a defect for it is added (the test below fails until it does).
-WITHOUT_DEFECT = {
-    "CHS-06": "a network partition: no seeded defect yet (the reference run proves the pass side)",
-}
+WITHOUT_DEFECT: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from stackprobe import keyed
 from stackprobe.commands import CommandRun, parse_sha256sum
-from stackprobe.owners import RUNNER, owner_alive
 from stackprobe.redact import REDACTOR
 from stackprobe.targets.base import Target
 from stackprobe.targets.host import Host
+from stackprobe.targets.leftovers import remove_throwaway_containers, throwaway_labels
 from stackprobe.vector import search
 
 QUERY_SCRIPT = r"""
@@ -56,9 +57,8 @@ def host_digests(host: Host, directory: str) -> dict[str, str] | None:
 
 
 def digest_differences(live: dict[str, str], restored: dict[str, str]) -> list[str]:
-    missing = sorted(set(live) - set(restored))
-    extra = sorted(set(restored) - set(live))
-    changed = sorted(p for p in set(live) & set(restored) if live[p] != restored[p])
+    found = keyed.changes(live, restored)
+    missing, extra, changed = (keyed.keys(found, c) for c in ("gone", "new", "changed"))
     out = []
     if missing:
         out.append(f"{len(missing)} files missing from the restored archive: {', '.join(missing[:5])}")
@@ -143,12 +143,8 @@ def restored_answers(target: Target, restored_dir: str, queries: list[str], k: i
     backend = target.service(target.profile.services.backend)
     image = str(backend.inspect()["Image"])
     name = f"stackprobe-bkp06-{secrets.token_hex(4)}"
-    labels = {"stackprobe.throwaway": "bkp-06", "stackprobe.runner": RUNNER, "stackprobe.pid": str(os.getpid())}
-    for left in target.docker.containers.list(all=True, filters={"label": "stackprobe.throwaway=bkp-06"}):
-        pid = str(left.labels.get("stackprobe.pid", ""))
-        if left.labels.get("stackprobe.runner") == RUNNER and pid.isdigit() and not owner_alive(int(pid)):
-            with contextlib.suppress(Exception):  # a killed run's container
-                left.remove(force=True)
+    labels = throwaway_labels("bkp-06", os.getpid())
+    remove_throwaway_containers(target.docker, "bkp-06")  # a killed run's
     container = target.docker.containers.create(
         image, command=["python", "-c", QUERY_SCRIPT, "/restore", cfg.chroma_collection, cfg.embed_module,
                         json.dumps(queries), str(k)],

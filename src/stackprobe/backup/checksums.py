@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+from stackprobe import keyed
+
 
 class TableChecksum(NamedTuple):
     rows: int
@@ -79,12 +81,12 @@ def table_checksums(connection: Any, database: str, tables: Iterable[str] | None
 def differences(before: dict[str, TableChecksum], after: dict[str, TableChecksum]) -> list[str]:
     """What differs between two sets of checksums, one line per table."""
     found = []
-    for name in sorted(set(before) | set(after)):
-        if name not in after:
+    for name, change in keyed.changes(before, after):
+        if change == "gone":
             found.append(f"table {name} ({before[name].rows} rows) is missing after the restore")
-        elif name not in before:
+        elif change == "new":
             found.append(f"table {name} appeared after the restore ({after[name].rows} rows)")
-        elif before[name] != after[name]:
+        else:
             was, now = before[name], after[name]
             what = (f"{was.rows} rows -> {now.rows} rows" if was.rows != now.rows
                     else f"same {now.rows} rows, different content")

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
 from typing import Any
 
-from stackprobe.owners import RUNNER, owner_alive
+from stackprobe.owners import RUNNER
 from stackprobe.targets.base import DOCKER_API_TIMEOUT_S, Target, docker_client
 from stackprobe.targets.host import Host
-
-SCRATCH_PREFIX = "stackprobe-bkp-"
+from stackprobe.targets.leftovers import SCRATCH_PREFIX, dead_scratch_dirs
 
 
 def scratch_dir(host: Host) -> str:
@@ -21,12 +19,8 @@ def scratch_dir(host: Host) -> str:
     a run of this runner killed outright left behind (its process is gone) are removed first:
     they may hold copies of dumps and archives."""
     path = host.mkdtemp(f"{SCRATCH_PREFIX}{RUNNER}-{os.getpid()}-")
-    parent = posixpath.dirname(path)
-    mine = re.compile(rf"^{SCRATCH_PREFIX}{RUNNER}-(\d+)-")
-    for entry in host.listdir(parent) or []:
-        found = mine.match(entry.name)
-        if found and entry.kind == "dir" and not owner_alive(int(found.group(1))):
-            host.remove_tree(posixpath.join(parent, entry.name))
+    for left in dead_scratch_dirs(host, posixpath.dirname(path)):
+        host.remove_tree(left)
     return path
 
 

@@ -24,15 +24,11 @@ from stackprobe.checks.pinning import pin_problem
 from stackprobe.checks.secret_exposure import (
     check_secrets_in_commands as check_secrets_in_commands,
 )
+from stackprobe.profile import ServicesSection
 
-
-@dataclass(frozen=True)
-class ServiceRoles:
-    """Which compose service plays which part; "" when the stack has no such service."""
-
-    database: str = "mysql"
-    cache: str = "redis"
-    backend: str = "backend"
+# Which compose service plays which part ("" when the stack has no such service): the profile's
+# [services] section itself, so the defaults are written once.
+ServiceRoles = ServicesSection
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stackprobe.checks.findings import Finding
+from stackprobe.profile import ContainersSection
 
 # Docker's defaults when a healthcheck leaves a field out.
 DEFAULT_INTERVAL_S = 30.0
@@ -111,12 +112,12 @@ def healthchecks(model: Mapping[str, Any]) -> dict[str, Healthcheck]:
 
 @dataclass(frozen=True)
 class HealthcheckBounds:
-    """CTR-02 bounds; defaults match the profile's [containers] section."""
+    """CTR-02 bounds; the defaults are the profile's [containers] section's."""
 
-    max_interval_s: float = 60.0
-    max_timeout_s: float = 30.0
-    min_retries: int = 1
-    max_retries: int = 10
+    max_interval_s: float = ContainersSection.healthcheck_max_interval_s
+    max_timeout_s: float = ContainersSection.healthcheck_max_timeout_s
+    min_retries: int = ContainersSection.healthcheck_min_retries
+    max_retries: int = ContainersSection.healthcheck_max_retries
 
 
 def check_healthchecks(

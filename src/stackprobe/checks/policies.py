@@ -71,7 +71,7 @@ def env_policy(section: ConfigSection) -> EnvPolicy:
 
 def service_roles(profile: Profile) -> ServiceRoles:
     """The compose services playing the database, cache and backend parts ([services])."""
-    return ServiceRoles(profile.services.database, profile.services.cache, profile.services.backend)
+    return profile.services
 
 
 def compose_policy(profile: Profile) -> ComposePolicy:

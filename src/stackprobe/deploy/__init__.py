@@ -11,7 +11,7 @@ from stackprobe.deploy.migrations import (
     schema_fingerprint,
     table_checksums,
 )
-from stackprobe.deploy.project import DeployProject, free_loopback_port, remove_leftover_images
+from stackprobe.deploy.project import DeployProject, free_loopback_port
 from stackprobe.deploy.read_traffic import ReadTraffic, TrafficReport
 
 __all__ = [
@@ -22,7 +22,6 @@ __all__ = [
     "fingerprint_changes",
     "free_loopback_port",
     "migration_state",
-    "remove_leftover_images",
     "revisions",
     "schema_fingerprint",
     "table_checksums",

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from stackprobe import keyed
 from stackprobe.backup import checksums
 from stackprobe.targets.base import Target
 
@@ -94,14 +95,12 @@ def fingerprint_changes(before: dict[str, Any], after: dict[str, Any]) -> list[s
     changes = []
     for part in ("tables", "rows"):
         old, new = before[part], after[part]
-        for name in sorted(set(old) | set(new)):
-            if name not in new:
-                changes.append(f"{part[:-1]} {name} disappeared")
-            elif name not in old:
-                changes.append(f"{part[:-1]} {name} appeared")
-            elif old[name] != new[name]:
+        for name, change in keyed.changes(old, new):
+            if change == "changed":
                 changes.append(f"table {name}: rows {old[name]} -> {new[name]}" if part == "rows"
                                else f"table {name}: definition changed")
+            else:
+                changes.append(f"{part[:-1]} {name} {'disappeared' if change == 'gone' else 'appeared'}")
     old_content, new_content = before.get("content", {}), after.get("content", {})
     for name in sorted(set(old_content) & set(new_content)):
         was, now = old_content[name], new_content[name]

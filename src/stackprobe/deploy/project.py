@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import socket
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from stackprobe.commands import CommandRun, run_command
-from stackprobe.owners import owner_alive
 from stackprobe.profile import Profile
 from stackprobe.redact import REDACTOR
 from stackprobe.targets.base import PROJECT_LABEL, Service
@@ -156,24 +153,3 @@ class DeployProject:
             with contextlib.suppress(Exception):  # never built (the run stopped early)
                 docker.images.remove(image, noprune=False)
         self.target.stop()
-
-
-
-
-_LEFTOVER_IMAGE = re.compile(r"^spx(\d+)x[0-9a-f]+-[a-z0-9-]+:deploy$")
-
-
-def remove_leftover_images(client: Any) -> list[str]:
-    """Images a killed run's throwaway project built under its own tag (owner pid dead)."""
-
-    removed = []
-    for image in client.images.list():
-        for tag in image.tags:
-            match = _LEFTOVER_IMAGE.match(tag)
-            if match and not owner_alive(int(match.group(1))):
-                try:
-                    client.images.remove(tag)
-                    removed.append(tag)
-                except Exception:  # in use by a container another cleanup still removes
-                    pass
-    return removed

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from stackprobe.deploy import DeployProject, remove_leftover_images
+from stackprobe.deploy import DeployProject
 from stackprobe.errors import CommandUnusable
+from stackprobe.leftovers import Scope, sweep_all
 from stackprobe.settings import RunSettings
 from stackprobe.targets.base import docker_client
 from stackprobe.targets.host import LocalHost, unrunnable
-from stackprobe.targets.leftovers import remove_leftovers
 
 LIVE_SKIP = ("runs the deploy command's init/update/clean on a throwaway project of its own; on live "
              "targets the deploy suite is read-only (run it with --target ephemeral in CI)")
@@ -30,8 +30,7 @@ def deploy_project(stackprobe_settings: RunSettings) -> Iterator[DeployProject]:
     if s.target == "live":
         pytest.skip(LIVE_SKIP)
     client = docker_client()
-    remove_leftovers(client)
-    remove_leftover_images(client)
+    sweep_all(Scope(docker=client))  # copies and images of killed runs (dead pids) only
     project = DeployProject(s.profile, s.project_dir, s.compose_files)
     try:
         cannot = unrunnable(LocalHost(), project.command, str(s.project_dir), "[deploy] command")

@@ -45,5 +45,24 @@ def after_import(name: str, patch: Callable[[ModuleType], None]) -> None:
     sys.meta_path.insert(0, _AfterImport(name, patch))
 
 
+def await_unbounded(health: ModuleType, name: str) -> None:
+    """Make the reference health endpoint (app.health) await probe `name` for as long as it
+    takes (no wait_for); the other probes keep their bound."""
+    import asyncio
+
+    bounded = health._run
+
+    async def run(probe_name: str, probe: Callable[[], None]) -> tuple[str, str | None]:
+        if probe_name != name:
+            return await bounded(probe_name, probe)  # type: ignore[no-any-return]
+        try:
+            await asyncio.to_thread(probe)
+            return probe_name, None
+        except Exception as error:
+            return probe_name, f"{type(error).__name__}: {error}"
+
+    health._run = run  # type: ignore[attr-defined]
+
+
 with contextlib.suppress(ModuleNotFoundError):
     import defect_patch  # noqa: F401  (the defect's own patch, if mounted)
