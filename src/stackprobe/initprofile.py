@@ -230,13 +230,19 @@ def profile_text(source: Source, model: dict[str, Any], origin: str) -> tuple[st
     w.value("project_dir", str(source.project_dir), "the compose project's directory")
     w.value("compose_files", [_relative(f, source.project_dir) for f in source.compose_files])
     env_file = _relative(source.env_file, source.project_dir) if source.env_file else ".env"
+    inline = source.env_file is None and template is None and not (source.project_dir / ".env").is_file()
     if source.env_note:
         w.check("env_file", env_file, source.env_note)
+    elif inline:
+        w.value("env_file", "", "no env file nor template: the values are inline in compose (judged there; "
+                                "ENV-01/02 and SEC-05 are not applicable)")
     else:
         w.value("env_file", env_file, "live runs read it" + ("" if source.env_file else
                                                               " (none yet; ephemeral runs generate their own)"))
     if template is not None:
         w.value("env_template", template.name, "ephemeral runs generate their env file from it")
+    elif inline:
+        w.value("env_template", "", "none: ephemeral copies use the values in compose")
     else:
         w.todo("env_template", StackSection().env_template, "no env template found "
                f"({', '.join(TEMPLATE_NAMES)}): ephemeral runs and ENV-01/02 need one")
@@ -311,11 +317,13 @@ def profile_text(source: Source, model: dict[str, Any], origin: str) -> tuple[st
     w.guess("version_prefixes", cr.version_prefixes(str(cache.get("image") or "")), ["7.0."])
     w.guess("persistence", cr.redis_persistence(cache), "any")
 
-    template_values = _template_values(source)
+    # the template's keys, else (values inline in compose) those the services get
+    template_values = _template_values(source) or {
+        k: v for spec in services.values() for k, v in cr.environment(spec).items()}
     keys = [k for k, v in template_values.items() if DEFAULT_NAMES.is_secret(k, v) or k == "SECRET_KEY"]
     passwords = [k for k in keys if re.search("PASSWORD|PASSWD", k, re.I)]
     signing = next((k for k in keys if k == "SECRET_KEY"), next((k for k in keys if k.endswith("SECRET_KEY")), None))
-    w.section("secrets", "from the env template's keys")
+    w.section("secrets", "from the env template's keys, else the services' environments")
     w.guess("secret_key", cr.Guess(signing, "the signing key") if signing else
             cr.Guess(None, "no *SECRET_KEY in the template: the key SEC-01 judges"), "SECRET_KEY")
     w.value("password_keys", passwords)
