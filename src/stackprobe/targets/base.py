@@ -299,6 +299,10 @@ class Target:
     def _reach_published(self, host: str, port: int) -> tuple[str, int]:
         return host, port
 
+    def address(self, service: str, container_port: int) -> tuple[str, int]:
+        """Where a check reaches `service`'s `container_port`: published, or through a relay."""
+        return self._address(service, container_port)
+
     def _route(self, port: int) -> str:
         """How a local address reaches its service, for messages."""
         relayed = [k for k, r in self._relays.items() if r.local_port == port]
