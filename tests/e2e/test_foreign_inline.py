@@ -6,16 +6,20 @@ credentials only in a `DATABASE_URL`; no env file nor template (the secrets come
 `${VAR:?}`); the datastores on an `internal: true` network, unpublished; request logs on stdout
 only; a nested health JSON (`components.<name>.status`); metrics on the app port behind a bearer
 token; no vector store and no logrotate file. Its profile is written by `stackprobe init`, then
-edited as a user would. The config and smoke suites run on an ephemeral copy: every control is
-judged or not applicable, and none fails.
+edited as a user would. The config and smoke suites run on an ephemeral copy and on the stack
+started by hand (`docker compose up`, live): every control is judged or not applicable, none fails.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
+import socket
+import subprocess
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +79,7 @@ services:
       SESSION_TOKEN_TTL: 30m
       MAX_UPLOAD_TOKENS: "2000"
     volumes: ["./app.py:/app/app.py:ro", "./schema.sql:/app/schema.sql:ro"]
-    ports: ["127.0.0.1:18123:8000"]
+    ports: ["127.0.0.1:${API_PORT:-18123}:8000"]
     networks: [back, front]
     depends_on:
       db: {condition: service_healthy}
@@ -181,6 +185,7 @@ http.server.ThreadingHTTPServer(("0.0.0.0", 8000), Handler).serve_forever()
 # What a user changes after `stackprobe init` (section -> key -> value).
 EDITS: dict[str, dict[str, Any]] = {
     "stack": {"migrate_command": []},  # the schema comes with the database's init script
+    "safety": {"destructive_services": ["db", "cache"]},  # HLT-03/04 may stop these on a live target
     "health": {"path": "/health", "container_port": 8000, "format": "json",
                "required_fields": ["status", "checked_at", "components"], "status_field": "status",
                "healthy_value": "healthy", "dependencies_field": "components", "dependency_status_field": "status",
@@ -245,11 +250,37 @@ def inline_stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, 
     return project, profile, shell
 
 
+@pytest.fixture
+def live_instance(inline_stack: tuple[Path, Path, dict[str, str]]) -> Iterator[str]:
+    """The stack started as its owner would (`docker compose up`, secrets exported by the shell)."""
+    project, _, shell = inline_stack
+    name = f"sp20i{secrets.token_hex(3)}"
+    compose = ["docker", "compose", "-p", name, "-f", str(project / "compose.yaml")]
+    environ = {**{k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}, **shell,
+               "API_PORT": str(_free_port())}
+    try:
+        started = subprocess.run([*compose, "up", "-d", "--wait"], cwd=project, capture_output=True, text=True,
+                                 timeout=600, env=environ)
+        assert started.returncode == 0, started.stderr[-2000:]
+        yield name
+    finally:
+        subprocess.run([*compose, "down", "-v", "-t", "2"], cwd=project, capture_output=True, timeout=300, env=environ)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("kind", ["ephemeral", "live"])
 def test_config_and_smoke_suites_judge_every_control_without_a_false_alarm(
-        inline_stack: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:
+        kind: str, inline_stack: tuple[Path, Path, dict[str, str]], request: pytest.FixtureRequest,
+        tmp_path: Path) -> None:
     project, profile, shell = inline_stack
+    target = ["--target", "live", "--project-name", request.getfixturevalue("live_instance")] if kind == "live" else []
     run = run_pytest(f"{SUITES}/config", f"{SUITES}/smoke", "--profile", str(profile), "--allow-destructive",
-                     report_dir=tmp_path / "reports", env=shell, timeout=900)
+                     *target, report_dir=tmp_path / "reports", env=shell, timeout=900)
     output = run.stdout + run.stderr
     statuses = run.statuses
     (tmp_path / "statuses.json").write_text(json.dumps(statuses, indent=1))
