@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stackprobe.checks.compose_fallbacks import check_fallback_defaults, check_literal_secrets
@@ -120,6 +120,7 @@ _SHAPE_WORDS = st.sampled_from(["EXPIRE_DAYS", "MAX", "TTL", "TIMEOUT", "COUNT",
                                 "HOST", "FILE", "SECONDS", "LENGTH"])
 
 
+@settings(deadline=None)  # a loaded machine is slow, not wrong
 @given(_WORDS, _SECRET_WORDS, st.integers(min_value=0, max_value=10**9))
 def test_numbers_durations_and_flags_are_never_secrets_unless_a_password(prefix: str, word: str, n: int) -> None:
     key = f"{prefix}_{word}"
@@ -128,6 +129,7 @@ def test_numbers_durations_and_flags_are_never_secrets_unless_a_password(prefix:
     assert DEFAULT_NAMES.is_secret(key, str(n)) == (word == "PASSWORD" and len(str(n)) >= 4)
 
 
+@settings(deadline=None)  # a loaded machine is slow, not wrong
 @given(_WORDS, _SECRET_WORDS, _SHAPE_WORDS)
 def test_a_shape_word_makes_a_secret_name_a_setting(prefix: str, word: str, shape: str) -> None:
     assert DEFAULT_NAMES.is_secret(f"{prefix}_{word}")
@@ -136,6 +138,7 @@ def test_a_shape_word_makes_a_secret_name_a_setting(prefix: str, word: str, shap
     assert DEFAULT_NAMES.with_keys([f"{prefix}_{word}_{shape}"]).is_secret(f"{prefix}_{word}_{shape}", "7")
 
 
+@settings(deadline=None)  # a loaded machine is slow, not wrong
 @given(_WORDS, _SECRET_WORDS, st.text(alphabet="abcdefghXYZ0123456789-_", min_size=1, max_size=20))
 def test_a_url_is_a_secret_exactly_when_it_carries_credentials(prefix: str, word: str, password: str) -> None:
     key = f"{prefix}_{word}"
@@ -143,9 +146,15 @@ def test_a_url_is_a_secret_exactly_when_it_carries_credentials(prefix: str, word
     assert DEFAULT_NAMES.is_secret(key, f"redis://user:{password}@cache:6379/0")
 
 
-@given(st.text(min_size=1, max_size=40))
-def test_generated_secrets_are_never_plain_values(_: str) -> None:
-    assert not plain_value(generate_secret())
+@settings(deadline=None)
+@given(st.integers(), st.sampled_from(["s", "ms", "m", "h", "d", "w", "days", "seconds"]), st.booleans())
+def test_numbers_durations_and_flags_are_plain_values(n: int, unit: str, flag: bool) -> None:
+    assert plain_value(str(n)) and plain_value(f"{abs(n)}{unit}") and plain_value(str(flag).lower())
+    assert not plain_value(f"{abs(n)}{unit}x9")  # not a duration any more
+
+
+def test_generated_secrets_are_never_plain_values() -> None:
+    assert not any(plain_value(generate_secret()) for _ in range(200))
 
 
 def test_an_empty_not_secret_pattern_judges_by_name_alone() -> None:
