@@ -25,6 +25,7 @@ PARTS: dict[str, Part] = {
     "vector_store": Part(("VEC-01",), "the stack has no vector store"),
     "logrotate": Part(("LOG-04",), "the log is rotated in-process only; there is no logrotate file"),
     "file_archives": Part(("BKP-06",), "the backup archives no files: uploads and vector data are not backed up"),
+    "signing_key": Part(("SEC-01",), "the stack signs nothing with a key of its own (no SECRET_KEY to judge)"),
 }
 
 

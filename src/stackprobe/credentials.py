@@ -20,12 +20,38 @@ class AppAccount:
     source: str  # e.g. "backend environment DATABASE_URL", "env file MYSQL_USER"
 
 
+def variable_names(name: str) -> tuple[str, ...]:
+    """`name` and the other name of the same database variable: the official mariadb image reads
+    MARIADB_X and MYSQL_X alike (MARIADB_X winning), so a profile's MYSQL_PASSWORD finds a stack's
+    MARIADB_PASSWORD and the other way round."""
+    if name in _TWINS:
+        return name, _TWINS[name]
+    for mine, other in (("MYSQL_", "MARIADB_"), ("MARIADB_", "MYSQL_")):
+        if name.startswith(mine):
+            return name, other + name[len(mine):]
+    return (name,)
+
+
+# the one pair whose two names differ past the prefix
+_TWINS = {"MYSQL_ALLOW_EMPTY_PASSWORD": "MARIADB_ALLOW_EMPTY_ROOT_PASSWORD",
+          "MARIADB_ALLOW_EMPTY_ROOT_PASSWORD": "MYSQL_ALLOW_EMPTY_PASSWORD"}
+
+
+def lookup_variable(name: str, env: Mapping[str, str]) -> tuple[str, str]:
+    """(value, the name it was found under) of variable `name` or its MARIADB_/MYSQL_ twin in
+    `env`; ("", "") when neither is set."""
+    for key in variable_names(name):
+        if env.get(key):
+            return env[key], key
+    return "", ""
+
+
 def _lookup(name: str, backend_env: Mapping[str, str], file_env: Mapping[str, str]) -> tuple[str, str]:
     """(value, where) of variable `name`; ("", "") when neither place has it."""
-    if backend_env.get(name):
-        return backend_env[name], f"backend environment {name}"
-    if file_env.get(name):
-        return file_env[name], f"env file {name}"
+    for env, place in ((backend_env, "backend environment"), (file_env, "env file")):
+        value, key = lookup_variable(name, env)
+        if value:
+            return value, f"{place} {key}"
     return "", ""
 
 

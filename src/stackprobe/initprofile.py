@@ -17,7 +17,8 @@ from typing import Any
 from stackprobe import compose_roles as cr
 from stackprobe.activation import DEFAULT_PROFILE
 from stackprobe.errors import StackprobeUsageError
-from stackprobe.profile import SECRET_NAME_PATTERN, LogsSection, StackSection, load_profile
+from stackprobe.profile import LogsSection, StackSection, load_profile
+from stackprobe.secret_names import DEFAULT_NAMES
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 TEMPLATE_NAMES = (".env.example", ".env.template", ".env.sample", ".env.dist", "env.example")
@@ -199,13 +200,13 @@ def _relative(path: Path, base: Path) -> str:
         return str(path.resolve())
 
 
-def _template_keys(source: Source) -> list[str]:
+def _template_values(source: Source) -> dict[str, str | None]:
     from stackprobe.checks.envread import read_env_file
 
     for candidate in (_template(source.project_dir), source.env_file):
         if candidate is not None:
-            return list(read_env_file(candidate).values)
-    return []
+            return dict(read_env_file(candidate).values)
+    return {}
 
 
 def profile_text(source: Source, model: dict[str, Any], origin: str) -> tuple[str, int]:
@@ -229,13 +230,19 @@ def profile_text(source: Source, model: dict[str, Any], origin: str) -> tuple[st
     w.value("project_dir", str(source.project_dir), "the compose project's directory")
     w.value("compose_files", [_relative(f, source.project_dir) for f in source.compose_files])
     env_file = _relative(source.env_file, source.project_dir) if source.env_file else ".env"
+    inline = source.env_file is None and template is None and not (source.project_dir / ".env").is_file()
     if source.env_note:
         w.check("env_file", env_file, source.env_note)
+    elif inline:
+        w.value("env_file", "", "no env file nor template: the values are inline in compose (judged there; "
+                                "ENV-01/02 and SEC-05 are not applicable)")
     else:
         w.value("env_file", env_file, "live runs read it" + ("" if source.env_file else
                                                               " (none yet; ephemeral runs generate their own)"))
     if template is not None:
         w.value("env_template", template.name, "ephemeral runs generate their env file from it")
+    elif inline:
+        w.value("env_template", "", "none: ephemeral copies use the values in compose")
     else:
         w.todo("env_template", StackSection().env_template, "no env template found "
                f"({', '.join(TEMPLATE_NAMES)}): ephemeral runs and ENV-01/02 need one")
@@ -310,15 +317,17 @@ def profile_text(source: Source, model: dict[str, Any], origin: str) -> tuple[st
     w.guess("version_prefixes", cr.version_prefixes(str(cache.get("image") or "")), ["7.0."])
     w.guess("persistence", cr.redis_persistence(cache), "any")
 
-    keys = _template_keys(source)
-    secret = re.compile(SECRET_NAME_PATTERN, re.I)
+    # the template's keys, else (values inline in compose) those the services get
+    template_values = _template_values(source) or {
+        k: v for spec in services.values() for k, v in cr.environment(spec).items()}
+    keys = [k for k, v in template_values.items() if DEFAULT_NAMES.is_secret(k, v) or k == "SECRET_KEY"]
     passwords = [k for k in keys if re.search("PASSWORD|PASSWD", k, re.I)]
     signing = next((k for k in keys if k == "SECRET_KEY"), next((k for k in keys if k.endswith("SECRET_KEY")), None))
-    w.section("secrets", "from the env template's keys")
+    w.section("secrets", "from the env template's keys, else the services' environments")
     w.guess("secret_key", cr.Guess(signing, "the signing key") if signing else
             cr.Guess(None, "no *SECRET_KEY in the template: the key SEC-01 judges"), "SECRET_KEY")
     w.value("password_keys", passwords)
-    w.value("other_secret_keys", [k for k in keys if secret.search(k) and k not in passwords and k != signing])
+    w.value("other_secret_keys", [k for k in keys if k not in passwords and k != signing])
 
     w.section("logs")
     if logs.file_env not in backend_env:

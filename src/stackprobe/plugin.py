@@ -157,6 +157,10 @@ def learn_profile_credentials(settings: RunSettings) -> None:
     import base64
     import os
 
+    from stackprobe.checks.policies import secret_policy
+
+    # which keys hold secrets is the profile's [secrets] judgement, for the redactor too
+    REDACTOR.judge_names_by(secret_policy(settings.profile.secrets).names)
     creds, database = settings.profile.credentials, settings.profile.database
     for name in (creds.bearer_token_env, creds.basic_password_env, database.readonly_password_env):
         if name and os.environ.get(name):
@@ -267,7 +271,7 @@ def target(pytestconfig: pytest.Config, stackprobe_settings: RunSettings) -> Ite
         return
     try:
         if s.target == "live":
-            assert s.env_file is not None and s.project_name is not None
+            assert s.project_name is not None
             live = LiveTarget(s.profile, s.project_dir, s.compose_files, s.env_file, s.project_name)
             live.attach()
             _sweep_leftovers(pytestconfig, live)

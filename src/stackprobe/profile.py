@@ -19,6 +19,7 @@ from typing import Any
 
 from stackprobe.absence import PARTS, AbsentSection
 from stackprobe.errors import StackprobeUsageError
+from stackprobe.secret_names import NOT_SECRET_NAME_PATTERN, SECRET_NAME_PATTERN
 
 
 @dataclass(frozen=True)
@@ -289,8 +290,6 @@ class ConfigSection:
     env_file_owners: list[str] = field(default_factory=list)
 
 
-# names treated as secrets wherever they appear (compose fallbacks, exposure checks)
-SECRET_NAME_PATTERN = "PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|PRIVATE_KEY"
 CHAR_CLASSES = ("lower", "upper", "digit", "symbol", "other")
 
 
@@ -317,8 +316,13 @@ class SecretsSection:
     # (case-insensitive) that mark a value as "fill me in"
     known_defaults: list[str] = field(default_factory=list)
     placeholder_patterns: list[str] = field(default_factory=list)
-    # SEC-04/07: variable names treated as secrets wherever they appear (a Python regex)
+    # SEC-01/02/04/07, LOG-05, the redactor: variable names treated as secrets wherever they
+    # appear (a Python regex, searched case-insensitively), unless a word of the name matches
+    # not_secret_pattern (durations, counts, limits, flags, hosts, ports, paths: ..._EXPIRE_DAYS,
+    # ..._MAX_TOKENS) or the value is a number, a duration, a boolean or a URL without a password.
+    # secret_key, password_keys and other_secret_keys always count, whatever their shape.
     secret_name_pattern: str = SECRET_NAME_PATTERN
+    not_secret_pattern: str = NOT_SECRET_NAME_PATTERN
     # SEC-03
     bcrypt_key: str = "BCRYPT_ROUNDS"
     min_bcrypt_rounds: int = 12
@@ -823,6 +827,7 @@ def _validate_secrets(profile: Profile, file: str) -> None:
         raise StackprobeUsageError(
             f"profile {file}: secrets.min_bcrypt_rounds = {secrets.min_bcrypt_rounds} must be 4 to 31 (bcrypt's range)")
     for key, pattern in [("secret_name_pattern", secrets.secret_name_pattern),
+                         ("not_secret_pattern", secrets.not_secret_pattern),
                          *(("placeholder_patterns", p) for p in secrets.placeholder_patterns)]:
         try:
             re.compile(pattern)

@@ -31,7 +31,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|PRIVATE|CREDENTIAL|AUTH", re.I)
+from stackprobe.secret_names import DEFAULT_NAMES, SecretNames
+
 # Keys whose values name things (users, databases, hosts): learnt as names, never redacted.
 NAME_KEY = re.compile(r"USER|DATABASE|(?:^|_)DB(?:_|$)|(?:^|_)NAME$|HOST|PROJECT", re.I)
 # Below this a value is redacted only as a whole value (see the module docstring).
@@ -75,10 +76,6 @@ def open_block(text: str) -> bool:
     return bool(begins) and not _BLOCK_END.search(text, begins[-1].end())
 
 
-def is_secret_name(name: str) -> bool:
-    return bool(SECRET_NAME.search(name))
-
-
 def too_weak_to_redact(value: str, names: Iterable[str] = ()) -> str | None:
     """Why `value` cannot be replaced wherever it appears without destroying the report
     (None when it can): safe to print, it describes the value by kind and length only."""
@@ -108,6 +105,13 @@ class Redactor:
         self._variant_of: dict[str, str] = {}  # variant -> value
         self._pattern: re.Pattern[str] | None = None
         self._stale = False
+        self.names: SecretNames = DEFAULT_NAMES
+
+    def judge_names_by(self, names: SecretNames) -> None:
+        """Judge secret keys as the profile's [secrets] does (the plugin sets it before any check)."""
+        with self._lock:
+            self.names = names
+            self._stale = True
 
     def add(self, value: str, label: str = "secret") -> None:
         value = value.strip() if value else ""
@@ -125,14 +129,15 @@ class Redactor:
             self._stale = True
 
     def add_environment(self, env: Mapping[str, str] | Iterable[str], source: str = "env") -> None:
-        """Learn every value whose name looks secret, from a mapping or KEY=VALUE lines, and the
-        values of keys that name things (users, databases) as names."""
+        """Learn every secret value (its key judged by name and value, stackprobe.secret_names:
+        `TONGYI_MAX_TOKENS=2000` is not one), from a mapping or KEY=VALUE lines, and the values of
+        keys that name things (users, databases) as names."""
         items = env.items() if isinstance(env, Mapping) else (
             line.split("=", 1) for line in env if "=" in line
         )
         names = []
         for key, value in items:
-            if is_secret_name(key) and value:
+            if value and self.names.is_secret(key, value):
                 self.add(value, key)
             elif NAME_KEY.search(key) and value:
                 names.append(value)
@@ -188,7 +193,7 @@ class Redactor:
 
         def replace(match: re.Match[str]) -> str:
             before = _KEY_BEFORE.search(match.string, max(0, match.start() - 120), match.start())
-            if before is None or not is_secret_name(before.group("k")):
+            if before is None or not self.names.is_secret(before.group("k"), match.group(0)):
                 return match.group(0)
             return f"«redacted:{whole[match.group(0)]}»"
 

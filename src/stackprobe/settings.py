@@ -139,9 +139,9 @@ def resolve(option: Any, rootdir: Path) -> RunSettings:
     env_arg = option.stackprobe_env_file or _env("ENV_FILE")
     if env_arg:
         env_file: Path | None = Path(env_arg) if host else Path(env_arg).resolve()
-    elif target == "live":
+    elif target == "live" and profile.stack.env_file:
         env_file = project_dir / profile.stack.env_file
-    else:
+    else:  # ephemeral: generated from the template; live with env_file = "": none (values inline)
         env_file = None
 
     project_name = option.stackprobe_project_name or _env("PROJECT_NAME")

@@ -3,8 +3,9 @@
 # python:3.11-slim) when they are here or can be pulled, else local stand-ins built from
 # Debian 12 packages on a debootstrap'd base (no registry needed, only an apt mirror).
 #
-# Writes .stackprobe/images.env (MYSQL_IMAGE, REDIS_IMAGE, PYTHON_IMAGE, one comment per
-# image saying what it is). Idempotent: an image whose label matches the hash of its build
+# Writes .stackprobe/images.env (MYSQL_IMAGE, MARIADB_IMAGE, REDIS_IMAGE, PYTHON_IMAGE, one
+# comment per image saying what it is). MARIADB_IMAGE (mariadb:10.11, or the same stand-in
+# under a MariaDB name) is for the tests' foreign stacks, which use MARIADB_* variables. Idempotent: an image whose label matches the hash of its build
 # context is not rebuilt, so a warm run takes a second or two.
 #
 # Environment:
@@ -247,6 +248,8 @@ choose() { # VAR UPSTREAM STANDIN_NAME STANDIN_TAG
 }
 
 choose MYSQL_IMAGE mysql:8.0 mysql "$ns/mysql-standin:8.0-mariadb10.11"
+# the same build context: its entrypoint reads MARIADB_* as the official mariadb image does
+choose MARIADB_IMAGE mariadb:10.11 mysql "$ns/mariadb-standin:10.11"
 choose REDIS_IMAGE redis:7.0 redis "$ns/redis-standin:7.0"
 choose PYTHON_IMAGE python:3.11-slim python "$ns/python-standin:3.11"
 
@@ -255,10 +258,10 @@ tmp="$out.tmp.$$"
 {
     echo "# Images for docker-compose.yml, chosen by stack/images/build.sh."
     echo "# Upstream where it is here or can be pulled; else a local stand-in (stack/images/)."
-    for var in MYSQL_IMAGE REDIS_IMAGE PYTHON_IMAGE; do
+    for var in MYSQL_IMAGE MARIADB_IMAGE REDIS_IMAGE PYTHON_IMAGE; do
         echo "# ${desc[$var]}"
         echo "$var=${chosen[$var]}"
     done
 } >"$tmp"
 mv -f "$tmp" "$out"
-say "wrote ${out#"$root"/}: MYSQL_IMAGE=${chosen[MYSQL_IMAGE]} REDIS_IMAGE=${chosen[REDIS_IMAGE]} PYTHON_IMAGE=${chosen[PYTHON_IMAGE]}"
+say "wrote ${out#"$root"/}: MYSQL_IMAGE=${chosen[MYSQL_IMAGE]} MARIADB_IMAGE=${chosen[MARIADB_IMAGE]} REDIS_IMAGE=${chosen[REDIS_IMAGE]} PYTHON_IMAGE=${chosen[PYTHON_IMAGE]}"

@@ -22,9 +22,12 @@ PLUGIN_OPTIONS = ("--target", "--profile", "--compose-file", "--env-file", "--pr
                   "--waivers", "--history", "--fleet")
 
 
-def stackprobe(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("STACKPROBE_", "COMPOSE_"))}
-    return subprocess.run([STACKPROBE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+def stackprobe(*args: str, cwd: Path, timeout: float = 120,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`env`: variables on top of this process's (a shell exporting a stack's secrets)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("STACKPROBE_", "COMPOSE_"))}
+    return subprocess.run([STACKPROBE, *args], cwd=cwd, env={**environ, **(env or {})},
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def test_top_level_help_lists_every_subcommand(tmp_path: Path) -> None:

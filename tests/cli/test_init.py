@@ -140,3 +140,35 @@ def test_never_overwrites_without_force(tmp_path: Path) -> None:
     # nothing but a web server: every role is a TODO, and the profile still loads
     assert "# TODO database:" in text and "# TODO cache:" in text
     load_profile(existing)
+
+
+def test_a_stack_without_env_file_or_template_gets_an_inline_profile(tmp_path: Path) -> None:
+    project = tmp_path / "ctf"
+    project.mkdir()
+    (project / "compose.yaml").write_text(textwrap.dedent("""\
+        services:
+          db:
+            image: mariadb:10.11
+            environment:
+              - MARIADB_ROOT_PASSWORD=ctfd
+              - MARIADB_USER=ctfd
+              - MARIADB_PASSWORD=ctfd
+              - MARIADB_DATABASE=ctfd
+          app:
+            image: ctfd/ctfd:3
+            ports: ["127.0.0.1:8000:8000"]
+            environment:
+              - DATABASE_URL=mysql+pymysql://ctfd:ctfd@db/ctfd
+              - SECRET_KEY=not-so-secret
+              - ACCESS_TOKEN_EXPIRE_DAYS=7
+              - TONGYI_MAX_TOKENS=2000
+    """))
+    out = tmp_path / "ctf.toml"
+    done = stackprobe("init", "--compose-file", str(project / "compose.yaml"), "--output", str(out), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    p = load_profile(out)
+    assert (p.stack.env_file, p.stack.env_template) == ("", "")
+    assert p.secrets.secret_key == "SECRET_KEY"
+    assert sorted(p.secrets.password_keys) == ["MARIADB_PASSWORD", "MARIADB_ROOT_PASSWORD"]
+    assert p.secrets.other_secret_keys == []  # a count and a duration are no secrets
+    assert "values are inline in compose" in out.read_text()

@@ -28,7 +28,7 @@ from support.defect_spec import cases, load, messages_problems
 from support.stacks import REFERENCE_PROFILE, SUITES, SuiteRun, TestStack
 
 from stackprobe.catalogue import CONTROLS
-from stackprobe.redact import is_secret_name
+from stackprobe.checks.secrets import SecretPolicy
 
 CASES = cases("config_in_effect")
 CONFIG_CONTROLS = {c.id for c in CONTROLS if c.suite == "config"}
@@ -79,7 +79,7 @@ def _findings(run: SuiteRun, control: str) -> list[str]:
 
 
 def _assert_no_secret_in_reports(stack: TestStack, report_dir: Path) -> None:
-    secret = {k: v for k, v in stack.values.items() if is_secret_name(k) and len(v) >= 6}
+    secret = {k: v for k, v in stack.values.items() if SecretPolicy().is_secret_name(k, v) and len(v) >= 6}
     assert secret
     for path in report_dir.rglob("*"):
         if path.is_file():

@@ -12,7 +12,7 @@ import pytest
 from pageparse import Page
 from support.stacks import REFERENCE_PROFILE, SUITES, TestStack
 
-from stackprobe.redact import is_secret_name
+from stackprobe.checks.secrets import SecretPolicy
 from stackprobe.report.manifest import verify_manifest
 
 
@@ -33,7 +33,7 @@ def test_report_of_a_live_smoke_run(shared_stack: TestStack, tmp_path: Path) -> 
     assert header["profile"]["sha256"] == hashlib.sha256(REFERENCE_PROFILE.read_bytes()).hexdigest()
     assert header["profile"]["sha256"] in page.text and header["git_revision"] in page.text
     assert header["hosts"]["runner"] and header["hosts"]["docker_host"] in page.text
-    secrets = [v for k, v in shared_stack.values.items() if is_secret_name(k) and len(v) >= 8]
+    secrets = [v for k, v in shared_stack.values.items() if SecretPolicy().is_secret_name(k, v) and len(v) >= 8]
     assert secrets
     for path in [p for p in tmp_path.rglob("*") if p.is_file()]:
         content = path.read_bytes()

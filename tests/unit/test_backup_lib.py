@@ -285,7 +285,8 @@ def test_ddl_is_ascii() -> None:
 def _target(profile: Profile, env_files: int = 1) -> Any:
     return SimpleNamespace(profile=profile, project="proj", project_dir=Path("/srv/stack"),
                            compose_files=[Path("/srv/stack/a.yml"), Path("/srv/stack/b.yml")],
-                           env={"MYSQL_DATABASE": "app"}, env_files=[Path("/srv/stack/.env")] * env_files)
+                           env={"MYSQL_DATABASE": "app"}, env_files=[Path("/srv/stack/.env")] * env_files,
+                           database_name=lambda: "app")  # the live database ([database] database_env)
 
 
 def test_commands_get_the_profiles_variables_and_relative_paths_resolve() -> None:

@@ -81,6 +81,15 @@ def test_a_test_other_than_composes_is_a_stale_container_and_one_shots_are_skipp
     assert [f.subject for f in check_healthchecks_in_effect(containers, declared, BOUNDS)] == ["migrate", "svc"]
 
 
+def test_a_dollar_escaped_in_the_rendered_model_is_the_same_test() -> None:
+    # compose renders a literal `$` as `$$`; the container runs it once (`REDISCLI_AUTH=$REDIS_PASSWORD ...`)
+    declared = {"services": {"cache": {"healthcheck": {"test": ["CMD-SHELL", "REDISCLI_AUTH=$$PW redis-cli ping"]}}}}
+    same = {"cache": inspected(["CMD-SHELL", "REDISCLI_AUTH=$PW redis-cli ping"])}
+    assert check_healthchecks_in_effect(same, declared, BOUNDS) == []
+    stale = {"cache": inspected(["CMD-SHELL", "redis-cli ping"])}
+    assert [f.subject for f in check_healthchecks_in_effect(stale, declared, BOUNDS)] == ["cache"]
+
+
 # ---- CTR-03 ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("name", "retries", "fails"), [

@@ -41,3 +41,50 @@ def test_no_account_is_one_line_with_the_fix() -> None:
 
 def test_parse_database_url_without_parts() -> None:
     assert parse_database_url("sqlite:///") == ("", "", "")
+
+
+def test_mariadb_and_mysql_names_are_one_variable() -> None:
+    from stackprobe.credentials import lookup_variable, variable_names
+
+    assert variable_names("MYSQL_PASSWORD") == ("MYSQL_PASSWORD", "MARIADB_PASSWORD")
+    assert variable_names("MARIADB_ROOT_PASSWORD") == ("MARIADB_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD")
+    assert variable_names("MYSQL_ALLOW_EMPTY_PASSWORD") == ("MYSQL_ALLOW_EMPTY_PASSWORD",
+                                                            "MARIADB_ALLOW_EMPTY_ROOT_PASSWORD")
+    assert variable_names("DB_PASSWORD") == ("DB_PASSWORD",)
+    # the profile's own name first, then its twin
+    assert lookup_variable("MYSQL_USER", {"MARIADB_USER": "ctfd"}) == ("ctfd", "MARIADB_USER")
+    assert lookup_variable("MYSQL_USER", {"MARIADB_USER": "b", "MYSQL_USER": "a"}) == ("a", "MYSQL_USER")
+    account = app_account(DatabaseSection(), {"MARIADB_USER": "ctfd"}, {"MARIADB_PASSWORD": "pw",
+                                                                         "MARIADB_DATABASE": "ctfd"})
+    assert (account.user, account.password, account.database, account.source) == (
+        "ctfd", "pw", "ctfd", "backend environment MARIADB_USER")
+
+
+def test_a_target_reads_a_variable_inline_in_compose_from_the_service(tmp_path: object) -> None:
+    """No env file: the profile's variables are read from the database container's environment."""
+    from pathlib import Path
+    from typing import Any
+
+    from stackprobe.profile import Profile
+    from stackprobe.targets.base import Target
+
+    class Container:
+        def __init__(self, env: list[str]) -> None:
+            self.env = env
+            self.inspected = 0
+
+        def inspect(self) -> dict[str, Any]:
+            self.inspected += 1
+            return {"Config": {"Env": self.env}}
+
+    db = Container(["MARIADB_ROOT_PASSWORD=r00t-pw", "MARIADB_DATABASE=ctfd", "PATH=/bin"])
+
+    class Inline(Target):
+        def services(self) -> dict[str, Any]:  # type: ignore[override]
+            return {"mysql": db}
+
+    target = Inline(Profile(), "p", Path("."), [], [], {"MYSQL_USER": "from-file"})
+    assert target.variable("MYSQL_USER", "mysql") == "from-file"  # the env file first
+    assert target.variable("MYSQL_ROOT_PASSWORD", "mysql") == "r00t-pw"
+    assert target.database_name() == "ctfd" and db.inspected == 1  # read once
+    assert target.variable("MYSQL_PASSWORD", "mysql") == "" and target.variable("X") == ""

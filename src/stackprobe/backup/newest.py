@@ -78,7 +78,7 @@ def backup_directory(target: Target) -> str:
 def find_newest(target: Target, host: Host, procedure: Procedure, scratch: str,
                 stack: contextlib.ExitStack) -> Newest:
     cfg = target.profile.backup
-    database = target.env.get(target.profile.database.database_env, "")
+    database = target.database_name()
     if target.kind == "live":
         found = Newest(backup_directory(target), True, database, host.now())
     else:

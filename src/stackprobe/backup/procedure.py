@@ -116,7 +116,7 @@ class Procedure:
                          self.cfg.dump_pattern, dict(self.cfg.archive_patterns))
 
     def restore(self, file: str, database: str, timeout: float | None = None) -> CommandRun:
-        live = self.target.env.get(self.target.profile.database.database_env, "")
+        live = self.target.database_name()
         if database == live:
             raise ValueError(f"refusing to restore into the live database {live!r}")
         argv = [arg.replace("{file}", file).replace("{database}", database) for arg in self.cfg.restore_command]

@@ -160,7 +160,8 @@ def mysql_writer(target: Target, timeout: float, database: str | None = None) ->
     """A connection of the application's account (canary writes need one that may write, also
     where the profile gives a read-only account for live reads), autocommit on."""
     cfg = target.profile.database
-    connection = target.mysql(user=target.env.get(cfg.user_env, ""), password=target.env.get(cfg.password_env, ""),
+    db = target.profile.services.database
+    connection = target.mysql(user=target.variable(cfg.user_env, db), password=target.variable(cfg.password_env, db),
                               database=database, timeout=timeout, read_timeout=timeout)
     connection.autocommit(True)
     return connection

@@ -164,7 +164,7 @@ def check_fallback_defaults(files: Sequence[Path], policy: SecretPolicy) -> list
     found = []
     for path in files:
         for sub in file_substitutions(path):
-            if not (sub.is_fallback and policy.is_secret_name(sub.name)):
+            if not (sub.is_fallback and policy.is_secret_name(sub.name, sub.word)):
                 continue
             when = "unset or empty" if sub.operator == ":-" else "unset"
             found.append(Finding("SEC-04", f"{path.name}:{sub.line}", (
@@ -173,10 +173,6 @@ def check_fallback_defaults(files: Sequence[Path], policy: SecretPolicy) -> list
                 f"${{{sub.name}:?set {sub.name} in .env}} so compose refuses to start without it"
             ), Location(str(path), sub.line)))
     return found
-
-
-# Values that switch a feature rather than hold a secret (MYSQL_ALLOW_EMPTY_PASSWORD: "yes").
-_FLAG_VALUES = frozenset({"yes", "no", "true", "false", "on", "off", "0", "1"})
 
 
 def _environment_entries(scalar: Scalar) -> tuple[str, str] | None:
@@ -193,8 +189,8 @@ def check_literal_secrets(files: Sequence[Path], policy: SecretPolicy) -> list[F
     """SEC-04: no secret written into a compose file's `environment:` as a literal value
     (`MARIADB_PASSWORD=ctfd`, `PASSWORD: ctfd`): it belongs in the env file, interpolated.
 
-    `*_FILE` keys name a file (Docker secrets), and yes/no/true/false values switch a
-    feature; neither holds a secret.
+    Keys and values of a non-secret shape (`*_FILE` naming a Docker secret, yes/no flags,
+    counts, durations) hold no secret (stackprobe.secret_names).
     """
     found = []
     for path in files:
@@ -203,8 +199,7 @@ def check_literal_secrets(files: Sequence[Path], policy: SecretPolicy) -> list[F
             if entry is None:
                 continue
             name, value = entry
-            if (not policy.is_secret_name(name) or name.upper().endswith("_FILE") or "$" in value
-                    or value.strip().lower() in _FLAG_VALUES | {""}):
+            if not value.strip() or "$" in value or not policy.is_secret_name(name, value):
                 continue
             found.append(Finding("SEC-04", f"{path.name}:{scalar.line}", (
                 f"{path.name} line {scalar.line}: {name} is set to a literal {len(value)}-character "

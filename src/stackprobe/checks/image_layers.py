@@ -246,7 +246,7 @@ def check_image(
     history: Sequence[HistoryEntry],
     config_env: Mapping[str, str],
     secrets: Mapping[str, str],
-    is_secret: Callable[[str], bool],
+    is_secret: Callable[[str, str], bool],
     scan: LayerScan | None,
     min_secret_length: int,
 ) -> list[Finding]:
@@ -265,7 +265,7 @@ def check_image(
                 "shows it): use build secrets (`RUN --mount=type=secret`), not ARG/ENV"
             )))
     for key, value in sorted(config_env.items()):
-        if is_secret(key) and len(value.strip()) >= min_secret_length:
+        if len(value.strip()) >= min_secret_length and is_secret(key, value):
             found.append(Finding("SEC-07", subject, (
                 f"{who}: the image configuration sets {key} (Dockerfile ENV): every container and "
                 "every `docker image inspect` gets it; set it at run time instead"

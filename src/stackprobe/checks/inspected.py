@@ -77,10 +77,12 @@ def check_healthchecks_in_effect(
     for name, check in sorted(healthchecks(declared).items()):
         if name in skip or name not in running or check.disabled or not check.test:
             continue
-        if running[name].test != check.test:
+        # the rendered model writes a literal `$` as `$$`; the container has it once
+        declared_test = [str(part).replace("$$", "$") for part in check.test]
+        if list(running[name].test) != declared_test:
             found.append(Finding("CTR-02", name, (
                 f"{in_effect_label([name])}: healthcheck {list(running[name].test)} differs from "
-                f"compose {list(check.test)}; recreate the container (`docker compose up -d {name}`)"
+                f"compose {declared_test}; recreate the container (`docker compose up -d {name}`)"
             )))
     return found
 

@@ -44,6 +44,7 @@ def secret_policy(section: SecretsSection) -> SecretPolicy:
         known_defaults=SEED_DEFAULTS | frozenset(section.known_defaults),
         placeholder_patterns=(*PLACEHOLDER_PATTERNS, *section.placeholder_patterns),
         secret_name_pattern=section.secret_name_pattern,
+        not_secret_pattern=section.not_secret_pattern,
         bcrypt_key=section.bcrypt_key,
         min_bcrypt_rounds=section.min_bcrypt_rounds,
         search_min_length=section.search_min_length,

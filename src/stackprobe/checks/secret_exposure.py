@@ -68,14 +68,14 @@ def _places(spec: Mapping[str, Any]) -> Iterator[tuple[str, str, bool]]:
 
 
 def collect_secret_values(
-    sources: Iterable[Mapping[str, Any]], is_secret: Callable[[str], bool], min_length: int = MIN_SECRET_LENGTH
+    sources: Iterable[Mapping[str, Any]], is_secret: Callable[[str, str], bool], min_length: int = MIN_SECRET_LENGTH
 ) -> dict[str, str]:
     """value -> key name (the first key that holds it), for every secret-named value."""
     found: dict[str, str] = {}
     for source in sources:
         for key, value in source.items():
             text = str(value or "")
-            if is_secret(str(key)) and len(text) >= min_length:
+            if len(text) >= min_length and not text.isdigit() and is_secret(str(key), text):
                 found.setdefault(text, str(key))
     return found
 

@@ -16,6 +16,7 @@ from stackprobe.checks.entropy import class_counts
 from stackprobe.checks.findings import Finding
 from stackprobe.checks.guessability import estimate_strength
 from stackprobe.redact import NAME_KEY, too_weak_to_redact
+from stackprobe.secret_names import NOT_SECRET_NAME_PATTERN, SECRET_NAME_PATTERN, SecretNames, plain_value
 from stackprobe.wordlists import common_password_list
 
 # The seed runbook's own example values: copied into real .env files all the time.
@@ -33,7 +34,6 @@ PLACEHOLDER_PATTERNS = (
     r"replace[-_ .]?me", r"dummy", r"insecure", r"^<.*>$", r"^\$\{.*\}$",
     r"^(?:test|demo|sample|todo|tbd|fixme)",
 )
-SECRET_NAME = r"PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|PRIVATE_KEY"
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,10 @@ class SecretPolicy:
     # Besides these, every whole value in zxcvbn's dictionaries (leaked passwords, words, names).
     known_defaults: frozenset[str] = SEED_DEFAULTS
     placeholder_patterns: tuple[str, ...] = PLACEHOLDER_PATTERNS
-    # Names treated as secrets wherever they appear (compose fallbacks, exposure checks).
-    secret_name_pattern: str = SECRET_NAME
+    # Names treated as secrets wherever they appear (compose fallbacks, exposure checks, the
+    # redactor), unless the name or the value has a non-secret shape (stackprobe.secret_names).
+    secret_name_pattern: str = SECRET_NAME_PATTERN
+    not_secret_pattern: str = NOT_SECRET_NAME_PATTERN
     bcrypt_key: str = "BCRYPT_ROUNDS"
     min_bcrypt_rounds: int = 12
     # Searched for (logs, image files, process arguments) only when this long and strong.
@@ -85,8 +87,14 @@ class SecretPolicy:
     def secret_keys(self) -> tuple[str, ...]:
         return (self.secret_key, *self.password_keys, *self.other_secret_keys)
 
-    def is_secret_name(self, name: str) -> bool:
-        return name in self.secret_keys or bool(re.search(self.secret_name_pattern, name, re.I))
+    @property
+    def names(self) -> SecretNames:
+        """The one judgement of a secret key, with this policy's patterns and named keys."""
+        return SecretNames(self.secret_name_pattern, self.not_secret_pattern, frozenset(self.secret_keys))
+
+    def is_secret_name(self, name: str, value: str | None = None) -> bool:
+        """Whether `name` (holding `value`, when known) is a secret; see stackprobe.secret_names."""
+        return self.names.is_secret(name, value)
 
     def with_names(self, services: Iterable[str], values: Mapping[str, str | None]) -> SecretPolicy:
         """This policy, knowing the stack's names: `services`, and the values of keys that name
@@ -114,7 +122,7 @@ class SecretPolicy:
         """Whether finding `value` in a log line, an image file or a process's arguments means
         the secret is there: 48 x `a` is in every other binary, by accident."""
         value = value.strip()
-        return (len(value) >= self.search_min_length
+        return (len(value) >= self.search_min_length and not plain_value(value)
                 and estimate_strength(value).bits >= self.search_min_entropy_bits)
 
 

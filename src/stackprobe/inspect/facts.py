@@ -4,7 +4,7 @@ container, the processes inside them, the service images' history and layers."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +43,6 @@ from stackprobe.checks.in_effect import (
 from stackprobe.checks.policies import Policies
 from stackprobe.checks.secret_exposure import MIN_SECRET_LENGTH, collect_secret_values
 from stackprobe.checks.secrets import SecretPolicy
-from stackprobe.redact import is_secret_name
 from stackprobe.targets.base import Service, Target
 
 # `ps` on the Docker host, full width: the fallback for images without a shell and cat.
@@ -93,11 +92,6 @@ def container_facts(target: Target) -> list[ContainerFacts]:
             processes_read=read,
         ))
     return facts
-
-
-def _either_secret(policy: SecretPolicy) -> Callable[[str], bool]:
-    """The checks' and the redactor's idea of a secret name, together."""
-    return lambda name: policy.is_secret_name(name) or is_secret_name(name)
 
 
 @dataclass
@@ -170,7 +164,7 @@ def collect_in_effect(target: Target, policies: Policies) -> InEffect:
     facts = container_facts(target)
     passthroughs = passthrough_variables(raw_compose_model(target))
     file_values = env_file_values(target)
-    secrets = collect_secret_values([target.env, file_values, *(f.env for f in facts)], _either_secret(secret_policy))
+    secrets = collect_secret_values([target.env, file_values, *(f.env for f in facts)], secret_policy.is_secret_name)
     findings = check_env_in_effect(facts, passthroughs, file_values, secret_policy)
     findings += check_flags_in_effect(facts, env_policy)
     findings += check_secrets_in_effect(facts, secret_policy)
@@ -210,7 +204,7 @@ def scan_images(
     for fact in in_effect.facts:
         if fact.image_id:
             by_image.setdefault(fact.image_id, []).append(fact)
-    is_secret = _either_secret(in_effect.secret_policy)
+    is_secret = in_effect.secret_policy.is_secret_name
     # Only distinctive values: a weak one matches files by accident (SEC-01/02 report it).
     long_secrets = {v: k for v, k in in_effect.secrets.items() if in_effect.secret_policy.is_distinctive(v)}
     deadline = time.monotonic() + timeout_s

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 import pytest
 
@@ -15,10 +15,12 @@ from stackprobe.targets.envfiles import generated_from_template, write_env
 @pytest.fixture(scope="session")
 def config_inputs(stackprobe_settings: RunSettings, tmp_path_factory: pytest.TempPathFactory,
                   request: pytest.FixtureRequest) -> ConfigInputs:
-    """The files under test. On an ephemeral run without an env file, the one the run generates;
-    on a live host reached over SSH, private local copies of the host's files (same modes)."""
+    """The files under test. On an ephemeral run without an env file, the one the run generates
+    from the template (none without a template: the values are inline in compose); on a live host
+    reached over SSH, private local copies of the host's files (same modes). Compose renders with
+    the shell's values of the variables the files use, as when the stack is started."""
     s = stackprobe_settings
-    template = s.project_dir / s.profile.stack.env_template
+    template = s.project_dir / s.profile.stack.env_template if s.profile.stack.env_template else None
     if s.host:
         from stackprobe.targets.ssh import mirror_config_inputs
 
@@ -26,16 +28,11 @@ def config_inputs(stackprobe_settings: RunSettings, tmp_path_factory: pytest.Tem
                                                       tmp_path_factory.mktemp("config-mirror"))
         return mirrored
     env_file = s.env_file
-    if env_file is None:
+    if env_file is None and template is not None and template.is_file():
         env_file = tmp_path_factory.mktemp("config") / ".env"
         write_env(env_file, generated_from_template(template))
     return ConfigInputs(env_file=env_file, template=template, compose_files=s.compose_files,
-                        project_dir=s.project_dir)
-
-
-@pytest.fixture(scope="session")
-def config_env_file(config_inputs: ConfigInputs) -> Path:
-    return config_inputs.env_file
+                        project_dir=s.project_dir, shell=dict(os.environ))
 
 
 @pytest.fixture(scope="session")

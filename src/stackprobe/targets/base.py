@@ -19,6 +19,7 @@ from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
 from stackprobe.commands import parse_sha256sum
+from stackprobe.credentials import lookup_variable
 from stackprobe.errors import DependencyUnreachable, StackprobeUsageError
 from stackprobe.profile import Profile
 from stackprobe.redact import REDACTOR
@@ -205,6 +206,7 @@ class Target:
         # restart counts when the run began: CTR-01 proves none restarted during the run
         self.initial_restarts: dict[str, int] = {}
         self._relays: dict[tuple[str, int], ExecRelay] = {}  # (container id, port) -> its relay
+        self._service_env: dict[str, dict[str, str]] = {}  # service -> its container's environment
 
     # --- description -------------------------------------------------------------------
     @property
@@ -297,6 +299,10 @@ class Target:
     def _reach_published(self, host: str, port: int) -> tuple[str, int]:
         return host, port
 
+    def address(self, service: str, container_port: int) -> tuple[str, int]:
+        """Where a check reaches `service`'s `container_port`: published, or through a relay."""
+        return self._address(service, container_port)
+
     def _route(self, port: int) -> str:
         """How a local address reaches its service, for messages."""
         relayed = [k for k, r in self._relays.items() if r.local_port == port]
@@ -358,7 +364,7 @@ class Target:
         try:
             return pymysql.connect(
                 host=host, port=port, user=user, password=password,
-                database=database if database is not None else self.env.get(cfg.database_env) or None,
+                database=database if database is not None else self.database_name() or None,
                 connect_timeout=timeout, read_timeout=read_timeout, write_timeout=read_timeout, charset="utf8mb4",
             )
         except pymysql.err.OperationalError as error:
@@ -374,15 +380,35 @@ class Target:
             raise
 
     def _credential(self, name: str, environment_first: bool = False) -> str:
-        """A credential named in the profile, from the env file; a read-only account (given to
-        the suite, not to the stack) is looked up in the process environment first."""
+        """A credential named in the profile (see `variable`); a read-only account (given to the
+        suite, not to the stack) is looked up in the process environment first."""
         if not name:
             return ""
-        return (os.environ.get(name, "") if environment_first else "") or self.env.get(name, "")
+        given = os.environ.get(name, "") if environment_first else ""
+        return given or self.variable(name, self.profile.services.database)
+
+    def variable(self, name: str, service: str = "") -> str:
+        """A variable the profile names: the env file's value, else the value in `service`'s
+        container environment (a stack without an env file has its values inline in compose).
+        MYSQL_X and MARIADB_X are one variable, as the mariadb image reads either."""
+        if not name:
+            return ""
+        value, _ = lookup_variable(name, self.env)
+        if value or not service:
+            return value
+        if service not in self._service_env:
+            container = self.services().get(service)
+            lines = (container.inspect().get("Config") or {}).get("Env") or [] if container else []
+            self._service_env[service] = dict(line.split("=", 1) for line in lines if "=" in line)
+        return lookup_variable(name, self._service_env[service])[0]
+
+    def database_name(self) -> str:
+        """The application's database ([database] database_env, see `variable`)."""
+        return self.variable(self.profile.database.database_env, self.profile.services.database)
 
     def mysql_root(self, database: str | None = None) -> pymysql.connections.Connection[Any]:
         cfg = self.profile.database
-        return self.mysql("root", self.env.get(cfg.root_password_env, ""), database or "")
+        return self.mysql("root", self.variable(cfg.root_password_env, self.profile.services.database), database or "")
 
     def redis(self, timeout: float = 5, single_attempt: bool = False) -> redis.Redis[str]:
         """`single_attempt`: no retries (redis-py retries a timed-out command 3 times by default),
@@ -396,7 +422,7 @@ class Target:
 
             extra["retry"] = Retry(NoBackoff(), 0)
         client = _Redis(
-            host=host, port=port, password=self.env.get(cfg.password_env) or None,
+            host=host, port=port, password=self.variable(cfg.password_env, self.profile.services.cache) or None,
             socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True,
             redis_connect_func=_connect_auth_if_asked, **extra,
         )

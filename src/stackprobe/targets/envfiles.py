@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from dotenv import dotenv_values
 
 from stackprobe.errors import StackprobeUsageError
-from stackprobe.redact import is_secret_name
 
 if TYPE_CHECKING:
     from stackprobe.checks.secrets import SecretPolicy
@@ -47,8 +46,12 @@ def write_env(path: Path, values: dict[str, str]) -> None:
 
 def generated_from_template(template: Path, policy: SecretPolicy | None = None) -> dict[str, str]:
     """The template's keys, every secret replaced with a strong random value (one that passes
-    `policy`, the profile's [secrets], so a strict profile does not fail its own copy)."""
-    from stackprobe.checks.secrets import generate_secret
+    `policy`, the profile's [secrets], so a strict profile does not fail its own copy); nothing
+    when the stack ships no template (its values are inline in compose)."""
+    from stackprobe.checks.secrets import SecretPolicy, generate_secret
 
+    if not template.is_file():
+        return {}
     values = read_env(template)
-    return {k: (generate_secret(policy=policy) if is_secret_name(k) else v) for k, v in values.items()}
+    judge = policy or SecretPolicy()
+    return {k: (generate_secret(policy=policy) if judge.is_secret_name(k, v) else v) for k, v in values.items()}

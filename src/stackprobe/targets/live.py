@@ -19,11 +19,13 @@ class LiveTarget(Target):
     kind = "live"
 
     def __init__(
-        self, profile: Profile, project_dir: Path, compose_files: list[Path], env_file: Path,
+        self, profile: Profile, project_dir: Path, compose_files: list[Path], env_file: Path | None,
         project: str, host: Host | None = None,
     ) -> None:
+        """`env_file` None: the stack has none ([stack] env_file = ""), its values are inline in compose."""
         host = host or LocalHost()
-        super().__init__(profile, project, project_dir, compose_files, [env_file], read_env(env_file, host), host)
+        env = read_env(env_file, host) if env_file is not None else {}
+        super().__init__(profile, project, project_dir, compose_files, [env_file] if env_file else [], env, host)
 
     def attach(self) -> None:
         running = [c for c in self.containers() if c.status == "running"]

@@ -341,11 +341,13 @@ class SshLiveTarget(LiveTarget):
         self.channel.close()
 
 
-def mirror_config_inputs(target: SshLiveTarget, template: Path, into: Path) -> Any:
-    """ConfigInputs over private local copies of the host's env file, template and compose files."""
+def mirror_config_inputs(target: SshLiveTarget, template: Path | None, into: Path) -> Any:
+    """ConfigInputs over private local copies of the host's env file, template and compose files
+    (a stack without an env file or template has none to copy)."""
     from stackprobe.checks import ConfigInputs
 
-    assert target.env_file is not None
-    copies = target.mirror_files([target.env_file, template, *target.compose_files], into)
-    return ConfigInputs(env_file=copies[target.env_file], template=copies[template],
+    env_file = target.env_file
+    copies = target.mirror_files([f for f in (env_file, template) if f is not None] + list(target.compose_files), into)
+    return ConfigInputs(env_file=copies[env_file] if env_file else None,
+                        template=copies[template] if template else None,
                         compose_files=[copies[f] for f in target.compose_files], project_dir=into)

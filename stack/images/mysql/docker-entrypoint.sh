@@ -2,7 +2,10 @@
 # Entrypoint of the MariaDB stand-in for mysql:8.0, following the official mysql image:
 #   MYSQL_ROOT_PASSWORD | MYSQL_ALLOW_EMPTY_PASSWORD | MYSQL_RANDOM_ROOT_PASSWORD (one needed),
 #   MYSQL_ROOT_HOST (default %), MYSQL_DATABASE, MYSQL_USER + MYSQL_PASSWORD (ALL on that
-#   database only), MYSQL_INITDB_SKIP_TZINFO, and VAR_FILE for each; on first start only
+#   database only), MYSQL_INITDB_SKIP_TZINFO, and VAR_FILE for each; and, as the official
+#   mariadb image does, the MARIADB_* name of each (MARIADB_ROOT_PASSWORD, MARIADB_DATABASE,
+#   MARIADB_USER, MARIADB_PASSWORD, MARIADB_ALLOW_EMPTY_ROOT_PASSWORD, ..., and their _FILE
+#   forms), which wins over the MYSQL_* one; on first start only
 #   (empty data directory) runs /docker-entrypoint-initdb.d/*.sh|*.sql|*.sql.gz|.xz|.bz2|.zst
 #   against a temporary server that listens on a private socket only; then execs mariadbd
 #   as PID 1. Arguments starting with '-' are server options; MySQL-only ones are dropped.
@@ -37,6 +40,16 @@ file_env() {
     fi
     export "$var"="$val"
     unset "$fileVar"
+}
+
+# mariadb_file_env MYSQL_VAR [DEFAULT] [MARIADB_VAR]: the official mariadb image's rule:
+# MARIADB_VAR (or MARIADB_VAR_FILE) wins over MYSQL_VAR (or MYSQL_VAR_FILE); both are exported
+# with the value, so init scripts may read either name.
+mariadb_file_env() {
+    local var=$1 def=${2:-} maria=${3:-MARIADB_${1#MYSQL_}}
+    file_env "$var" "$def"
+    file_env "$maria" "${!var}"
+    export "$var"="${!maria}"
 }
 
 # SQL string literal contents: backslash and single quote escaped (NO_BACKSLASH_ESCAPES off).
@@ -209,7 +222,8 @@ docker_verify_minimum_env() {
         && [ -z "$MYSQL_RANDOM_ROOT_PASSWORD" ]; then
         mysql_error $'Database is uninitialized and password option is not specified\n' \
             $'\tYou need to specify one of the following as an environment variable:\n' \
-            $'\t- MYSQL_ROOT_PASSWORD\n\t- MYSQL_ALLOW_EMPTY_PASSWORD\n\t- MYSQL_RANDOM_ROOT_PASSWORD'
+            $'\t- MYSQL_ROOT_PASSWORD\n\t- MYSQL_ALLOW_EMPTY_PASSWORD\n\t- MYSQL_RANDOM_ROOT_PASSWORD' \
+            $'\n\t(or MARIADB_ROOT_PASSWORD, MARIADB_ALLOW_EMPTY_ROOT_PASSWORD, MARIADB_RANDOM_ROOT_PASSWORD)'
     fi
     if [ "$MYSQL_USER" = root ]; then
         mysql_error 'MYSQL_USER="root", MYSQL_USER and MYSQL_PASSWORD are for configuring a' \
@@ -228,7 +242,7 @@ docker_setup_db() {
     local rootpw rootHost userSql="" dropSql="" u
     if [ -n "$MYSQL_RANDOM_ROOT_PASSWORD" ]; then
         MYSQL_ROOT_PASSWORD=$(head -c 24 /dev/urandom | base64)
-        export MYSQL_ROOT_PASSWORD
+        export MYSQL_ROOT_PASSWORD MARIADB_ROOT_PASSWORD="$MYSQL_ROOT_PASSWORD"
         mysql_note "GENERATED ROOT PASSWORD: $MYSQL_ROOT_PASSWORD"
     fi
     rootpw=$(sql_escape_string "$MYSQL_ROOT_PASSWORD")
@@ -347,13 +361,14 @@ _main() {
     fi
 
     if [ ! -d "$DATADIR/mysql" ]; then
-        file_env MYSQL_ROOT_HOST '%'
-        file_env MYSQL_DATABASE
-        file_env MYSQL_USER
-        file_env MYSQL_PASSWORD
-        file_env MYSQL_ROOT_PASSWORD
-        file_env MYSQL_ALLOW_EMPTY_PASSWORD
-        file_env MYSQL_RANDOM_ROOT_PASSWORD
+        mariadb_file_env MYSQL_ROOT_HOST '%'
+        mariadb_file_env MYSQL_DATABASE
+        mariadb_file_env MYSQL_USER
+        mariadb_file_env MYSQL_PASSWORD
+        mariadb_file_env MYSQL_ROOT_PASSWORD
+        mariadb_file_env MYSQL_ALLOW_EMPTY_PASSWORD '' MARIADB_ALLOW_EMPTY_ROOT_PASSWORD
+        mariadb_file_env MYSQL_RANDOM_ROOT_PASSWORD
+        mariadb_file_env MYSQL_INITDB_SKIP_TZINFO
         docker_verify_minimum_env
         [ "$(id -u)" = 0 ] || mysql_error "first-start initialisation of the stand-in needs the container to run as root"
 
@@ -384,7 +399,7 @@ _main() {
     fi
 
     # Secrets are not needed past initialisation: keep them out of the server's environment.
-    unset MYSQL_ROOT_PASSWORD MYSQL_PASSWORD
+    unset MYSQL_ROOT_PASSWORD MYSQL_PASSWORD MARIADB_ROOT_PASSWORD MARIADB_PASSWORD
     exec "$server_bin" "${server_args[@]}"
 }
 

@@ -12,9 +12,11 @@ from stackprobe.targets import Target
 @pytest.fixture(scope="session")
 def in_effect(target: Target) -> InEffect:
     profile = target.profile
-    template = read_env_file(target.project_dir / profile.stack.env_template)
-    # Whatever the template ships is a placeholder by definition (as on the file side).
-    return collect_in_effect(target, policies(profile, template.values.values()))
+    path = target.project_dir / profile.stack.env_template if profile.stack.env_template else None
+    # Whatever the template ships is a placeholder by definition (as on the file side); a stack
+    # may ship none (its values inline in compose).
+    shipped = read_env_file(path).values.values() if path is not None and path.is_file() else ()
+    return collect_in_effect(target, policies(profile, shipped))
 
 
 @pytest.fixture(scope="session")

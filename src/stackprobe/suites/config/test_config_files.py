@@ -8,6 +8,7 @@ import warnings
 import pytest
 
 from stackprobe.checks import ConfigCheck, ParserDifferenceWarning
+from stackprobe.checks.runner import ENV_FILE_CONTROLS
 from stackprobe.evidence import Evidence
 from stackprobe.suites.conftest import assert_control_clean
 
@@ -22,6 +23,10 @@ PARSER_CONTROL = "ENV-02"
 @pytest.mark.parametrize("control", [pytest.param(c, marks=pytest.mark.control(c), id=c)
                                      for c in FILE_CONTROLS])
 def test_config_files(control: str, config_check: ConfigCheck, evidence: Evidence) -> None:
+    if config_check.from_shell:  # compose takes these from the shell first, as when the stack starts
+        evidence.record("variables_from_the_shell", config_check.from_shell)
+    if config_check.no_env_file and control in ENV_FILE_CONTROLS:
+        pytest.skip(config_check.no_env_file)
     if control == PARSER_CONTROL:
         notes = config_check.parser_notes()
         evidence.record("parser_differences", notes or "none: python-dotenv and docker compose read every key alike")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from stackprobe.checks import ConfigCheck
+from stackprobe.checks.runner import ENV_FILE_CONTROLS
 from stackprobe.evidence import Evidence
 from stackprobe.inspect import ImageReport, InEffect
 from stackprobe.suites.conftest import assert_control_clean
@@ -16,7 +18,9 @@ CONTAINER_CONTROLS = ["ENV-01", "ENV-03", "SEC-01", "SEC-02", "SEC-03", "SEC-06"
 @pytest.mark.nightly
 @pytest.mark.parametrize("control", [pytest.param(c, marks=pytest.mark.control(c), id=c)
                                      for c in CONTAINER_CONTROLS])
-def test_config_in_effect(control: str, in_effect: InEffect, evidence: Evidence) -> None:
+def test_config_in_effect(control: str, in_effect: InEffect, evidence: Evidence, config_check: ConfigCheck) -> None:
+    if config_check.no_env_file and control in ENV_FILE_CONTROLS:  # ENV-01: no env file to compare with
+        pytest.skip(config_check.no_env_file)
     evidence.record("in_effect", in_effect.evidence(control))
     assert_control_clean(control, in_effect.findings, evidence)
 

@@ -117,7 +117,7 @@ def test_redis_refuses_commands_without_auth(target: Target, evidence: Evidence)
         model = {}
     policy = redis_auth_policy(model, roles.cache, roles.backend, cfg.auth)
     evidence.record("policy", {"auth_required": policy.required, "because": policy.reason})
-    host, port = target.service(roles.cache).published_port(cfg.container_port)
+    host, port = target.address(roles.cache, cfg.container_port)  # published, or through a relay
     # No password: what anyone who reaches the port gets.
     anonymous = redis.Redis(host=host, port=port, socket_timeout=5, socket_connect_timeout=5,
                             decode_responses=True)

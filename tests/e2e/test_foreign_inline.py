@@ -1,0 +1,300 @@
+"""A foreign stack with no env file: every value inline in compose or from the shell.
+
+Written for the tests, it differs from the reference stack where issue 20 says a real one did:
+services `db`, `cache`, `api`; a MariaDB image name and `MARIADB_*` variables; the app's database
+credentials only in a `DATABASE_URL`; no env file nor template (the secrets come from the shell,
+`${VAR:?}`); the datastores on an `internal: true` network, unpublished; request logs on stdout
+only; a nested health JSON (`components.<name>.status`); metrics on the app port behind a bearer
+token; no vector store and no logrotate file. Its profile is written by `stackprobe init`, then
+edited as a user would. The config and smoke suites run on an ephemeral copy and on the stack
+started by hand (`docker compose up`, live): every control is judged or not applicable, none fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli.test_cli import stackprobe
+from support.stacks import REPO, SUITES, run_pytest
+
+from stackprobe.targets.base import load_image_overrides
+
+pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
+
+COMPOSE = """\
+services:
+  db:
+    image: ${MARIADB_IMAGE:-stackprobe/mariadb-standin:10.11}
+    restart: unless-stopped
+    environment:
+      MARIADB_ROOT_PASSWORD: ${DB_ROOT_PASSWORD:?set DB_ROOT_PASSWORD}
+      MARIADB_DATABASE: shop
+      MARIADB_USER: shop
+      MARIADB_PASSWORD: ${DB_PASSWORD:?set DB_PASSWORD}
+    command: ["--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci"]
+    volumes: ["dbdata:/var/lib/mysql", "./schema.sql:/docker-entrypoint-initdb.d/schema.sql:ro"]
+    networks: [back]
+    healthcheck:
+      test: ["CMD", "mysqladmin", "ping", "-h", "localhost"]
+      interval: 1s
+      timeout: 3s
+      retries: 5
+      start_period: 120s
+    logging: {driver: json-file, options: {max-size: 5m, max-file: "2"}}
+  cache:
+    image: ${REDIS_IMAGE:-stackprobe/redis-standin:7.0}
+    restart: unless-stopped
+    # the password through a config file, never on a process's command line (SEC-07)
+    command: ["sh", "-c", "umask 077; printf 'requirepass %s\\nappendonly yes\\n' \\"$$REDIS_PASSWORD\\"
+              > /tmp/redis.conf && exec redis-server /tmp/redis.conf"]
+    environment:
+      REDIS_PASSWORD: ${CACHE_PASSWORD:?set CACHE_PASSWORD}
+    volumes: ["cachedata:/data"]
+    networks: [back]
+    healthcheck:
+      test: ["CMD-SHELL", "REDISCLI_AUTH=$$REDIS_PASSWORD redis-cli ping | grep -q PONG"]
+      interval: 1s
+      timeout: 3s
+      retries: 5
+      start_period: 60s
+    logging: {driver: json-file, options: {max-size: 5m, max-file: "2"}}
+  api:
+    image: ${PYTHON_IMAGE:-stackprobe/python-standin:3.11}
+    restart: unless-stopped
+    command: ["python3", "-u", "/app/app.py"]
+    environment:
+      DATABASE_URL: mysql+pymysql://shop:${DB_PASSWORD:?set DB_PASSWORD}@db:3306/shop
+      REDIS_URL: redis://:${CACHE_PASSWORD:?set CACHE_PASSWORD}@cache:6379/0
+      METRICS_TOKEN: ${METRICS_TOKEN:?set METRICS_TOKEN}
+      SESSION_TOKEN_TTL: 30m
+      MAX_UPLOAD_TOKENS: "2000"
+    volumes: ["./app.py:/app/app.py:ro", "./schema.sql:/app/schema.sql:ro"]
+    ports: ["127.0.0.1:${API_PORT:-18123}:8000"]
+    networks: [back, front]
+    depends_on:
+      db: {condition: service_healthy}
+      cache: {condition: service_healthy}
+    healthcheck:
+      test: ["CMD", "python3", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/health', timeout=2)"]
+      interval: 1s
+      timeout: 3s
+      retries: 5
+      start_period: 60s
+    logging: {driver: json-file, options: {max-size: 5m, max-file: "2"}}
+networks:
+  back: {internal: true}
+  front: {}
+volumes:
+  dbdata: {}
+  cachedata: {}
+"""
+
+# The app's whole schema; its revision is what `app.py heads` prints (DB-03).
+SCHEMA = """\
+CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);
+INSERT INTO alembic_version VALUES ('a1b2c3d4e5f6');
+CREATE TABLE orders (id INT PRIMARY KEY AUTO_INCREMENT, total DECIMAL(9, 2));
+"""
+
+APP = '''\
+"""A few dozen lines of app: nested health, metrics behind a bearer token, request logs on stdout."""
+import datetime, http.server, json, os, re, socket, sys, threading, urllib.parse
+
+if sys.argv[1:] == ["heads"]:
+    print(re.search(r"VALUES \\('(\\w+)'\\)", open("/app/schema.sql").read()).group(1), "(head)")
+    sys.exit(0)
+DB = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
+CACHE = urllib.parse.urlsplit(os.environ["REDIS_URL"])
+TOKEN = os.environ["METRICS_TOKEN"]
+COUNTS = {}
+LOCK = threading.Lock()
+
+
+def database_up():
+    with socket.create_connection((DB.hostname, DB.port), timeout=1) as s:
+        s.settimeout(1)
+        return len(s.recv(64)) > 4  # the server's greeting
+
+
+def cache_up():
+    with socket.create_connection((CACHE.hostname, CACHE.port), timeout=1) as s:
+        s.settimeout(1)
+        password = urllib.parse.unquote(CACHE.password or "")
+        s.sendall(f"AUTH {password}\\r\\nPING\\r\\n".encode())
+        answer = b""
+        while answer.count(b"\\r\\n") < 2:
+            answer += s.recv(64) or b"\\r\\n\\r\\n"
+        return answer.endswith(b"+PONG\\r\\n")
+
+
+def status(check):
+    try:
+        return "healthy" if check() else "unhealthy"
+    except OSError:
+        return "unhealthy"
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def answer(self, code, body, kind="application/json"):
+        data = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        path = self.path.split("?")[0]
+        if path == "/metrics":
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                return self.answer(401, "{}")
+            with LOCK:
+                lines = ["# HELP app_requests_total Requests served.", "# TYPE app_requests_total counter"]
+                lines += [f'app_requests_total{{path="{p}"}} {n}' for p, n in sorted(COUNTS.items())]
+            return self.answer(200, "\\n".join(lines) + "\\n", "text/plain; version=0.0.4")
+        with LOCK:
+            COUNTS[path] = COUNTS.get(path, 0) + 1
+        if path == "/health":
+            parts = {"database": status(database_up), "cache": status(cache_up)}
+            ok = all(v == "healthy" for v in parts.values())
+            return self.answer(200 if ok else 503, json.dumps({
+                "status": "healthy" if ok else "degraded",
+                "checked_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+                "components": {name: {"status": value} for name, value in parts.items()}}))
+        if path == "/ping":
+            return self.answer(200, json.dumps({"pong": True}))
+        return self.answer(404, "{}")
+
+    def log_message(self, fmt, *args):  # request logs: stdout only
+        print(f"{self.address_string()} {fmt % args}", flush=True)
+
+
+http.server.ThreadingHTTPServer(("0.0.0.0", 8000), Handler).serve_forever()
+'''
+
+# What a user changes after `stackprobe init` (section -> key -> value).
+EDITS: dict[str, dict[str, Any]] = {
+    "stack": {"migrate_command": []},  # the schema comes with the database's init script
+    "safety": {"destructive_services": ["db", "cache"]},  # HLT-03/04 may stop these on a live target
+    "health": {"path": "/health", "container_port": 8000, "format": "json",
+               "required_fields": ["status", "checked_at", "components"], "status_field": "status",
+               "healthy_value": "healthy", "dependencies_field": "components", "dependency_status_field": "status",
+               "timestamp_field": "checked_at", "dependencies": ["database", "cache"],
+               "dependency_services": {"database": "db", "cache": "cache"}},
+    "metrics": {"path": "/metrics", "container_port": 8000, "required_families": {"app_requests_total": "counter"},
+                "request_counter": "app_requests_total", "traffic_path": "/ping", "use_promtool": False},
+    "credentials": {"bearer_token_env": "METRICS_TOKEN"},
+    "database": {"url_env": "DATABASE_URL", "version_prefixes": ["10.11."],
+                 "migration_heads_command": ["python3", "/app/app.py", "heads"]},
+    "redis": {"password_env": "REDIS_PASSWORD", "persistence": "aof"},
+    "absent": {"parts": ["vector_store", "logrotate", "signing_key"]},
+    "compose": {"backend_data_dirs": [], "cache_data_dirs": ["/data"], "database_data_dirs": ["/var/lib/mysql"]},
+}
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(type(value))
+
+
+def edit_profile(path: Path, edits: dict[str, dict[str, Any]]) -> None:
+    """`path` with `edits` applied (a TOML rewrite: init's comments go, its values stay)."""
+    data = tomllib.loads(path.read_text())
+    for section, values in edits.items():
+        data.setdefault(section, {}).update(values)
+    path.write_text("".join(f"[{section}]\n" + "".join(f"{json.dumps(k)} = {_toml_value(v)}\n"
+                                                       for k, v in values.items()) + "\n"
+                            for section, values in data.items()))
+
+
+@pytest.fixture(scope="module")
+def inline_stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, str]]:
+    project = tmp_path_factory.mktemp("inline") / "shop"
+    project.mkdir()
+    (project / "compose.yaml").write_text(COMPOSE)
+    (project / "schema.sql").write_text(SCHEMA)
+    (project / "app.py").write_text(APP)
+    load_image_overrides(REPO)
+    shell = {"DB_ROOT_PASSWORD": secrets.token_urlsafe(24), "DB_PASSWORD": secrets.token_urlsafe(24),
+             "CACHE_PASSWORD": secrets.token_urlsafe(24), "METRICS_TOKEN": secrets.token_urlsafe(24)}
+    profile = project.parent / "shop.toml"
+    done = stackprobe("init", "--compose-file", str(project / "compose.yaml"), "--output", str(profile),
+                      cwd=project.parent, env=shell)
+    assert done.returncode == 0, done.stderr
+    written = tomllib.loads(profile.read_text())
+    # what init got right by itself, from the files alone
+    assert (written["stack"]["env_file"], written["stack"]["env_template"]) == ("", "")
+    assert written["services"] == {**written["services"], "database": "db", "cache": "cache", "backend": "api"}
+    assert written["database"]["root_password_env"] == "MARIADB_ROOT_PASSWORD"
+    assert "MAX_UPLOAD_TOKENS" not in str(written["secrets"]) and "SESSION_TOKEN_TTL" not in str(written["secrets"])
+    edit_profile(profile, EDITS)
+    return project, profile, shell
+
+
+@pytest.fixture
+def live_instance(inline_stack: tuple[Path, Path, dict[str, str]]) -> Iterator[str]:
+    """The stack started as its owner would (`docker compose up`, secrets exported by the shell)."""
+    project, _, shell = inline_stack
+    name = f"sp20i{secrets.token_hex(3)}"
+    compose = ["docker", "compose", "-p", name, "-f", str(project / "compose.yaml")]
+    environ = {**{k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}, **shell,
+               "API_PORT": str(_free_port())}
+    try:
+        started = subprocess.run([*compose, "up", "-d", "--wait"], cwd=project, capture_output=True, text=True,
+                                 timeout=600, env=environ)
+        assert started.returncode == 0, started.stderr[-2000:]
+        yield name
+    finally:
+        subprocess.run([*compose, "down", "-v", "-t", "2"], cwd=project, capture_output=True, timeout=300, env=environ)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("kind", ["ephemeral", "live"])
+def test_config_and_smoke_suites_judge_every_control_without_a_false_alarm(
+        kind: str, inline_stack: tuple[Path, Path, dict[str, str]], request: pytest.FixtureRequest,
+        tmp_path: Path) -> None:
+    project, profile, shell = inline_stack
+    target = ["--target", "live", "--project-name", request.getfixturevalue("live_instance")] if kind == "live" else []
+    run = run_pytest(f"{SUITES}/config", f"{SUITES}/smoke", "--profile", str(profile), "--allow-destructive",
+                     *target, report_dir=tmp_path / "reports", env=shell, timeout=900)
+    output = run.stdout + run.stderr
+    statuses = run.statuses
+    (tmp_path / "statuses.json").write_text(json.dumps(statuses, indent=1))
+    print(json.dumps(statuses, indent=1))  # the record of which controls pass, are n/a, fail
+    assert statuses, output[-3000:]
+    wrong = {c: s for c, s in statuses.items() if s not in {"passed", "not_applicable"}}
+    messages = {c: [ch.get("message", "")[:300] for ch in run.results["controls"][c]["checks"]] for c in wrong}
+    assert not wrong, (wrong, messages)
+    assert {c for c, s in statuses.items() if s == "not_applicable"} == {
+        "ENV-01", "ENV-02", "SEC-05", "SEC-01", "VEC-01"}
+    # no value of the shell's secrets anywhere in what the run wrote
+    written = "".join(p.read_text(errors="replace") for p in (tmp_path / "reports").rglob("*") if p.is_file())
+    assert not [k for k, v in shell.items() if v in output + written]
+    # the reference stack's names are nowhere in its messages
+    failures = json.dumps(run.results["controls"])
+    assert not re.search(r"ai_assistant|stack/scripts", failures)
+    assert not list(project.glob(".stackprobe*"))  # no state in the user's project
