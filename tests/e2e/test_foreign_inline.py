@@ -8,6 +8,8 @@ only; a nested health JSON (`components.<name>.status`); metrics on the app port
 token; no vector store and no logrotate file. Its profile is written by `stackprobe init`, then
 edited as a user would. The config and smoke suites run on an ephemeral copy and on the stack
 started by hand (`docker compose up`, live): every control is judged or not applicable, none fails.
+Two defects seeded in its own files (a health check blind to the database, a global grant to the
+app user) fail exactly HLT-03/04 and DB-02, named in this stack's terms.
 """
 
 from __future__ import annotations
@@ -298,3 +300,44 @@ def test_config_and_smoke_suites_judge_every_control_without_a_false_alarm(
     failures = json.dumps(run.results["controls"])
     assert not re.search(r"ai_assistant|stack/scripts", failures)
     assert not list(project.glob(".stackprobe*"))  # no state in the user's project
+
+
+# Two defects seeded in the foreign stack's own files, one run: a health check that reads the
+# cache but answers "healthy" for the database whatever it is (its own nested contract), and an
+# init script that grants the app user a global privilege (the user only known from DATABASE_URL).
+DEFECTS = {
+    "app.py": ('"database": status(database_up)', '"database": "healthy"'),
+    "schema.sql": ("CREATE TABLE orders", "GRANT PROCESS ON *.* TO 'shop'@'%';\nCREATE TABLE orders"),
+}
+
+
+def test_seeded_defects_of_the_foreign_stack_fail_exactly_their_controls(
+        inline_stack: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:
+    project, profile, shell = inline_stack
+    broken = tmp_path / "shop"
+    broken.mkdir()
+    for name in ("compose.yaml", "app.py", "schema.sql"):
+        text = (project / name).read_text()
+        if name in DEFECTS:
+            good, bad = DEFECTS[name]
+            assert good in text, name
+            text = text.replace(good, bad)
+        (broken / name).write_text(text)
+    settings = tomllib.loads(profile.read_text())
+    settings["stack"]["project_dir"] = str(broken)
+    settings["stack"]["compose_files"] = [str(broken / "compose.yaml")]
+    moved = tmp_path / "broken.toml"
+    moved.write_text(profile.read_text())
+    edit_profile(moved, {"stack": settings["stack"]})
+    run = run_pytest(f"{SUITES}/smoke", "--profile", str(moved), report_dir=tmp_path / "reports", env=shell,
+                     timeout=900)
+    assert run.statuses, (run.stdout + run.stderr)[-3000:]
+    failed = {c for c, s in run.statuses.items() if s not in {"passed", "not_applicable"}}
+    messages = {c: [ch.get("message", "")[:400] for ch in run.results["controls"][c]["checks"]] for c in failed}
+    assert failed == {"HLT-03", "HLT-04", "DB-02"}, messages
+    said = json.dumps(messages)
+    # each names what it saw on this stack, in this stack's names
+    assert "database" in " ".join(messages["HLT-03"]) and "db" in " ".join(messages["HLT-03"]), messages
+    assert "`shop`" in " ".join(messages["DB-02"]) and "PROCESS" in " ".join(messages["DB-02"]), messages
+    assert not re.search(r"ai_assistant|stack/scripts|'mysql'|'redis'|'backend'|MYSQL_USER", said), said
+    assert not [k for k, v in shell.items() if v in said]

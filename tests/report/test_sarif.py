@@ -6,6 +6,7 @@ that has a file and line, each at that line; a waived control's results are supp
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -58,10 +59,13 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     args = [sys.executable, "-m", "pytest", f"{SUITES}/config/test_config_files.py", "-p", "no:cacheprovider", "-q",
             "--env-file", str(env), *(a for f in compose for a in ("--compose-file", str(f))),
             "--report-dir", str(root / "reports"), "--waivers", str(root / "waivers.toml")]
-    done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)
+    # the env file names the unpinned image: a shell that names images (an earlier test's stand-ins)
+    # would win over it, so neither the run nor the check below sees one
+    shell = {k: v for k, v in os.environ.items() if not k.endswith("_IMAGE")}
+    done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600, env=shell)
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]  # ENV-02 and CMP-01 fail
     run = (root / "reports" / "latest").resolve()
-    findings = check_config(ConfigInputs(env, REPO / ".env.example", compose, project_dir=REPO),
+    findings = check_config(ConfigInputs(env, REPO / ".env.example", compose, project_dir=REPO, shell=shell),
                             policies(Profile())).findings
     return {"run": run, "sarif": json.loads((run / "controls.sarif").read_text()), "env": env,
             "override": override, "findings": findings}
