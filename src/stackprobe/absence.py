@@ -26,6 +26,8 @@ PARTS: dict[str, Part] = {
     "logrotate": Part(("LOG-04",), "the log is rotated in-process only; there is no logrotate file"),
     "file_archives": Part(("BKP-06",), "the backup archives no files: uploads and vector data are not backed up"),
     "signing_key": Part(("SEC-01",), "the stack signs nothing with a key of its own (no SECRET_KEY to judge)"),
+    # no service plays the cache role: its checks, outage and crash experiments and canary keys go
+    "cache": Part(("RDS-01", "RDS-02", "CHS-03"), "the stack has no cache service (no Redis)"),
 }
 
 

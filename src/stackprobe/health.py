@@ -54,7 +54,14 @@ class HealthContract:
             return f"plain text {s.text_healthy!r} ([health] format = \"text\")"
         where = ", ".join(f"{d} at {self.dependency_path(d)!r}" for d in s.dependencies) or "no dependencies"
         overall = f"status at {s.status_field!r} = {s.healthy_value!r}" if s.status_field else "HTTP status only"
-        return f"JSON: {overall}; {where}"
+        differs = s.dependencies and self.dependency_healthy != s.healthy_value
+        fine = f" (each = {self.dependency_healthy!r})" if differs else ""
+        return f"JSON: {overall}; {where}{fine}"
+
+    @property
+    def dependency_healthy(self) -> str:
+        """What a dependency says when fine ([health] dependency_healthy_value, else healthy_value)."""
+        return self.section.dependency_healthy_value or self.section.healthy_value
 
     def dependency_path(self, dependency: str) -> str:
         s = self.section
@@ -99,7 +106,7 @@ class HealthContract:
         return [path for path in self.section.required_fields if not at_path(reading.body, path)[0]]
 
     def unhealthy_dependencies(self, reading: HealthReading) -> dict[str, Any]:
-        return {d: state for d, state in reading.dependencies.items() if not _same(state, self.section.healthy_value)}
+        return {d: state for d, state in reading.dependencies.items() if not _same(state, self.dependency_healthy)}
 
     def dependency_state(self, reading: HealthReading, dependency: str) -> Any:
         return reading.dependencies.get(dependency, MISSING) if reading.is_json else None
@@ -111,8 +118,11 @@ class HealthContract:
             return False
         if self.is_text or reading.problem:
             return True
-        return not _same(reading.dependencies.get(dependency, MISSING), self.section.healthy_value)
+        return not _same(reading.dependencies.get(dependency, MISSING), self.dependency_healthy)
 
 
 def _same(value: Any, healthy: str) -> bool:
+    """A status equals the healthy value, case aside; a JSON true or 1 is compared as "true"/"1"."""
+    if isinstance(value, bool | int):
+        value = json.dumps(value)
     return isinstance(value, str) and value.strip().casefold() == healthy.strip().casefold()

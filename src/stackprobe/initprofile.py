@@ -316,6 +316,9 @@ def profile_text(source: Source, model: dict[str, Any], origin: str) -> tuple[st
     w.guess("password_env", password, "REDIS_PASSWORD")
     w.guess("version_prefixes", cr.version_prefixes(str(cache.get("image") or "")), ["7.0."])
     w.guess("persistence", cr.redis_persistence(cache), "any")
+    if not roles.cache.value:
+        w.section("absent", "parts of the reference design the stack does not have")
+        w.check("parts", ["cache"], "no service plays the cache role: RDS-01/02 and CHS-03 are not applicable")
 
     # the template's keys, else (values inline in compose) those the services get
     template_values = _template_values(source) or {

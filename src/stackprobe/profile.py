@@ -60,10 +60,12 @@ class HealthSection:
     format: str = "json"
     # JSON: fields that must be there (dotted paths, e.g. "components.database.status")
     required_fields: list[str] = field(default_factory=lambda: ["status", "timestamp", "services"])
-    # JSON: where the overall status is ("" = the HTTP status alone decides) and its healthy value;
-    # also the healthy value of every dependency
+    # JSON: where the overall status is ("" = the HTTP status alone decides) and its healthy value
     status_field: str = "status"
     healthy_value: str = "healthy"
+    # JSON: what each dependency says when fine, where it differs from the overall status (e.g. the
+    # overall "ok", each dependency "up", or true); "" = healthy_value
+    dependency_healthy_value: str = ""
     # JSON: the map of dependency -> status, and the field holding the status when the map's values
     # are objects ({"database": {"status": "healthy"}}: dependency_status_field = "status")
     dependencies_field: str = "services"
@@ -407,6 +409,8 @@ class ChaosSection:
     api_write_body: dict[str, str] = field(
         default_factory=lambda: {"title": "stackprobe chaos canary", "content": "{marker}"})
     api_read_path: str = "/api/v1/documents/{id}"
+    # where the new document's id is in the POST's JSON answer (a dotted path, e.g. "data.note_id")
+    api_write_id_field: str = "id"
     api_write_on_live: bool = False
     # CHS-04: a bounded writer (MySQL canary rows, Redis canary keys) crashed in the middle:
     # the crash comes after crash_after_writes acknowledged writes, the writer stops
@@ -648,6 +652,12 @@ class Profile:
     # where the profile came from, for reports (not a TOML key)
     source: str = field(default="(defaults)", compare=False)
     sha256: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        # one declaration: a cache declared absent is no service's role (every reader of
+        # [services] cache then sees "", as for a role the stack does not have)
+        if "cache" in self.absent.parts and self.services.cache:
+            object.__setattr__(self, "services", dataclasses.replace(self.services, cache=""))
 
 
 def role_names(profile: Profile) -> dict[str, str]:

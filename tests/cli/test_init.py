@@ -172,3 +172,6 @@ def test_a_stack_without_env_file_or_template_gets_an_inline_profile(tmp_path: P
     assert sorted(p.secrets.password_keys) == ["MARIADB_PASSWORD", "MARIADB_ROOT_PASSWORD"]
     assert p.secrets.other_secret_keys == []  # a count and a duration are no secrets
     assert "values are inline in compose" in out.read_text()
+    # no service plays the cache role: declared absent, so no check looks for a Redis
+    assert p.absent.parts == ["cache"] and p.services.cache == ""
+    assert "redis" not in p.health.dependency_services and "cache" not in p.health.dependency_services

@@ -4,7 +4,8 @@ Written for the tests, it differs from the reference stack where issue 20 says a
 services `db`, `cache`, `api`; a MariaDB image name and `MARIADB_*` variables; the app's database
 credentials only in a `DATABASE_URL`; no env file nor template (the secrets come from the shell,
 `${VAR:?}`); the datastores on an `internal: true` network, unpublished; request logs on stdout
-only; a nested health JSON (`components.<name>.status`); metrics on the app port behind a bearer
+only; a nested health JSON (`components.<name>.status`, "up" where the overall status says
+"healthy"); metrics on the app port behind a bearer
 token; no vector store and no logrotate file. Its profile is written by `stackprobe init`, then
 edited as a user would. The config and smoke suites run on an ephemeral copy and on the stack
 started by hand (`docker compose up`, live): every control is judged or not applicable, none fails.
@@ -141,9 +142,9 @@ def cache_up():
 
 def status(check):
     try:
-        return "healthy" if check() else "unhealthy"
+        return "up" if check() else "down"
     except OSError:
-        return "unhealthy"
+        return "down"
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -168,7 +169,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             COUNTS[path] = COUNTS.get(path, 0) + 1
         if path == "/health":
             parts = {"database": status(database_up), "cache": status(cache_up)}
-            ok = all(v == "healthy" for v in parts.values())
+            ok = all(v == "up" for v in parts.values())
             return self.answer(200 if ok else 503, json.dumps({
                 "status": "healthy" if ok else "degraded",
                 "checked_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
@@ -190,7 +191,8 @@ EDITS: dict[str, dict[str, Any]] = {
     "safety": {"destructive_services": ["db", "cache"]},  # HLT-03/04 may stop these on a live target
     "health": {"path": "/health", "container_port": 8000, "format": "json",
                "required_fields": ["status", "checked_at", "components"], "status_field": "status",
-               "healthy_value": "healthy", "dependencies_field": "components", "dependency_status_field": "status",
+               "healthy_value": "healthy", "dependency_healthy_value": "up", "dependencies_field": "components",
+               "dependency_status_field": "status",
                "timestamp_field": "checked_at", "dependencies": ["database", "cache"],
                "dependency_services": {"database": "db", "cache": "cache"}},
     "metrics": {"path": "/metrics", "container_port": 8000, "required_families": {"app_requests_total": "counter"},
@@ -306,7 +308,7 @@ def test_config_and_smoke_suites_judge_every_control_without_a_false_alarm(
 # cache but answers "healthy" for the database whatever it is (its own nested contract), and an
 # init script that grants the app user a global privilege (the user only known from DATABASE_URL).
 DEFECTS = {
-    "app.py": ('"database": status(database_up)', '"database": "healthy"'),
+    "app.py": ('"database": status(database_up)', '"database": "up"'),
     "schema.sql": ("CREATE TABLE orders", "GRANT PROCESS ON *.* TO 'shop'@'%';\nCREATE TABLE orders"),
 }
 

@@ -67,9 +67,36 @@ def test_an_unknown_part_or_an_empty_restore_command_is_one_line(pytester: pytes
     result = pytester.runpytest("-p", "no:cacheprovider", "--profile", str(profile), "--report-dir=none")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert ("absent.parts names ['metric']: known parts are metrics, vector_store, logrotate, file_archives, "
-            "signing_key"
+            "signing_key, cache"
             in result.stderr.str())
     profile.write_text("[backup]\nrestore_command = []\n")
     result = pytester.runpytest("-p", "no:cacheprovider", "--profile", str(profile), "--report-dir=none")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*backup.restore_command is empty*name the deployment's restore command*"])
+
+
+def test_a_stack_without_a_cache_gets_no_check_experiment_or_canary_of_one(pytester: pytest.Pytester,
+                                                                         tmp_path: Path) -> None:
+    """[absent] parts = ["cache"]: no service plays the role (whatever [services] cache says), the
+    cache's controls are not applicable, and the chaos suite crashes no cache."""
+    from stackprobe.profile import load_profile
+
+    profile = tmp_path / "p.toml"
+    profile.write_text('[services]\ncache = "redis"\n\n[absent]\nparts = ["cache"]\n')
+    assert load_profile(profile).services.cache == ""
+    collected = pytester.runpytest("--pyargs", "stackprobe.suites.chaos", "--collect-only", "-q", "-p",
+                                   "no:cacheprovider", "--profile", str(profile), "--report-dir=none")
+    ids = [line for line in collected.stdout.lines if "::" in line]
+    assert ids and not [i for i in ids if "redis" in i or "[]" in i], ids
+    assert any(i.endswith("test_crashed_service_recovers_within_slo[mysql]") for i in ids), ids
+    pytester.makepyfile(test_user_checks='''
+import pytest
+
+@pytest.mark.control("RDS-02")
+def test_redis_auth():
+    raise AssertionError("must not run: the cache is declared absent")
+''')
+    result = pytester.runpytest("test_user_checks.py", "-p", "no:cacheprovider", "--profile", str(profile),
+                                "--report-dir=none", "-rs")
+    result.assert_outcomes(skipped=1)
+    assert "declared absent in [absent] parts (cache): the stack has no cache service" in result.stdout.str()

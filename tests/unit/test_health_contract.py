@@ -45,6 +45,24 @@ def test_nested_components_are_read_where_the_profile_says() -> None:
     assert set(HealthContract(HealthSection()).unhealthy_dependencies(reference).values()) == {MISSING}
 
 
+@pytest.mark.parametrize(("fine", "down", "says"), [("up", "down", "up"), (True, False, "true"), (1, 0, "1")])
+def test_dependencies_with_their_own_healthy_value(fine: object, down: object, says: str) -> None:
+    section = HealthSection(status_field="status", healthy_value="ok", dependency_healthy_value=says,
+                            dependencies=["db", "cache"], dependencies_field="checks")
+    contract = HealthContract(section)
+    reading = contract.read(200, json.dumps({"status": "OK", "checks": {"db": fine, "cache": down}}))
+    assert contract.healthy(reading)  # the overall status is judged by healthy_value, case aside
+    assert contract.unhealthy_dependencies(reading) == {"cache": down}
+    outage = contract.read(503, json.dumps({"status": "degraded", "checks": {"db": fine, "cache": down}}))
+    assert contract.reports_down(outage, "cache") and not contract.reports_down(outage, "db")
+    assert f"(each = {says!r})" in contract.describe()
+    # without it, a dependency is judged by the overall value: "ok" is neither "up" nor true
+    same = HealthContract(HealthSection(status_field="status", healthy_value="ok", dependencies=["db"],
+                                        dependencies_field="checks"))
+    assert same.unhealthy_dependencies(same.read(200, json.dumps({"status": "ok", "checks": {"db": fine}})))
+    assert "each =" not in same.describe()
+
+
 def test_a_dependency_at_its_own_path_and_missing_fields_are_named() -> None:
     section = HealthSection(dependencies=["db"], dependency_paths={"db": "checks.0.state"}, required_fields=["uptime"])
     contract = HealthContract(section)

@@ -9,7 +9,7 @@ import re
 import secrets
 
 from stackprobe.chaos.history import Op, _Store
-from stackprobe.chaos.probes import Backend
+from stackprobe.chaos.probes import Backend, created_id
 from stackprobe.traffic import BoundedTraffic
 
 
@@ -70,9 +70,10 @@ class ApiDocuments(_Store):
         answer = self.backend.request("POST", self.cfg.api_write_path, self.timeout_s, json=body)
         if answer.status == 0 and ("ConnectError" in answer.error or answer.error.startswith("no published port")):
             raise ConnectionRefusedError(answer.error)  # never reached the backend: definitely not applied
-        if not 200 <= answer.status < 300 or "id" not in answer.body:
+        ident = created_id(self.backend, answer) if 200 <= answer.status < 300 else None
+        if ident is None:
             raise RuntimeError(f"POST {self.cfg.api_write_path}: {answer.status or answer.error}")
-        self.ids[seq] = str(answer.body["id"])
+        self.ids[seq] = ident
 
     def close(self) -> None:
         pass

@@ -21,6 +21,7 @@ import httpx
 
 from stackprobe import canary
 from stackprobe.health import HealthContract, HealthReading
+from stackprobe.jsonpath import at_path
 from stackprobe.targets.base import Target
 
 
@@ -146,6 +147,8 @@ class Canary:
                     connection.close()
             except Exception as error:
                 problems.append(f"canary table {self.table}: {type(error).__name__}: {error}")
+        if not self.target.profile.services.cache:
+            return problems
         try:
             client = self.target.redis(timeout=2, single_attempt=True)
             keys = list(client.scan_iter(match=self.prefix + "*", count=500))
@@ -206,13 +209,22 @@ def api_roundtrip(backend: Backend, timeout: float = 5.0) -> None:
     created = backend.request("POST", cfg.api_write_path, timeout, json=body)
     if not 200 <= created.status < 300:
         raise RuntimeError(f"POST {cfg.api_write_path} answered {created.status or created.error}")
-    ident = created.body.get("id")
-    read = backend.request("GET", cfg.api_read_path.replace("{id}", str(ident)), timeout)
+    ident = created_id(backend, created)
+    if ident is None:
+        raise RuntimeError(f"POST {cfg.api_write_path} answered {created.status} without an id at "
+                           f"{cfg.api_write_id_field!r}: set [chaos] api_write_id_field")
+    read = backend.request("GET", cfg.api_read_path.replace("{id}", ident), timeout)
     # the same text for every try that fails alike (no id in it): the callers count them
     if read.status != 200:
         raise RuntimeError(f"GET {cfg.api_read_path} answered {read.status or read.error}")
     if marker not in str(read.body):
         raise RuntimeError(f"GET {cfg.api_read_path} answered 200 without the document just written")
+
+
+def created_id(backend: Backend, created: HttpAnswer) -> str | None:
+    """The id of what a POST to api_write_path created, where [chaos] api_write_id_field says."""
+    found, value = at_path(created.body, backend.target.profile.chaos.api_write_id_field)
+    return str(value) if found and value is not None and not isinstance(value, dict | list) else None
 
 
 def api_probe(backend: Backend, timeout: float = 5.0) -> HttpAnswer:

@@ -120,9 +120,12 @@ class SteadyState:
         if self.canary is not None:
             writes: dict[str, str] = {}
             canary_objects = self.canary
-            probes: tuple[tuple[str, Callable[[], None]], ...] = (
-                ("mysql", lambda: mysql_roundtrip(self.target, canary_objects.table, canary_objects.next_seq())),
-                ("redis", lambda: redis_roundtrip(self.target, canary_objects.prefix, canary_objects.next_seq())))
+            roles = profile.services
+            probes: list[tuple[str, Callable[[], None]]] = [
+                (roles.database, lambda: mysql_roundtrip(self.target, canary_objects.table, canary_objects.next_seq()))]
+            if roles.cache:  # a stack without a cache ([absent] parts) has no keys to write
+                probes.append((roles.cache, lambda: redis_roundtrip(self.target, canary_objects.prefix,
+                                                                    canary_objects.next_seq())))
             for what, probe in probes:
                 try:
                     probe()

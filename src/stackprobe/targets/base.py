@@ -414,6 +414,9 @@ class Target:
         """`single_attempt`: no retries (redis-py retries a timed-out command 3 times by default),
         so a probe of a frozen Redis is bounded by `timeout`."""
         cfg = self.profile.redis
+        if not self.profile.services.cache:
+            raise StackprobeUsageError("the profile declares no cache ([absent] parts has \"cache\"): there is no "
+                                       "Redis to connect to; remove \"cache\" from [absent] parts if the stack has one")
         host, port = self._address(self.profile.services.cache, cfg.container_port)
         extra: dict[str, Any] = {}
         if single_attempt:
@@ -435,7 +438,8 @@ class Target:
         REDACTOR.add_environment(self.env, "env file")
         # A secret equal to one of these is redacted only as a whole value, never inside them.
         roles = self.profile.services
-        REDACTOR.add_names([self.project, *self.services(), roles.database, roles.cache, roles.backend])
+        REDACTOR.add_names([n for n in (self.project, *self.services(), roles.database, roles.cache, roles.backend)
+                            if n])
         for service in self.services().values():
             attrs = service.inspect()
             REDACTOR.add_environment(attrs.get("Config", {}).get("Env") or [], f"{service.name} environment")

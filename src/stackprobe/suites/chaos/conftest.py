@@ -53,11 +53,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     roles = profile.services
     chaos = profile.chaos
     if "crash_service" in metafunc.fixturenames:
-        services = chaos.crash_services or [roles.database, roles.cache, roles.backend]
+        services = chaos.crash_services or [s for s in (roles.database, roles.cache, roles.backend) if s]
         metafunc.parametrize("crash_service", [pytest.param(s, id=s, marks=pytest.mark.faults(f"crash:{s}"))
                                                for s in services])
     if "durable_service" in metafunc.fixturenames:
-        services = [roles.database] + ([roles.cache] if profile.redis.persistence != "none" else [])
+        services = [roles.database] + ([roles.cache] if roles.cache and profile.redis.persistence != "none" else [])
         metafunc.parametrize("durable_service", [pytest.param(s, id=s, marks=pytest.mark.faults(f"crash:{s}"))
                                                  for s in services])
     if "frozen" in metafunc.fixturenames:

@@ -61,7 +61,7 @@ def test_dependencies_healthy_and_timestamp_aware(target: Target, evidence: Evid
     assert not reading.problem, reading.problem
     unhealthy = contract.unhealthy_dependencies(reading)
     evidence.record("dependencies", reading.dependencies)
-    assert not unhealthy, (f"dependencies not {health.healthy_value!r}: {unhealthy} (read at "
+    assert not unhealthy, (f"dependencies not {contract.dependency_healthy!r}: {unhealthy} (read at "
                            f"{', '.join(repr(contract.dependency_path(d)) for d in unhealthy)}; [health] "
                            "dependencies_field / dependency_paths say where)")
     if not health.timestamp_field:
