@@ -18,7 +18,7 @@ from stackprobe import compose_roles as cr
 from stackprobe.activation import DEFAULT_PROFILE
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.profile import LogsSection, StackSection, load_profile
-from stackprobe.secret_names import DEFAULT_NAMES
+from stackprobe.secret_names import DEFAULT_NAMES, is_password_name
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 TEMPLATE_NAMES = (".env.example", ".env.template", ".env.sample", ".env.dist", "env.example")
@@ -324,7 +324,7 @@ def profile_text(source: Source, model: dict[str, Any], origin: str) -> tuple[st
     template_values = _template_values(source) or {
         k: v for spec in services.values() for k, v in cr.environment(spec).items()}
     keys = [k for k, v in template_values.items() if DEFAULT_NAMES.is_secret(k, v) or k == "SECRET_KEY"]
-    passwords = [k for k in keys if re.search("PASSWORD|PASSWD", k, re.I)]
+    passwords = [k for k in keys if is_password_name(k)]
     signing = next((k for k in keys if k == "SECRET_KEY"), next((k for k in keys if k.endswith("SECRET_KEY")), None))
     w.section("secrets", "from the env template's keys, else the services' environments")
     w.guess("secret_key", cr.Guess(signing, "the signing key") if signing else

@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
-SECRET_NAME_PATTERN = r"PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|PRIVATE_KEY|CREDENTIAL|AUTH"
+SECRET_NAME_PATTERN = (r"PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_KEY|APIKEY|PRIVATE_KEY|CREDENTIAL|AUTH"
+                       r"|(?:^|_)(?:PW|PWD|PASS)(?=_|$|\d)")
 # One underscore-separated word of the name (MAX in TONGYI_MAX_TOKENS, DAYS in ..._EXPIRE_DAYS).
 NOT_SECRET_NAME_PATTERN = (
     r"(?:^|_)(?:EXPIRE[SD]?|EXPIRY|EXPIRATION|LIFETIME|TTL|AGE|TIMEOUT|INTERVAL|DELAY|PERIOD"
@@ -34,7 +35,7 @@ _DURATION = re.compile(
     r"|d|days?|w|wk|weeks?|y|years?))+", re.I)
 _BOOLEAN = frozenset({"true", "false", "yes", "no", "on", "off", "none", "null", "enabled", "disabled"})
 # A numeric value under a password's name is a (weak) password, not a count: SEC-02 judges it.
-_PASSWORD_WORD = re.compile(r"PASS(?:WORD|WD)?(?=_|$|\d)|(?:^|_)PIN(?=_|$)", re.I)
+_PASSWORD_WORD = re.compile(r"PASSWORD|PASSWD|PASSPHRASE|(?:^|_)(?:PASS|PWD?|PIN)(?=_|$|\d)", re.I)
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://", re.I)
 
 
@@ -70,9 +71,14 @@ class SecretNames:
         return not (self.not_secret_pattern and re.search(self.not_secret_pattern, key, re.I))
 
 
+def is_password_name(key: str) -> bool:
+    """A password's name (MYSQL_PASSWORD, DB_PASS, NOTES_ROOT_PW), not a token's or a key's."""
+    return bool(_PASSWORD_WORD.search(key))
+
+
 def _numeric_password(key: str, value: str) -> bool:
     # 0/1 under MYSQL_RANDOM_ROOT_PASSWORD is a flag; 4 digits and more a PIN-like password
-    return len(value) >= 4 and bool(_NUMBER.fullmatch(value)) and bool(_PASSWORD_WORD.search(key))
+    return len(value) >= 4 and bool(_NUMBER.fullmatch(value)) and is_password_name(key)
 
 
 def _url_holds_secret(url: str, name_pattern: str) -> bool:

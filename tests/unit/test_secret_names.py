@@ -32,6 +32,8 @@ POLICY = SecretPolicy()
     ("MYSQL_ALLOW_EMPTY_PASSWORD", "yes"), ("MYSQL_RANDOM_ROOT_PASSWORD", "1"),
     ("MARIADB_RANDOM_ROOT_PASSWORD", "yes"), ("PASSWORD_MIN_LENGTH", "12"), ("BASIC_AUTH_USER", "admin"),
     ("MYSQL_USER", "app"), ("DATABASE_URL", "https://db.example.com/"),
+    # PASS, PW, PWD only as words of their own
+    ("BYPASS_CACHE", "x" * 20), ("PASSTHROUGH_MODE", "x" * 20), ("POWER_LEVEL", "x" * 20), ("PW_HASH_ROUNDS", "12"),
 ])
 def test_non_secret_shapes(key: str, value: str | None) -> None:
     assert not POLICY.is_secret_name(key, value)
@@ -44,6 +46,9 @@ def test_non_secret_shapes(key: str, value: str | None) -> None:
     ("CALLBACK_TOKEN_URL", "https://hooks.example.com/x?token=abc"), ("GITHUB_TOKEN", "ghp_abc"),
     # the profile's named keys count whatever their shape or value
     ("SECRET_KEY", "7"),
+    # the abbreviations operators write
+    ("NOTES_DB_PW", "change-me"), ("DB_PASS", "hunter2"), ("SMTP_PWD", "x"), ("SSH_KEY_PASSPHRASE", "x"),
+    ("DB_PW", "20000"),
 ])
 def test_secrets(key: str, value: str | None) -> None:
     assert POLICY.is_secret_name(key, value)
@@ -160,3 +165,13 @@ def test_generated_secrets_are_never_plain_values() -> None:
 def test_an_empty_not_secret_pattern_judges_by_name_alone() -> None:
     names = SecretNames(not_secret_pattern="")
     assert names.is_secret("TONGYI_MAX_TOKENS") and not names.is_secret("TONGYI_MAX_TOKENS", "2000")
+
+
+@pytest.mark.parametrize(("key", "password"), [
+    ("MYSQL_ROOT_PASSWORD", True), ("NOTES_ROOT_PW", True), ("DB_PASS", True), ("SMTP_PWD", True),
+    ("SSH_KEY_PASSPHRASE", True), ("SECRET_KEY", False), ("API_TOKEN", False), ("BYPASS_CACHE", False),
+])
+def test_a_password_by_its_name(key: str, password: bool) -> None:
+    from stackprobe.secret_names import is_password_name
+
+    assert is_password_name(key) is password
