@@ -23,8 +23,8 @@ MARKERS = (
     "control(id): the control this check proves (see stackprobe controls)",
     "destructive: changes the target's state (faults, restores, deploys); live targets need --allow-destructive",
     "needs_docker: needs a Docker engine",
-    "isolated: may leave the stack changed (an experiment); with --parallel it runs on a copy of its own, "
-    "never beside another check on one copy",
+    "isolated(group=''): may leave the stack changed (an experiment); with --parallel it runs on a copy of its "
+    "own, never beside another check on one copy; checks of different groups may run on different copies",
     "slow: takes more than a few seconds",
     "nightly: safe for production nightly runs (read-only, or writes only canary objects it removes); "
     "`--nightly` or `-m nightly` selects them",
@@ -33,6 +33,14 @@ MARKERS = (
     "faults(*specs, on=None): faults a check injects, e.g. faults('stop:{dependency_services}', 'kill:{backend}'); "
     "shown by --dry-run",
 )
+
+
+def isolated_group(node: pytest.Item) -> str | None:
+    """The `isolated` marker's group ("" without one); None when the check is not isolated."""
+    marker = node.get_closest_marker("isolated")
+    if marker is None:
+        return None
+    return str(marker.args[0] if marker.args else marker.kwargs.get("group", ""))
 
 
 def register_markers(config: pytest.Config) -> None:

@@ -1,11 +1,12 @@
 """Parallel parts: one ephemeral run split into parts that overlap their waiting, one report.
 
 `--parallel` (STACKPROBE_PARALLEL) runs the selected checks as parts side by side, one
-pytest-xdist worker each (`--dist loadgroup`), every part in collection order:
+pytest-xdist worker each (a scheduler of our own), every part in collection order:
 
 - **isolated**: checks marked `isolated` (experiments that may leave the stack changed: the
-  chaos suite) run on a copy of their own, so an experiment never shares a copy with another
-  check;
+  chaos suite) run on copies of their own, so an experiment never shares a copy with a check of
+  another part. Each group (`isolated("recovery")`) is a part; up to ISOLATED_COPIES copies run
+  side by side, more groups than that share them one after another (the fewest checks first);
 - **shared**: the other checks on the stack (read-only, or putting back what they change, like
   HLT-03/04's outages through the fault injector) share one copy, one check at a time;
 - **own**: checks that need no copy of the stack under test (the deploy suite drives a throwaway
@@ -30,11 +31,15 @@ from typing import Any
 
 import pytest
 
+from stackprobe.activation import isolated_group
 from stackprobe.redact import REDACTOR
 from stackprobe.session import active_run, fleet_path, worker_index
 from stackprobe.settings import dry_run_requested, flag
 
-PARTS = ("isolated", "shared", "own")
+SHARED_PARTS = ("shared", "own")
+# experiment copies side by side: each is a whole stack with its own faults; two more would not
+# fit a 2-core machine beside the shared copy and the deploy suite's project
+ISOLATED_COPIES = 2
 _OUTPUT = "stackprobe_part"
 _PART = pytest.StashKey[str]()
 _PARTS_DIR = pytest.StashKey[Path]()
@@ -54,9 +59,27 @@ def requested(config: pytest.Config) -> bool:
 
 def part_of(item: pytest.Item) -> str:
     """Which part a check runs in, from its marker and the fixtures it uses."""
-    if item.get_closest_marker("isolated"):
-        return "isolated"
+    group = isolated_group(item)
+    if group is not None:
+        return f"isolated:{group}" if group else "isolated"
     return "shared" if "target" in set(getattr(item, "fixturenames", ())) else "own"
+
+
+def copies_of(parts: dict[str, str], copies: int = ISOLATED_COPIES) -> dict[str, str]:
+    """part -> the scheduler's unit (one worker, one copy): the isolated parts spread over
+    `copies` units, the largest first onto the one with the fewest checks; every other part is
+    a unit of its own."""
+    sizes: dict[str, int] = {}
+    for part in parts.values():
+        sizes[part] = sizes.get(part, 0) + 1
+    isolated = sorted((p for p in sizes if p.split(":")[0] == "isolated"), key=lambda p: (-sizes[p], p))
+    units = {p: p for p in sizes if p not in isolated}
+    load = [0] * copies
+    for part in isolated:
+        slot = load.index(min(load))
+        load[slot] += sizes[part]
+        units[part] = f"isolated-copy-{slot + 1}"
+    return units
 
 
 @pytest.hookimpl(wrapper=True)
@@ -69,7 +92,7 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
                                     "per host")
         if not config.pluginmanager.hasplugin("xdist"):
             raise pytest.UsageError("--parallel needs pytest-xdist (pip install pytest-xdist)")
-        config.option.numprocesses = len(PARTS)
+        config.option.numprocesses = len(SHARED_PARTS) + ISOLATED_COPIES  # unused ones stop at once
         config.option.dist = "load"  # the scheduler is ours (pytest_xdist_make_scheduler below)
         config.option.tx = None
     return (yield)
@@ -92,12 +115,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         collection (xdist's loadgroup marks nodeids, which pytest 9 no longer lets it change)."""
 
         _parts: dict[str, str] | None = None
+        _units: dict[str, str] | None = None
 
         def _split_scope(self, nodeid: str) -> str:
             if self._parts is None:
                 written = sorted(directory.glob("gw*.json"))
                 self._parts = json.loads(written[0].read_text(encoding="utf-8")) if written else {}
-            return self._parts.get(nodeid, "shared")
+                self._units = copies_of(self._parts)
+            assert self._units is not None
+            return self._units.get(self._parts.get(nodeid, "shared"), "shared")
 
     return PartScheduling(config, log)
 
@@ -191,4 +217,5 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     if not isinstance(record, dict) or current is None:
         return
     REDACTOR.learn(record.pop("secrets", {}))
-    current.parts.append(record)
+    if record.get("parts"):  # a worker the scheduler had no part for stops without one
+        current.parts.append(record)

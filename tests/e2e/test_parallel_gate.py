@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
 
 # no latency budget in the slice: six copies' starts on two cores would judge the machine, not the gate
 SLICE = ("test_dependencies_healthy_and_timestamp_aware or test_mysql_reachable_version_charset or "
-         "test_health_fails_when_dependency_down or test_steady_after_every_experiment or "
+         "test_health_fails_when_dependency_down or test_steady_after_every_experiment and faults or "
          "test_help_lists_every_documented_subcommand or test_config_files")
 
 

@@ -188,3 +188,54 @@ def test_parallel_refuses_what_cannot_be_split(pytester: pytest.Pytester, monkey
     assert result.ret == pytest.ExitCode.USAGE_ERROR, output
     assert refusal in output, output
     assert len([line for line in output.splitlines() if refusal in line]) == 1, output
+
+
+TEST_TWO_GROUPS = """
+import os
+import pytest
+from pathlib import Path
+
+from conftest import wait_for
+
+HERE = Path(os.environ["PARALLEL_LOG"]).parent
+
+
+@pytest.mark.isolated("crashes")
+@pytest.mark.control("CHS-01")
+def test_c1_waits_for_the_other_group(fault_injector):
+    (HERE / "crashes-started").write_text(fault_injector["copy"])
+    wait_for(HERE / "faults-started")  # one after the other on one copy, this would time out
+
+
+@pytest.mark.isolated("faults")
+@pytest.mark.control("CHS-02")
+def test_g1_waits_for_the_first_group(fault_injector):
+    (HERE / "faults-started").write_text(fault_injector["copy"])
+    wait_for(HERE / "crashes-started")
+"""
+
+
+def test_two_groups_of_experiments_run_side_by_side_on_copies_of_their_own(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = _suite(pytester, monkeypatch)
+    pytester.makepyfile(test_two_groups=TEST_TWO_GROUPS)
+    result = pytester.runpytest_subprocess("test_two_groups.py", "test_smoke_like.py", "--parallel",
+                                           "--report-dir=out", "-p", "no:cacheprovider", "-p", "no:randomly")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    copies = {name: (log.parent / f"{name}-started").read_text() for name in ("crashes", "faults")}
+    assert len(set(copies.values())) == 2, copies  # two workers, so two copies
+    (results,) = {p.resolve() for p in (pytester.path / "out").glob("*/results.json")}
+    recorded = sorted(tuple(p["parts"]) for p in json.loads(results.read_text())["run"]["parts"])
+    assert recorded == [("isolated:crashes",), ("isolated:faults",), ("own",)], recorded
+
+
+def test_more_groups_than_copies_share_them_the_fewest_checks_together() -> None:
+    from stackprobe.parallel import copies_of
+
+    parts = {"a1": "isolated:big", "a2": "isolated:big", "a3": "isolated:big", "b1": "isolated:mid",
+             "b2": "isolated:mid", "c1": "isolated", "s1": "shared", "o1": "own"}
+    assert copies_of(parts, copies=2) == {"isolated:big": "isolated-copy-1", "isolated:mid": "isolated-copy-2",
+                                          "isolated": "isolated-copy-2", "shared": "shared", "own": "own"}
+    # never an isolated group on the shared copy, whatever the count
+    assert copies_of({"x": "isolated:g", "s": "shared"}, copies=1) == {"isolated:g": "isolated-copy-1",
+                                                                     "shared": "shared"}

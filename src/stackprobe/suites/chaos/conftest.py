@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from stackprobe import session
+from stackprobe.activation import isolated_group
 from stackprobe.chaos.health_watch import dependency_service
 from stackprobe.chaos.probes import Backend, Canary
 from stackprobe.chaos.recovery import DataPathWatch
@@ -129,6 +130,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             raise pytest.UsageError(f"stackprobe: {reason} ({nodeid}); nothing was touched")
 
 
+# --- groups: with --parallel, each on a copy of its own (about the same length on the reference
+# stack: the crashes of CHS-01 against the dependency faults and durability experiments) --------
+RECOVERY = "recovery"
+FAULTS = "faults"
+GROUPS = (FAULTS, RECOVERY)
+
+
 # --- the session ---------------------------------------------------------------------------
 @dataclass
 class ChaosRun:
@@ -139,7 +147,8 @@ class ChaosRun:
     backend: Backend
     canary: Canary
     after: list[dict[str, Any]] = field(default_factory=list)  # steady state after each experiment
-    aborted: list[str] = field(default_factory=list)  # experiments whose steady state never held before
+    # experiments whose steady state never held before (node id, group)
+    aborted: list[tuple[str, str | None]] = field(default_factory=list)
     # set by an experiment whose backend did not recover its data path by itself (its finding)
     data_path_broken: bool = False
 
@@ -178,7 +187,7 @@ def experiment(chaos: ChaosRun, request: pytest.FixtureRequest, evidence: Any) -
     before = chaos.steady.wait(chaos.cfg.steady_wait_s)
     evidence.record("steady_before", before.as_evidence())
     if not before.holds:
-        chaos.aborted.append(request.node.nodeid)
+        chaos.aborted.append((request.node.nodeid, isolated_group(request.node)))
         raise ExperimentAborted(f"steady state does not hold before the experiment (waited {before.waited_s:.0f} s, "
                                 f"[chaos] steady_wait_s): {before.reason()}; the experiment was not run")
     chaos.injector.last_healed = None
@@ -191,7 +200,7 @@ def experiment(chaos: ChaosRun, request: pytest.FixtureRequest, evidence: Any) -
     after = chaos.injector.last_healed
     if not isinstance(after, SteadyReport):
         after = chaos.steady.wait(min(chaos.cfg.steady_wait_s, chaos.cfg.heal_timeout_s))
-    entry = {"experiment": request.node.nodeid, **after.as_evidence(),
+    entry = {"experiment": request.node.nodeid, "group": isolated_group(request.node), **after.as_evidence(),
              **({"backend_data_path": healed} if healed else {})}
     if left:  # a broken data path that the experiment did not judge: CHS-08's finding
         entry["holds"], entry["problems"] = False, [*entry["problems"], left]

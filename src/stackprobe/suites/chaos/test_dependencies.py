@@ -17,10 +17,10 @@ from stackprobe.chaos.probes import write_probe
 from stackprobe.chaos.recovery import DataPathWatch, RecoveryWatch, judge, recovery_evidence, slo_of
 from stackprobe.evidence import Evidence
 from stackprobe.faults import Fault, qdiscs_left
-from stackprobe.suites.chaos.conftest import ChaosRun
+from stackprobe.suites.chaos.conftest import FAULTS, ChaosRun
 
-# experiments may leave the stack changed: in a parallel run, a copy of their own
-pytestmark = pytest.mark.isolated
+# experiments may leave the stack changed: in a parallel run, a copy of their own (one per group)
+pytestmark = pytest.mark.isolated(FAULTS)
 
 WRITES_EPHEMERAL = "{database}: canary table; {cache}: canary keys"
 

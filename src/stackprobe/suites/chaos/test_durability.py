@@ -13,11 +13,11 @@ from stackprobe.chaos.load import ApiDocuments, BoundedLoad
 from stackprobe.chaos.probes import Backend, api_writes_allowed
 from stackprobe.chaos.recovery import RecoveryWatch, describe, recovery_evidence, slo_of, watch_timeout
 from stackprobe.evidence import Evidence
-from stackprobe.suites.chaos.conftest import ChaosRun
+from stackprobe.suites.chaos.conftest import FAULTS, ChaosRun
 from stackprobe.targets import Target
 
-# experiments may leave the stack changed: in a parallel run, a copy of their own
-pytestmark = pytest.mark.isolated
+# experiments may leave the stack changed: in a parallel run, a copy of their own (one per group)
+pytestmark = pytest.mark.isolated(FAULTS)
 
 
 @pytest.mark.control("CHS-04")

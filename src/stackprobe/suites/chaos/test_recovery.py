@@ -21,10 +21,10 @@ from stackprobe.chaos.recovery import (
     watch_timeout,
 )
 from stackprobe.evidence import Evidence
-from stackprobe.suites.chaos.conftest import ChaosRun
+from stackprobe.suites.chaos.conftest import RECOVERY, ChaosRun
 
-# experiments may leave the stack changed: in a parallel run, a copy of their own
-pytestmark = pytest.mark.isolated
+# experiments may leave the stack changed: in a parallel run, a copy of their own (one per group)
+pytestmark = pytest.mark.isolated(RECOVERY)
 
 
 @pytest.mark.control("CHS-01")
