@@ -25,6 +25,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -69,9 +70,7 @@ def copies_of(parts: dict[str, str], copies: int = ISOLATED_COPIES) -> dict[str,
     """part -> the scheduler's unit (one worker, one copy): the isolated parts spread over
     `copies` units, the largest first onto the one with the fewest checks; every other part is
     a unit of its own."""
-    sizes: dict[str, int] = {}
-    for part in parts.values():
-        sizes[part] = sizes.get(part, 0) + 1
+    sizes = Counter(parts.values())
     isolated = sorted((p for p in sizes if p.split(":")[0] == "isolated"), key=lambda p: (-sizes[p], p))
     units = {p: p for p in sizes if p not in isolated}
     load = [0] * copies
@@ -114,16 +113,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         """Work units are parts: the workers wrote each check's part before they reported their
         collection (xdist's loadgroup marks nodeids, which pytest 9 no longer lets it change)."""
 
-        _parts: dict[str, str] | None = None
-        _units: dict[str, str] | None = None
+        _units: dict[str, str] | None = None  # node id -> unit
 
         def _split_scope(self, nodeid: str) -> str:
-            if self._parts is None:
+            if self._units is None:
                 written = sorted(directory.glob("gw*.json"))
-                self._parts = json.loads(written[0].read_text(encoding="utf-8")) if written else {}
-                self._units = copies_of(self._parts)
-            assert self._units is not None
-            return self._units.get(self._parts.get(nodeid, "shared"), "shared")
+                parts: dict[str, str] = json.loads(written[0].read_text(encoding="utf-8")) if written else {}
+                units = copies_of(parts)
+                self._units = {node: units[part] for node, part in parts.items()}
+            return self._units.get(nodeid, "shared")
 
     return PartScheduling(config, log)
 
