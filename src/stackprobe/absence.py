@@ -24,6 +24,10 @@ PARTS: dict[str, Part] = {
     "metrics": Part(("MET-01", "MET-02", "MET-03"), "the stack has no Prometheus metrics endpoint"),
     "vector_store": Part(("VEC-01",), "the stack has no vector store"),
     "logrotate": Part(("LOG-04",), "the log is rotated in-process only; there is no logrotate file"),
+    # the service logs to its standard output only: LOG-01/05 read `docker logs`, and the logging
+    # driver's limits (LOG-06) are its rotation
+    "log_file": Part(("LOG-02", "LOG-03"), "the service logs to its standard output only, no log file: docker's "
+                                           "logging driver keeps and rotates it (LOG-06 judges its limits)"),
     "file_archives": Part(("BKP-06",), "the backup archives no files: uploads and vector data are not backed up"),
     "signing_key": Part(("SEC-01",), "the stack signs nothing with a key of its own (no SECRET_KEY to judge)"),
     # no service plays the cache role: its checks, outage and crash experiments and canary keys go

@@ -24,6 +24,15 @@ class LogPolicy:
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
+    def stdout(self) -> bool:
+        """The service logs to its standard output only ([absent] parts: log_file)."""
+        return not self.file
+
+    @property
+    def where(self) -> str:
+        return f"the standard output of {self.service} (docker logs)" if self.stdout else self.file
+
+    @property
     def directory(self) -> str:
         return posixpath.dirname(self.file) or "/"
 
@@ -54,6 +63,8 @@ def _setting(cfg: LogsSection, key: str, service_env: dict[str, str], target: Ta
 def resolve_log_policy(target: Target) -> LogPolicy:
     cfg = target.profile.logs
     service = cfg.service or target.profile.services.backend
+    if "log_file" in target.profile.absent.parts:
+        return LogPolicy(service, "", 0, 0, {"file": "[absent] parts: log_file (standard output)"})
     raw_env = target.service(service).inspect()["Config"].get("Env") or []
     service_env = dict(item.split("=", 1) for item in raw_env if "=" in item)
     values, sources = {}, {}
@@ -73,7 +84,11 @@ def log_service(target: Target, policy: LogPolicy) -> Service:
 
 
 def read_logs(target: Target, policy: LogPolicy) -> list[LogFile]:
-    """Every file of the log (current, handler backups, logrotate's copies), read in one archive."""
+    """Every file of the log (current, handler backups, logrotate's copies), read in one archive;
+    a log on standard output is one "file": the service's `docker logs`."""
+    if policy.stdout:
+        text = log_service(target, policy).logs()
+        return [LogFile(f"docker logs {policy.service}", len(text.encode()), text)]
     try:
         files = log_service(target, policy).read_dir(policy.directory)
     except FileNotFoundError:

@@ -407,7 +407,7 @@ class ChaosSection:
     # only with api_write_on_live (an API write creates real data: not a canary object)
     api_write_path: str = "/api/v1/documents"
     api_write_body: dict[str, str] = field(
-        default_factory=lambda: {"title": "stackprobe chaos canary", "content": "{marker}"})
+        default_factory=lambda: {"title": "stackprobe canary", "content": "{marker}"})
     api_read_path: str = "/api/v1/documents/{id}"
     # where the new document's id is in the POST's JSON answer (a dotted path, e.g. "data.note_id")
     api_write_id_field: str = "id"
@@ -493,8 +493,8 @@ class DeploySection:
     )
     traffic_interval_s: float = 0.2
     traffic_max_requests: int = 3000
-    # data the update must keep: documents (rows + vectors) and uploaded files
-    documents_path: str = "/api/v1/documents"
+    # data the update must keep: documents (rows + vectors; stored with [chaos]'s API write) and
+    # uploaded files
     uploads_path: str = "/api/v1/uploads/{name}"
     uploads_dir: str = "/app/uploads"
     seed_documents: int = 5

@@ -218,6 +218,6 @@ def test_a_marker_reads_back_whole_and_each_lost_part_is_named() -> None:
 def test_failed_requests_fail_the_step_and_a_search_miss_is_none() -> None:
     project = Project()
     project.backend_data.status = 500
-    with pytest.raises(StepFailed, match="storing a document answered 500"):
+    with pytest.raises(StepFailed, match=r"storing a document: POST /api/v1/documents answered 500$"):
         put_document(as_project(project), "text")
     assert top_hit(as_project(Project()), "never stored") is None

@@ -124,7 +124,9 @@ def test_defect_fails_exactly_its_controls(backup_env: BackupEnv, tmp_path: Path
 
 # --- a backup command that breaks the suite's contract: one error, its stray files named and kept -----
 # Python writes these while the suite's own process imports; nothing the commands do
-TREE_SKIP = {"__pycache__", ".hypothesis", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+# .stackprobe: the tool's own state (fault records, the engine's log), which other runs on the
+# machine (parallel test workers) write at any time
+TREE_SKIP = {"__pycache__", ".hypothesis", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".stackprobe"}
 
 
 def _tree_state(root: Path) -> dict[str, tuple[int, int] | None]:

@@ -2,19 +2,28 @@
 
 `notes` is two services, `sql` (MariaDB) and `web` (a small API of its own on a Python image that
 has PyMySQL), with an env file made from a `.env.dist` template under names of its own
-(`NOTES_*`). Its health answers booleans (`{"ok": true, "checks": {"sql": true}}`), an API write
-answers the new id nested (`{"note": {"id": 7}}`), the app's credentials are only in a URL
-(`NOTES_DB`), and it has no metrics, vector store, logrotate file nor Redis. Its profile is
-written by `stackprobe init` (which declares the cache absent by itself), then edited as a user
-would. The config, smoke and chaos suites run on an ephemeral copy: every control is judged or
-not applicable, none fails, and no message names the reference stack.
+(`NOTES_*`). It logs its requests to standard output only. Its health answers booleans
+(`{"ok": true, "checks": {"sql": true}}`), an API write answers the new id nested
+(`{"note": {"id": 7}}`), the app's credentials are only in a URL (`NOTES_DB`), and it has no
+metrics, vector store, logrotate file nor Redis. Its profile is written by `stackprobe init`
+(which declares the cache absent by itself), then edited as a user would. Its backup and restore
+are scripts of its own (`DUMP_DIR`, `DUMP_DB`, `KEEP_DAYS`, `NOTES_ENV`; `mariadb-dump`). Every
+suite but deploy runs on an ephemeral copy and on a live instance started with plain
+`docker compose up` (faults allowed): every control is judged or not applicable, none fails, no
+message names the reference stack, and nothing in the project directory changes.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import secrets
+import shutil
+import socket
+import subprocess
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +92,7 @@ CREATE TABLE notes (id INT PRIMARY KEY AUTO_INCREMENT, body TEXT NOT NULL);
 
 APP = '''\
 """notes: a small API on MariaDB; one connection per request, so it reconnects by itself."""
-import json, os, re, sys, urllib.parse
+import datetime, json, os, re, sys, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pymysql
@@ -147,12 +156,62 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(500, {"error": type(error).__name__})
         return self.answer(201, {"note": {"id": ident}})
 
-    def log_message(self, fmt, *args):  # request logs: stdout only
-        print(f"{self.address_string()} {fmt % args}", flush=True)
+    def log_message(self, fmt, *args):  # request logs: stdout only, with the caller's request id
+        rid = self.headers.get("X-Request-ID", "-") if getattr(self, "headers", None) else "-"
+        log(f"{self.address_string()} request id={rid} {fmt % args}")
 
 
-ThreadingHTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
+def log(message):
+    print(datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"), message, flush=True)
+
+
+class Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):  # one line, not socketserver's banner
+        log(f"{client_address[0]} error {sys.exc_info()[0].__name__}")
+
+
+Server(("0.0.0.0", 8080), Handler).serve_forever()
 '''
+
+BACKUP = """\
+#!/usr/bin/env bash
+# notes backup: the notes database, gzipped, into $DUMP_DIR; dumps older than $KEEP_DAYS days go.
+# Environment: DUMP_DIR (./dumps), DUMP_DB (notes), KEEP_DAYS (14), NOTES_ENV (.env);
+# COMPOSE_FILE and COMPOSE_PROJECT_NAME as docker compose reads them.
+set -euo pipefail
+cd "$(dirname "$0")"
+dir=${DUMP_DIR:-./dumps}; db=${DUMP_DB:-notes}; keep=${KEEP_DAYS:-14}
+umask 077
+mkdir -p "$dir"
+tmp=$(mktemp "$dir/.partial.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+docker compose --env-file "${NOTES_ENV:-.env}" exec -T sql sh -c '
+  MYSQL_PWD="${MARIADB_ROOT_PASSWORD:-$MYSQL_ROOT_PASSWORD}" \\
+    exec "$(command -v mariadb-dump || command -v mysqldump)" -uroot --single-transaction \\
+      --routines --triggers --events "$0"' "$db" </dev/null | gzip >"$tmp"
+zcat "$tmp" | tail -n 1 | grep -q "Dump completed" || { echo "backup: the dump is incomplete" >&2; exit 1; }
+final="$dir/notes_$(date -u +%Y%m%d_%H%M%S)_$$.sql.gz"
+mv "$tmp" "$final"
+find "$dir" -maxdepth 1 -type f -name 'notes_*.sql.gz' -mtime +"$keep" -delete
+echo "backup: $final"
+"""
+
+RESTORE = """\
+#!/usr/bin/env bash
+# notes restore: restore.sh DUMP DATABASE loads a dump of backup.sh into DATABASE (created), never notes.
+set -euo pipefail
+cd "$(dirname "$0")"
+[[ $# -eq 2 && $2 =~ ^[A-Za-z0-9_]+$ && $2 != notes ]] ||
+  { echo "usage: restore.sh DUMP DATABASE (not notes)" >&2; exit 2; }
+gzip -t "$1"
+sql() {
+  docker compose --env-file "${NOTES_ENV:-.env}" exec -T sql sh -c '
+    MYSQL_PWD="${MARIADB_ROOT_PASSWORD:-$MYSQL_ROOT_PASSWORD}" \\
+      exec "$(command -v mariadb || command -v mysql)" -uroot "$@"' sh "$@"
+}
+echo "CREATE DATABASE IF NOT EXISTS \\`$2\\`" | sql
+gunzip -c "$1" | sql "$2"
+"""
 
 # What a user changes after `stackprobe init` (section -> key -> value).
 EDITS: dict[str, dict[str, Any]] = {
@@ -165,8 +224,14 @@ EDITS: dict[str, dict[str, Any]] = {
                  "migration_heads_command": ["python", "/srv/notes.py", "heads"]},
     "secrets": {"secret_key": "NOTES_SECRET_KEY", "password_keys": ["NOTES_ROOT_PW", "NOTES_DB_PW"],
                 "other_secret_keys": []},
-    "absent": {"parts": ["cache", "metrics", "vector_store", "logrotate"]},
+    # no uploads to archive: the absence is accepted, not a finding
+    "absent": {"parts": ["cache", "metrics", "vector_store", "logrotate", "log_file", "file_archives"], "findings": []},
+    "backup": {"command": ["./backup.sh"], "restore_command": ["./restore.sh", "{file}", "{database}"],
+               "dir_var": "DUMP_DIR", "database_var": "DUMP_DB", "files_var": "", "retention_var": "KEEP_DAYS",
+               "env_file_var": "NOTES_ENV", "dir": "dumps", "dump_pattern": "notes_*.sql.gz", "archive_patterns": {}},
+    "logs": {"line_pattern": r"^(?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00) \S+ (?P<message>.+)$"},
     "compose": {"backend_data_dirs": [], "database_data_dirs": ["/var/lib/mysql"]},
+    "safety": {"destructive_services": ["sql", "web"]},  # live: faults only with --allow-destructive too
     "chaos": {"freeze_dependencies": ["sql"], "partition_dependencies": ["sql"], "trials": 1,
               "api_probe_path": "/notes/0", "api_probe_ok": [200, 404], "api_write_path": "/notes",
               "api_write_body": {"text": "{marker}"}, "api_read_path": "/notes/{id}",
@@ -179,8 +244,10 @@ def notes_stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     project = tmp_path_factory.mktemp("nocache") / "notes"
     project.mkdir()
     for name, text in (("compose.yaml", COMPOSE), (".env.dist", TEMPLATE), ("init.sql", INIT_SQL),
-                       ("notes.py", APP)):
+                       ("notes.py", APP), ("backup.sh", BACKUP), ("restore.sh", RESTORE)):
         (project / name).write_text(text)
+        if name.endswith(".sh"):
+            (project / name).chmod(0o755)
     profile = project.parent / "notes.toml"
     done = stackprobe("init", "--compose-file", str(project / "compose.yaml"), "--output", str(profile),
                       cwd=project.parent)
@@ -194,11 +261,52 @@ def notes_stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return project, profile
 
 
-def test_config_smoke_and_chaos_suites_on_a_stack_without_a_cache(notes_stack: tuple[Path, Path],
-                                                                  tmp_path: Path) -> None:
+@pytest.fixture
+def live_instance(notes_stack: tuple[Path, Path]) -> Iterator[tuple[str, Path]]:
+    """The stack run as its owner runs it: `docker compose up` with an env file made from the
+    template (strong secrets, a free port), and one scheduled backup already in dumps/."""
+    project, _ = notes_stack
+    name = f"spnotes{secrets.token_hex(3)}"
+    env_file = project.parent / "live.env"
+    env_file.write_text(f"NOTES_ROOT_PW={secrets.token_urlsafe(24)}\nNOTES_DB_PW={secrets.token_urlsafe(24)}\n"
+                        f"NOTES_SECRET_KEY={secrets.token_urlsafe(32)}\nNOTES_PORT={_free_port()}\n")
+    env_file.chmod(0o600)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "NOTES_"))}
+    compose = ["docker", "compose", "-p", name, "--env-file", str(env_file)]
+    try:
+        started = subprocess.run([*compose, "up", "-d", "--wait"], cwd=project, capture_output=True, text=True,
+                                 timeout=600, env=environ)
+        assert started.returncode == 0, started.stderr[-2000:]
+        backup = subprocess.run(["./backup.sh"], cwd=project, capture_output=True, text=True, timeout=300,
+                                env={**environ, "NOTES_ENV": str(env_file), "COMPOSE_PROJECT_NAME": name})
+        assert backup.returncode == 0, backup.stdout + backup.stderr
+        yield name, env_file
+    finally:
+        subprocess.run([*compose, "down", "-v", "-t", "2"], cwd=project, capture_output=True, timeout=300, env=environ)
+        shutil.rmtree(project / "dumps", ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("kind", ["ephemeral", "live"])
+def test_every_suite_but_deploy_on_a_stack_without_a_cache(kind: str, notes_stack: tuple[Path, Path],
+                                                           request: pytest.FixtureRequest, tmp_path: Path) -> None:
     project, profile = notes_stack
-    run = run_pytest(f"{SUITES}/config", f"{SUITES}/smoke", f"{SUITES}/chaos", "--profile", str(profile),
-                     report_dir=tmp_path / "reports", timeout=1500)
+    target: list[str] = []
+    if kind == "live":
+        name, env_file = request.getfixturevalue("live_instance")
+        target = ["--target", "live", "--project-name", name, "--env-file", str(env_file), "--allow-destructive"]
+    began = _tree(project)
+    suites = [f"{SUITES}/{suite}" for suite in ("config", "smoke", "logs", "backup_restore", "chaos")]
+    run = run_pytest(*suites, "--profile", str(profile), *target, report_dir=tmp_path / "reports", timeout=1500)
     output = run.stdout + run.stderr
     statuses = run.statuses
     print(json.dumps(statuses, indent=1))  # the record of which controls pass, are n/a, fail
@@ -207,7 +315,12 @@ def test_config_smoke_and_chaos_suites_on_a_stack_without_a_cache(notes_stack: t
     messages = {c: [ch.get("message", "")[:400] for ch in run.results["controls"][c]["checks"]] for c in wrong}
     assert not wrong, (wrong, messages)
     not_applicable = {c for c, s in statuses.items() if s == "not_applicable"}
-    assert {"RDS-01", "RDS-02", "CHS-03", "MET-01", "VEC-01"} <= not_applicable, statuses
+    assert {"RDS-01", "RDS-02", "CHS-03", "MET-01", "VEC-01", "LOG-02", "LOG-03", "LOG-04"} <= not_applicable, statuses
+    # its own backup and restore scripts, under its own variable names: all judged, file archives n/a
+    assert {c: s for c, s in statuses.items() if c.startswith("BKP-")} == {
+        **{f"BKP-{n:02d}": "passed" for n in range(1, 11)}, "BKP-06": "not_applicable"}, statuses
+    # its log is docker's: the marker request and the format were read there
+    assert {statuses["LOG-01"], statuses["LOG-05"], statuses["LOG-06"]} == {"passed"}, statuses
     # every experiment judged this stack: both crash targets, its own dependency frozen and cut off
     checks = {ch["nodeid"].split("::")[-1] for c in run.results["controls"].values() for ch in c["checks"]}
     for expected in ("test_crashed_service_recovers_within_slo[sql]", "test_crashed_service_recovers_within_slo[web]",
@@ -220,3 +333,7 @@ def test_config_smoke_and_chaos_suites_on_a_stack_without_a_cache(notes_stack: t
     said = json.dumps(run.results["controls"])
     assert not re.search(r"ai_assistant|stack/scripts|MYSQL_USER|REDIS_PASSWORD", said)
     assert not list(project.glob(".stackprobe*"))  # no state in the user's project
+    # the backup suite read the deployment's own backups and wrote none there (nor anywhere in it)
+    assert _tree(project) == began
+    bkp07 = run.results["controls"]["BKP-07"]["checks"][0]["evidence"]
+    print(json.dumps(bkp07)[:600])

@@ -23,6 +23,7 @@ import pytest
 from support.stacks import REFERENCE_PROFILE, SUITES
 
 from stackprobe.targets.isolation import state_root
+from stackprobe.targets.leftovers import PREFIX
 
 REPO = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -272,7 +273,8 @@ def test_bad_input_gives_one_line_usage_error(live_stack: tuple[str, Path, str],
         assert names_fix in " ".join(lines[where[0]:where[0] + 2]), f"{name}: no fix within two lines: {output[-2000:]}"
     # containers that appeared meanwhile belong to other live processes (copies of other tests
     # or sessions); one left by these runs would belong to a project whose owner has exited
-    started = [name for name in set(project_containers("")) - before if not _owner_alive(name)]
+    # (only the tool's own spx<pid>x names: another test's live project is named by that test)
+    started = [name for name in set(project_containers(PREFIX)) - before if not _owner_alive(name)]
     assert not started, f"bad input must start nothing, found {started}"
     assert project_containers(project), "the refused ephemeral run must leave the live project alone"
 

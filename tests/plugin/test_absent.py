@@ -66,8 +66,8 @@ def test_an_unknown_part_or_an_empty_restore_command_is_one_line(pytester: pytes
     profile.write_text('[absent]\nparts = ["metric"]\n')
     result = pytester.runpytest("-p", "no:cacheprovider", "--profile", str(profile), "--report-dir=none")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert ("absent.parts names ['metric']: known parts are metrics, vector_store, logrotate, file_archives, "
-            "signing_key, cache"
+    assert ("absent.parts names ['metric']: known parts are metrics, vector_store, logrotate, log_file, "
+            "file_archives, signing_key, cache"
             in result.stderr.str())
     profile.write_text("[backup]\nrestore_command = []\n")
     result = pytester.runpytest("-p", "no:cacheprovider", "--profile", str(profile), "--report-dir=none")

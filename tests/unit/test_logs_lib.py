@@ -317,6 +317,24 @@ def test_log_policy_profile_then_service_environment_then_env_file() -> None:
     assert (policy.directory, policy.base) == ("/srv/log", "app.log")
 
 
+def test_a_log_on_standard_output_is_the_services_docker_logs() -> None:
+    from stackprobe.absence import AbsentSection
+    from stackprobe.logs_policy import read_logs, resolve_log_policy
+    from stackprobe.profile import ServicesSection
+
+    class _Logged(_Service):
+        def logs(self) -> str:
+            return "2026-12-06T10:00:00.000+00:00 GET / request id=a\n"
+
+    profile = Profile(services=ServicesSection(backend="web"), absent=AbsentSection(parts=["log_file"]))
+    target = _Target(profile, {}, {})  # no LOG_* anywhere: nothing to resolve for a log on stdout
+    target._service = _Logged({})
+    policy = resolve_log_policy(target)  # type: ignore[arg-type]
+    assert policy.stdout and policy.where == "the standard output of web (docker logs)"
+    (log,) = read_logs(target, policy)  # type: ignore[arg-type]
+    assert (log.name, log.lines) == ("docker logs web", ["2026-12-06T10:00:00.000+00:00 GET / request id=a"])
+
+
 def test_log_policy_missing_or_not_a_number_is_one_line_naming_the_key() -> None:
     from stackprobe.errors import StackprobeUsageError
     from stackprobe.logs_policy import resolve_log_policy

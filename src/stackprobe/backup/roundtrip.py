@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from stackprobe.api_write import upload_file, write_document
 from stackprobe.backup import checksums, dataset, schema, transfers
 from stackprobe.backup.archives import Answers, live_answers
 from stackprobe.backup.dumpfile import DumpInfo, inspect_dump
@@ -127,23 +128,16 @@ def live_files(target: Target) -> LiveFiles:
 
 
 def seed_backend(target: Target) -> dict[str, Any]:
-    """Documents (rows + vectors) and uploads, so a throwaway copy has something to archive.
-    Only ever called on an ephemeral target."""
+    """Documents (rows + vectors) and uploads, so a throwaway copy has something to archive
+    (the profile's API writes). Only ever called on an ephemeral target whose backup archives files."""
     base, client = target.backend_url, target.http()
     marker = secrets.token_hex(4)
-    docs = []
-    for n, text in enumerate(["backup restore round trip, plain text", "漢字 ünïcödé 😀 emoji 𝄞 music",
-                              "stackprobe vector store probe document", "another document about backups"]):
-        response = client.post(f"{base}/api/v1/documents", json={"title": f"bkp {marker} {n}",
-                                                                 "content": f"{text} {marker}"}, timeout=30)
-        response.raise_for_status()
-        docs.append(response.json()["id"])
-    uploads = []
-    for name, data in [("notes.txt", b"uploaded notes\n"), ("all-bytes.bin", bytes(range(256)) * 4),
-                       ("random.bin", os.urandom(4096))]:
-        response = client.put(f"{base}/api/v1/uploads/{marker}-{name}", content=data, timeout=30)
-        response.raise_for_status()
-        uploads.append(response.json()["stored_as"])
+    docs = [write_document(client, base, target.profile.chaos, f"{text} {marker}")
+            for text in ["backup restore round trip, plain text", "漢字 ünïcödé 😀 emoji 𝄞 music",
+                         "stackprobe vector store probe document", "another document about backups"]]
+    uploads = [upload_file(client, base, target.profile.deploy, f"{marker}-{name}", data)
+               for name, data in [("notes.txt", b"uploaded notes\n"), ("all-bytes.bin", bytes(range(256)) * 4),
+                                  ("random.bin", os.urandom(4096))]]
     return {"documents": docs, "uploads": uploads}
 
 
@@ -229,8 +223,9 @@ def run_roundtrip(target: Target, host: Host, procedure: Procedure, scratch: str
             source_tables = [t for t in checksums.base_tables(cursor, source)
                              if t not in (transfers.ACCOUNTS_A, transfers.ACCOUNTS_B)]
 
-    seeded = seed_backend(target) if target.kind == "ephemeral" else {}
-    with_files = bool(cfg.archive_patterns) and bool(cfg.files_var)
+    with_files = (bool(cfg.archive_patterns) and bool(cfg.files_var)
+                  and "file_archives" not in target.profile.absent.parts)
+    seeded = seed_backend(target) if target.kind == "ephemeral" and with_files else {}
     before = live_files(target) if with_files else None
 
     attempts: list[dict[str, Any]] = []

@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 import secrets
 
+from stackprobe.api_write import id_in, write_body
 from stackprobe.chaos.history import Op, _Store
-from stackprobe.chaos.probes import Backend, created_id
+from stackprobe.chaos.probes import Backend
 from stackprobe.traffic import BoundedTraffic
 
 
@@ -66,11 +67,10 @@ class ApiDocuments(_Store):
 
     def write(self, seq: int, value: str) -> None:
         text = f"{self.marker} seq={seq} value={value}"
-        body = {k: v.replace("{marker}", text) for k, v in self.cfg.api_write_body.items()}
-        answer = self.backend.request("POST", self.cfg.api_write_path, self.timeout_s, json=body)
+        answer = self.backend.request("POST", self.cfg.api_write_path, self.timeout_s, json=write_body(self.cfg, text))
         if answer.status == 0 and ("ConnectError" in answer.error or answer.error.startswith("no published port")):
             raise ConnectionRefusedError(answer.error)  # never reached the backend: definitely not applied
-        ident = created_id(self.backend, answer) if 200 <= answer.status < 300 else None
+        ident = id_in(self.cfg, answer.body) if 200 <= answer.status < 300 else None
         if ident is None:
             raise RuntimeError(f"POST {self.cfg.api_write_path}: {answer.status or answer.error}")
         self.ids[seq] = ident

@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 
 from stackprobe import canary
+from stackprobe.api_write import id_in, write_body
 from stackprobe.health import HealthContract, HealthReading
-from stackprobe.jsonpath import at_path
 from stackprobe.targets.base import Target
 
 
@@ -205,11 +205,10 @@ def api_roundtrip(backend: Backend, timeout: float = 5.0) -> None:
     """POST a canary document through the backend, then GET it back (backend -> MySQL, Redis)."""
     cfg = backend.target.profile.chaos
     marker = f"stackprobe chaos canary {secrets.token_hex(6)}"
-    body = {k: v.replace("{marker}", marker) for k, v in cfg.api_write_body.items()}
-    created = backend.request("POST", cfg.api_write_path, timeout, json=body)
+    created = backend.request("POST", cfg.api_write_path, timeout, json=write_body(cfg, marker))
     if not 200 <= created.status < 300:
         raise RuntimeError(f"POST {cfg.api_write_path} answered {created.status or created.error}")
-    ident = created_id(backend, created)
+    ident = id_in(cfg, created.body)
     if ident is None:
         raise RuntimeError(f"POST {cfg.api_write_path} answered {created.status} without an id at "
                            f"{cfg.api_write_id_field!r}: set [chaos] api_write_id_field")
@@ -219,12 +218,6 @@ def api_roundtrip(backend: Backend, timeout: float = 5.0) -> None:
         raise RuntimeError(f"GET {cfg.api_read_path} answered {read.status or read.error}")
     if marker not in str(read.body):
         raise RuntimeError(f"GET {cfg.api_read_path} answered 200 without the document just written")
-
-
-def created_id(backend: Backend, created: HttpAnswer) -> str | None:
-    """The id of what a POST to api_write_path created, where [chaos] api_write_id_field says."""
-    found, value = at_path(created.body, backend.target.profile.chaos.api_write_id_field)
-    return str(value) if found and value is not None and not isinstance(value, dict | list) else None
 
 
 def api_probe(backend: Backend, timeout: float = 5.0) -> HttpAnswer:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from stackprobe.api_write import ApiWriteFailed, upload_file, write_document
 from stackprobe.commands import CommandRun
 from stackprobe.deploy import DeployProject
 from stackprobe.evidence import Evidence
@@ -49,22 +50,18 @@ def container_ids(project: DeployProject) -> dict[str, tuple[str, str]]:
 
 def put_document(project: DeployProject, text: str) -> int:
     """Store a document through the backend's API; its id."""
-    cfg = project.profile.deploy
-    response = project.target.http().post(project.target.backend_url + cfg.documents_path,
-                                          json={"title": "stackprobe deploy", "content": text}, timeout=30)
-    if response.status_code not in {200, 201}:
-        raise StepFailed(f"storing a document answered {response.status_code}")
-    return int(response.json()["id"])
+    try:
+        return int(write_document(project.target.http(), project.target.backend_url, project.profile.chaos, text))
+    except ApiWriteFailed as error:
+        raise StepFailed(f"storing a document: {error}") from None
 
 
 def put_upload(project: DeployProject, name: str, data: bytes) -> str:
     """Upload a file through the backend's API; the name it was stored as."""
-    cfg = project.profile.deploy
-    response = project.target.http().put(project.target.backend_url + cfg.uploads_path.format(name=name),
-                                         content=data, timeout=30)
-    if response.status_code not in {200, 201}:
-        raise StepFailed(f"uploading a file answered {response.status_code}")
-    return str(response.json().get("stored_as", name))
+    try:
+        return upload_file(project.target.http(), project.target.backend_url, project.profile.deploy, name, data)
+    except ApiWriteFailed as error:
+        raise StepFailed(str(error)) from None
 
 
 def top_hit(project: DeployProject, text: str) -> str | None:

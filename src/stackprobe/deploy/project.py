@@ -44,9 +44,6 @@ class DeployProject:
                                       host_port=lambda: str(free_loopback_port()))
         self.project = self.target.project
         values = dict(self.target.env)
-        for key, value in list(values.items()):
-            if key.endswith("_PORT") and value == "0":
-                values[key] = str(free_loopback_port())
         self.images = {var: f"{self.project}-{var.lower().replace('_', '-')}:deploy" for var in cfg.image_vars}
         values.update(self.images)
         self.target.env.update(values)

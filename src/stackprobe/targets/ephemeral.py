@@ -64,14 +64,9 @@ class EphemeralTarget(Target):
         # a generated env file gets the profile's ephemeral_env on top (e.g. a small LOG_MAX_BYTES)
         values = read_env(env_file) if env_file else {
             **generated_from_template(template, secret_policy(profile.secrets)), **profile.stack.ephemeral_env}
-        # Overlay: the reference stack's own variables for names and ports, a convenience only:
-        # isolation comes from the override `_isolate` computes from the rendered model.
-        overlay = {
-            "COMPOSE_PROJECT_NAME": project,
-            **{f"{s.upper()}_CONTAINER_NAME": f"{project}-{s}" for s in ("mysql", "redis", "backend")},
-            **{k: "0" for k in ("BACKEND_PORT", "METRICS_PORT", "MYSQL_PORT", "REDIS_PORT")},
-            **{k: "127.0.0.1" for k in ("BACKEND_BIND", "MYSQL_BIND", "REDIS_BIND")},
-        }
+        # Overlay: the project's name only. No stack's variable names: isolation (names, ports,
+        # networks, volumes, binds) comes from the override `_isolate` computes from the rendered model.
+        overlay = {"COMPOSE_PROJECT_NAME": project}
         generated = state / ".env"
         overlay_file = state / "overlay.env"
         env_files = [env_file] if env_file else [generated]

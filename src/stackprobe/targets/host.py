@@ -121,7 +121,10 @@ class LocalHost:
         entries = []
         with os.scandir(path) as found:
             for item in found:
-                info = item.stat(follow_symlinks=False)
+                try:
+                    info = item.stat(follow_symlinks=False)
+                except FileNotFoundError:  # gone since it was listed (a busy /tmp): not there
+                    continue
                 kind = ("link" if item.is_symlink() else "dir" if item.is_dir()
                         else "file" if item.is_file() else "other")
                 entries.append(FileEntry(item.name, info.st_size, info.st_mtime, info.st_mode & 0o7777, kind))

@@ -1,4 +1,5 @@
-"""LOG-01: the log file is where the profile says, and every line is in the documented format."""
+"""LOG-01: the log file is where the profile says (or the service's standard output, with [absent]
+parts log_file), and every line is in the documented format."""
 
 from __future__ import annotations
 
@@ -11,6 +12,16 @@ from stackprobe.evidence import Evidence
 from stackprobe.logs import check_format
 from stackprobe.logs_policy import LogPolicy, log_service, read_logs
 from stackprobe.targets import Target
+from stackprobe.targets.base import Service
+
+
+def _current_log(service: Service, policy: LogPolicy) -> str:
+    if policy.stdout:
+        return service.logs()
+    try:
+        return service.read_file(policy.file).decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
 
 
 @pytest.mark.control("LOG-01")
@@ -24,10 +35,7 @@ def test_log_file_where_configured_lines_in_format(target: Target, log_policy: L
     service = log_service(target, log_policy)
     waited, seen = time.monotonic(), ""
     while time.monotonic() - waited < cfg.appear_within_s:
-        try:
-            current = service.read_file(log_policy.file).decode("utf-8", "replace")
-        except FileNotFoundError:
-            current = ""
+        current = _current_log(service, log_policy)
         seen = next((line for line in current.splitlines() if marker in line), "")
         if seen:
             break
@@ -40,12 +48,13 @@ def test_log_file_where_configured_lines_in_format(target: Target, log_policy: L
         holder = next((f for f in files if marker in f.text), None)
         seen = next((line for line in holder.lines if marker in line), "") if holder else ""
         evidence.record("marker_found_in", holder.name if holder else None)
-    assert log_policy.base in names, (
+    assert log_policy.stdout or log_policy.base in names, (
         f"no log file {log_policy.file} in {log_policy.service} (the directory holds {names or 'nothing'}): "
         f"log to the configured path ({log_policy.sources['file']})")
     assert seen, (
-        f"a health request with {cfg.request_id_header}: {marker} did not appear in {log_policy.file} within "
-        f"{cfg.appear_within_s} s: the service does not log its requests to the configured file")
+        f"a health request with {cfg.request_id_header}: {marker} did not appear in {log_policy.where} within "
+        f"{cfg.appear_within_s} s: the service does not log its requests, with their id, where the profile says "
+        "([logs] file; [absent] parts log_file for standard output)")
     report = check_format(files, cfg.line_pattern, cfg.continuation_pattern)
     evidence.record("format", report.summary())
     evidence.record("line_pattern", cfg.line_pattern)

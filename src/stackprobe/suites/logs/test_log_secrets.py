@@ -42,7 +42,8 @@ def test_no_secret_values_in_logs(target: Target, log_policy: LogPolicy, evidenc
     deadline = time.monotonic() + bounds.pattern_scan_timeout_s
     found: list[str] = []
     scanned: dict[str, int] = {}
-    logs = [(f"{log_policy.service}:{log.name}", log.text) for log in read_logs(target, log_policy)]
+    logs = [] if log_policy.stdout else [(f"{log_policy.service}:{log.name}", log.text)
+                                         for log in read_logs(target, log_policy)]
     logs += [(f"docker logs {name}", service.logs()) for name, service in sorted(target.services().items())]
     cut = ""
     for source, text in logs:

@@ -8,6 +8,7 @@ import uuid
 import pytest
 import redis
 
+from stackprobe.api_write import write_document
 from stackprobe.checks.redis_auth import redis_auth_policy
 from stackprobe.credentials import app_account, missing_account
 from stackprobe.evidence import Evidence
@@ -148,14 +149,11 @@ def test_vector_store_answers_query(target: Target, evidence: Evidence) -> None:
     if target.kind == "ephemeral":
         # a throwaway stack may be written to: prove the query finds what was just stored
         marker = f"stackprobe canary {uuid.uuid4().hex}"
-        created = client.post(target.backend_url + "/api/v1/documents",
-                               json={"title": "stackprobe canary", "content": marker})
-        assert created.status_code == 201, f"document write failed: {created.status_code} {created.text[:200]}"
-        evidence.record("canary_document", created.json().get("id"))
+        expected = write_document(client, target.backend_url, target.profile.chaos, marker)
+        evidence.record("canary_document", expected)
     answer = search(client, target.backend_url, cfg, marker or cfg.query_text, 3)
     evidence.record("query", {"request": f"{cfg.query_method} {cfg.query_path}", "status": answer.status,
                               "body": answer.body})
     assert not answer.problem, answer.problem
     if marker:
-        expected = str(created.json()["id"])
         assert answer.ids[:1] == [expected], f"stored document {expected} not the best match: {answer.ids}"
