@@ -83,6 +83,16 @@ def log_service(target: Target, policy: LogPolicy) -> Service:
     return target.service(policy.service)
 
 
+def current_log(service: Service, policy: LogPolicy) -> str:
+    """The log as the service writes it now: the current file, or its `docker logs`."""
+    if policy.stdout:
+        return service.logs()
+    try:
+        return service.read_file(policy.file).decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+
+
 def read_logs(target: Target, policy: LogPolicy) -> list[LogFile]:
     """Every file of the log (current, handler backups, logrotate's copies), read in one archive;
     a log on standard output is one "file": the service's `docker logs`."""

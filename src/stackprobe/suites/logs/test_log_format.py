@@ -10,18 +10,8 @@ import pytest
 
 from stackprobe.evidence import Evidence
 from stackprobe.logs import check_format
-from stackprobe.logs_policy import LogPolicy, log_service, read_logs
+from stackprobe.logs_policy import LogPolicy, current_log, log_service, read_logs
 from stackprobe.targets import Target
-from stackprobe.targets.base import Service
-
-
-def _current_log(service: Service, policy: LogPolicy) -> str:
-    if policy.stdout:
-        return service.logs()
-    try:
-        return service.read_file(policy.file).decode("utf-8", "replace")
-    except FileNotFoundError:
-        return ""
 
 
 @pytest.mark.control("LOG-01")
@@ -35,7 +25,7 @@ def test_log_file_where_configured_lines_in_format(target: Target, log_policy: L
     service = log_service(target, log_policy)
     waited, seen = time.monotonic(), ""
     while time.monotonic() - waited < cfg.appear_within_s:
-        current = _current_log(service, log_policy)
+        current = current_log(service, log_policy)
         seen = next((line for line in current.splitlines() if marker in line), "")
         if seen:
             break
