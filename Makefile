@@ -15,9 +15,14 @@ gate: setup
 	@$(PY) -m pytest --pyargs stackprobe.suites --target ephemeral --profile profiles/reference.toml --parallel $(PYTEST_ARGS); \
 	  status=$$?; tools/teardown.sh; exit $$status
 
-# The project's own tests: unit, plugin (pytester), the stack, the defects matrix.
+# The project's own tests: unit, plugin (pytester), the stack, the defects matrix. Three xdist
+# workers, a module each at a time, longest first (tests/conftest.py; xdist's own order, most
+# tests first, would leave a long module of few tests to the end); tests marked `alone` hold the
+# other workers' Docker tests off while they run (tests/support/engine_lock.py).
+TEST_WORKERS ?= 3
 test: setup
-	@$(PY) -m pytest tests --report-dir=none $(PYTEST_ARGS); status=$$?; tools/teardown.sh; exit $$status
+	@$(PY) -m pytest tests --report-dir=none -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 $(PYTEST_ARGS); \
+	  status=$$?; tools/teardown.sh; exit $$status
 
 # Fast tier, no Docker engine needed: about a minute (two pytest-xdist workers; nothing in it
 # shares a stack or measures time against a bound).

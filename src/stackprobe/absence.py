@@ -30,8 +30,16 @@ PARTS: dict[str, Part] = {
                                            "logging driver keeps and rotates it (LOG-06 judges its limits)"),
     "file_archives": Part(("BKP-06",), "the backup archives no files: uploads and vector data are not backed up"),
     "signing_key": Part(("SEC-01",), "the stack signs nothing with a key of its own (no SECRET_KEY to judge)"),
+    # the schema comes with the database's initialisation, not versioned migrations: DEP-03 and
+    # DEP-02's schema-at-head part go (DEP-02's update flow is still judged)
+    "migrations": Part(("DEP-03",), "the schema has no versioned migrations ([stack] migrate_command): it "
+                                    "comes with the database's initialisation"),
     # no service plays the cache role: its checks, outage and crash experiments and canary keys go
     "cache": Part(("RDS-01", "RDS-02", "CHS-03"), "the stack has no cache service (no Redis)"),
+    # the API stores nothing through a route of its own: no control goes, but the chaos data path
+    # is the read probe and no suite seeds a document through the API
+    "api_writes": Part((), "the API has no route that stores a document ([chaos] api_write_path): the chaos "
+                           "experiments judge its data path by the read probe ([chaos] api_probe_path)"),
 }
 
 
@@ -62,8 +70,14 @@ def verdict(absent: AbsentSection, control: str) -> Verdict | None:
             return Verdict(f"{part.what} (declared absent in [absent] parts: {name}); [absent] findings makes "
                            f"that a finding: add the part, or accept its absence by removing {name!r} from "
                            "[absent] findings", True)
-        return Verdict(f"{NOT_APPLICABLE}: declared absent in [absent] parts ({name}): {part.what}", False)
+        return Verdict(not_applicable(absent, name), False)
     return None
+
+
+def not_applicable(absent: AbsentSection, name: str) -> str:
+    """The not-applicable note of a check that needs part `name` ("": the part is not declared absent)."""
+    return f"{NOT_APPLICABLE}: declared absent in [absent] parts ({name}): {PARTS[name].what}" \
+        if name in absent.parts else ""
 
 
 def declared(absent: AbsentSection) -> dict[str, str]:

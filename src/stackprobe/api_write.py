@@ -1,7 +1,7 @@
 """The stack's API writes, as the profile describes them: a document ([chaos] api_write_path,
 api_write_body, api_write_id_field), the one way the suite stores one through the backend (the
-chaos suite's probes and writer, VEC-01's canary, the backup and deploy suites' seed data), and
-an uploaded file ([deploy] uploads_path)."""
+chaos suite's probes and writer, VEC-01's canary, the backup and deploy suites' seed data), read
+back at [chaos] api_read_path, and an uploaded file ([deploy] uploads_path)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from stackprobe.absence import AbsentSection
 from stackprobe.jsonpath import at_path
 from stackprobe.profile import ChaosSection, DeploySection
 
@@ -22,6 +23,11 @@ def _json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+def stores_documents(absent: AbsentSection) -> bool:
+    """Whether the API has a route that stores a document ([absent] parts api_writes says not)."""
+    return "api_writes" not in absent.parts
 
 
 def write_body(cfg: ChaosSection, text: str) -> dict[str, str]:
@@ -47,6 +53,20 @@ def write_document(client: httpx.Client, base_url: str, cfg: ChaosSection, text:
         raise ApiWriteFailed(f"POST {cfg.api_write_path} answered {response.status_code} without an id at "
                              f"{cfg.api_write_id_field!r}: set [chaos] api_write_id_field")
     return ident
+
+
+def read_problem(client: httpx.Client, base_url: str, cfg: ChaosSection, ident: str, text: str,
+                 timeout_s: float = 30.0) -> str:
+    """GET the document `ident` ([chaos] api_read_path): "" when it answers 200 with `text` in
+    it, else what it answered."""
+    path = cfg.api_read_path.replace("{id}", ident)
+    try:
+        response = client.get(base_url + path, timeout=timeout_s)
+    except httpx.HTTPError as error:
+        return f"GET {path} failed: {type(error).__name__}"
+    if response.status_code != 200:
+        return f"GET {path} answered {response.status_code}"
+    return "" if text in response.text else f"GET {path} answered 200 without the document's text"
 
 
 def upload_file(client: httpx.Client, base_url: str, cfg: DeploySection, name: str, data: bytes,

@@ -17,7 +17,7 @@ from typing import Any
 from stackprobe import compose_roles as cr
 from stackprobe.activation import DEFAULT_PROFILE
 from stackprobe.errors import StackprobeUsageError
-from stackprobe.profile import LogsSection, StackSection, load_profile
+from stackprobe.profile import ChaosSection, LogsSection, StackSection, load_profile
 from stackprobe.secret_names import DEFAULT_NAMES, is_password_name
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -288,10 +288,17 @@ def profile_text(source: Source, model: dict[str, Any], origin: str) -> tuple[st
                 "names it gives them (start the stack and run init with --project-name to read them)")
         w.check("dependency_services", dependency_services, "the service behind each name (HLT-03, chaos outages)")
     database_name = next((k for k, v in dependency_services.items() if v == roles.database.value), None)
+    w.section("chaos", "the experiments' probes of the backend's data path, and what they take down")
     if database_name != "database":  # the chaos experiments' default names the database "database"
-        w.section("chaos", "which health dependency the freeze and partition experiments take down")
         w.check("freeze_dependencies", [database_name] if database_name else [], "the database's health name")
         w.check("partition_dependencies", [database_name] if database_name else [], "the database's health name")
+    # the files name no route of the API: the health route reads the database in most stacks, and
+    # CHS-02/05/06 prove it (a probe that still answers while the database is out fails them)
+    w.check("api_probe_path", health_path or "/health", "a GET the database serves (tried while the database "
+            "is out); the health route until you name one of your API's reads")
+    w.check("api_probe_ok", [200], "its statuses on a healthy stack")
+    w.todo("api_write_path", ChaosSection().api_write_path, "a POST that stores a document (read back at "
+           "api_read_path, its id at api_write_id_field); or declare [absent] parts api_writes")
 
     w.section("metrics")
     w.check("path", "/metrics", "the Prometheus convention; your metrics path if it differs")

@@ -3,6 +3,9 @@ answered instead, and the samples it holds (prometheus_client's own parser)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -53,3 +56,32 @@ def families(text: str) -> dict[str, str]:
         if family.type == "counter":
             found[family.name + "_total"] = family.type
     return found
+
+
+@dataclass
+class CounterWatch:
+    """What MET-02 saw: how many scrapes it compared, and every counter sample that went down."""
+
+    scrapes: int = 1
+    decreases: list[str] = field(default_factory=list)
+
+
+def watch_counters(first: str, scrape_next: Callable[[], str], traffic: Callable[[], object],
+                   rounds: int) -> CounterWatch:
+    """Up to `rounds` more scrapes, one request of traffic before each, against `first`.
+
+    A counter (`_total`, `_count`) that is lower than any scrape before saw it is a decrease. Which
+    worker answers a scrape is up to the kernel, so only many scrapes can show two workers'
+    separate counts; the first scrape with a decrease is the finding and ends the watch."""
+    previous = samples(first)
+    watch = CounterWatch()
+    while watch.scrapes <= rounds and not watch.decreases:
+        traffic()
+        current = samples(scrape_next())
+        watch.scrapes += 1
+        for key, value in current.items():
+            name = key[0]
+            if (name.endswith("_total") or name.endswith("_count")) and value < previous.get(key, 0):
+                watch.decreases.append(f"{name}{dict(key[1])}: {previous[key]:g} -> {value:g}")
+        previous = {**previous, **current}
+    return watch

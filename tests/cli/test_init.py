@@ -79,6 +79,11 @@ def test_reference_stack_files_give_the_reference_profile(tmp_path: Path) -> Non
     assert "root_allowed = " in text and "TODO check: confirm each image's entrypoint" in text
     # the hadolint baseline is the reference's own ignore list, marked for a look
     assert "hadolint_ignore = [\"DL3008\"]  # TODO check:" in text
+    # the files name no route of the API: the chaos read probe is the health route, marked for a look
+    # (the reference profile names a document read)
+    assert differences.pop("chaos.api_probe_path") == ("/api/v1/system/health", "/api/v1/documents/0")
+    assert differences.pop("chaos.api_probe_ok") == ([200], [200, 404])
+    assert "api_probe_path = \"/api/v1/system/health\"  # TODO check:" in text and "# TODO api_write_path:" in text
     assert differences == {}
     assert "# TODO check:" in written.read_text() and "dependencies" in written.read_text()
 

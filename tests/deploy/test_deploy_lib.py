@@ -17,7 +17,7 @@ from support.stacks import REPO
 
 from stackprobe.commands import run_command
 from stackprobe.deploy import DeployProject, ReadTraffic, fingerprint_changes, revisions
-from stackprobe.profile import Profile
+from stackprobe.profile import Profile, load_profile
 from stackprobe.targets.envfiles import read_env
 
 
@@ -85,6 +85,30 @@ def test_throwaway_project_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         shutil.rmtree(project.target.state_dir)
 
 
+def test_actions_run_in_the_scripts_own_words(tmp_path: Path) -> None:
+    """[deploy] actions: an action named there runs its argv, one not named runs `{deploy}
+    <action>`, one set to [] is not offered (the suite's checks skip it as not applicable)."""
+    shutil.copy2(REPO / ".env.example", tmp_path / ".env.example")
+    (tmp_path / "a.yml").write_text("services: {api: {image: x}}\n")
+    script = tmp_path / "ops.sh"
+    script.write_text('#!/bin/sh\necho "ops: $*"\n')
+    script.chmod(0o755)
+    profile_file = tmp_path / "p.toml"
+    profile_file.write_text('[deploy]\ncommand = ["./ops.sh"]\n'
+                            '[deploy.actions]\ninit = ["{deploy}", "up", "--wait"]\nbackup = []\n')
+    project = DeployProject(load_profile(profile_file), tmp_path, [tmp_path / "a.yml"])
+    try:
+        assert project.deploy("init").stdout.strip() == "ops: up --wait"
+        assert project.deploy("clean", "--force").stdout.strip() == "ops: clean --force"
+        # messages name the command as the profile does; the run resolves it in the project
+        assert project.shown("init") == "./ops.sh up --wait" and project.shown("clean") == "./ops.sh clean"
+        assert project.expand(["{deploy}", "{env_file}"]) == [str(script), str(project.env_file)]
+        with pytest.raises(ValueError, match=r"offers no backup \(\[deploy\] actions.backup = \[\]\)"):
+            project.deploy("backup")
+    finally:
+        shutil.rmtree(project.target.state_dir)
+
+
 class _Switchable(BaseHTTPRequestHandler):
     up = True
 
@@ -129,6 +153,28 @@ def test_read_traffic_measures_the_outage_window(server: str) -> None:
     assert went_down - slack <= seen.first_failure_s < came_up, (went_down, came_up, seen)
     assert seen.recovered_s >= came_up - slack, (went_down, came_up, seen)
     assert seen.stopped_by == "caller"
+
+
+def test_read_traffic_settles_only_on_an_observed_recovery(server: str) -> None:
+    """The flow's end is no proof the backend answers again: settle reads on until an answer
+    sent after the flow succeeded, however long the backend takes (within its bound)."""
+    with ReadTraffic([server], interval_s=0.02, max_requests=1000, max_duration_s=20) as traffic:
+        _Switchable.up = False
+        traffic.sleep(0.2)
+        flow_ended = traffic.elapsed()
+        threading.Timer(1.0, lambda: setattr(_Switchable, "up", True)).start()
+        assert traffic.settle(since_s=flow_ended, max_s=10)
+        settled = traffic.elapsed()
+    seen = traffic.report()
+    assert seen.recovered_s is not None and seen.recovered_s >= flow_ended + 0.9, seen
+    assert settled >= seen.recovered_s and settled - flow_ended < 5, (settled, seen)
+    # and never settles on a backend that stays down: it is bounded by max_s
+    with ReadTraffic([server], interval_s=0.02, max_requests=1000, max_duration_s=20) as traffic:
+        _Switchable.up = False
+        started = time.monotonic()
+        assert not traffic.settle(since_s=0.0, max_s=0.5)
+        assert time.monotonic() - started < 2
+    assert traffic.report().recovered_s is None
 
 
 def test_read_traffic_is_bounded_in_count_and_time(server: str) -> None:

@@ -5,9 +5,8 @@ losing each part of it, failing commands and requests are all seen."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -26,7 +25,7 @@ from stackprobe.deploy.markers import (
     top_hit,
 )
 from stackprobe.evidence import Evidence
-from stackprobe.profile import Profile
+from stackprobe.profile import Profile, load_profile
 
 
 @dataclass
@@ -69,29 +68,15 @@ class Backend:
         self.vectors[json["content"]] = doc_id
         return Response(self.status, {"id": doc_id})
 
+    def get(self, url: str, timeout: float) -> Response:
+        """The profile's [chaos] api_read_path: /api/v1/documents/{id}."""
+        content = self.rows.get(int(url.rsplit("/", 1)[-1]))
+        return Response(200, {"content": content}) if content is not None else Response(404)
+
     def put(self, url: str, content: bytes, timeout: float) -> Response:
         name = url.rsplit("/", 1)[-1]
         self.uploads[name] = content
         return Response(self.status, {"stored_as": name})
-
-
-class Cursor:
-    def __init__(self, backend: Backend) -> None:
-        self.backend, self.row = backend, None
-
-    def __enter__(self) -> Cursor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def execute(self, sql: str, args: tuple[int]) -> None:
-        (doc_id,) = args
-        content = self.backend.rows.get(doc_id)
-        self.row = (doc_id, content) if content is not None else None  # type: ignore[assignment]
-
-    def fetchone(self) -> tuple[int, str] | None:
-        return self.row
 
 
 class Redis:
@@ -129,18 +114,14 @@ class Target:
     def http(self) -> Backend:
         return self.backend
 
-    @contextmanager
-    def mysql(self) -> Iterator[Any]:
-        connection = type("Connection", (), {"cursor": lambda _self: Cursor(self.backend)})()
-        yield connection
-
     def redis(self) -> Redis:
         return Redis(self.backend)
 
 
 class Project:
-    def __init__(self, containers: dict[str, dict[str, str]] | None = None, init_exit: int = 0) -> None:
-        self.profile = Profile()
+    def __init__(self, containers: dict[str, dict[str, str]] | None = None, init_exit: int = 0,
+                 profile: Profile | None = None) -> None:
+        self.profile = profile or Profile()
         self.backend_data = Backend()
         self.target = Target(self.backend_data)
         self.containers = containers if containers is not None else {
@@ -206,13 +187,30 @@ def test_a_marker_reads_back_whole_and_each_lost_part_is_named() -> None:
     del data.uploads[seen["upload"]]
     data.keys.clear()
     del data.vectors[seen["text"]]
-    del data.rows[seen["doc_id"]]
+    del data.rows[int(seen["doc_id"])]
     assert marker_problems(as_project(project), seen, "after update") == [
-        f"document row {seen['doc_id']} missing after update",
+        f"document {seen['doc_id']} not read back after update (GET /api/v1/documents/{seen['doc_id']} answered 404)",
         f"vector of document {seen['doc_id']} not found after update",
-        f"Redis key {seen['key']} missing after update",
+        f"cache key {seen['key']} missing after update",
         f"uploaded file {seen['upload']} missing after update",
     ]
+
+
+def test_a_stack_without_cache_vectors_or_uploads_gets_a_document_marker_only(tmp_path: Path) -> None:
+    """What the stack does not have is neither written nor asked for again (no Redis client is made,
+    no search is sent, no file is uploaded); the document is still read back through the API."""
+    file = tmp_path / "profile.toml"
+    file.write_text('[absent]\nparts = ["cache", "vector_store"]\n[deploy]\nuploads_path = ""\n')
+    profile = load_profile(file)
+    project = Project(profile=profile)
+    project.target.redis = None  # type: ignore[assignment,method-assign]  # any use of it fails the test
+    seen = marker(as_project(project))
+    assert sorted(seen) == ["doc_id", "text"] and project.backend_data.uploads == {}
+    assert marker_problems(as_project(project), seen, "after restart") == []
+    del project.backend_data.rows[int(seen["doc_id"])]
+    project.backend_data.vectors.clear()
+    assert marker_problems(as_project(project), seen, "after restart") == [
+        f"document {seen['doc_id']} not read back after restart (GET /api/v1/documents/{seen['doc_id']} answered 404)"]
 
 
 def test_failed_requests_fail_the_step_and_a_search_miss_is_none() -> None:

@@ -7,10 +7,14 @@ has PyMySQL), with an env file made from a `.env.dist` template under names of i
 (`{"note": {"id": 7}}`), the app's credentials are only in a URL (`NOTES_DB`), and it has no
 metrics, vector store, logrotate file nor Redis. Its profile is written by `stackprobe init`
 (which declares the cache absent by itself), then edited as a user would. Its backup and restore
-are scripts of its own (`DUMP_DIR`, `DUMP_DB`, `KEEP_DAYS`, `NOTES_ENV`; `mariadb-dump`). Every
-suite but deploy runs on an ephemeral copy and on a live instance started with plain
-`docker compose up` (faults allowed): every control is judged or not applicable, none fails, no
-message names the reference stack, and nothing in the project directory changes.
+are scripts of its own (`DUMP_DIR`, `DUMP_DB`, `KEEP_DAYS`, `NOTES_ENV`; `mariadb-dump`), and so is its deploy script
+(`up`, `upgrade`, `dump`, `destroy --force`: other names for the suite's actions). It is hardened
+in its own way (the web image under a release tag, run as a numeric user on a read-only root;
+MariaDB's entrypoint allowed root and the capabilities it needs). Every suite runs on an
+ephemeral copy, and every suite but deploy (which needs a
+throwaway project of its own) on a live instance started with plain `docker compose up` (faults
+allowed): every control is judged or not applicable, none fails, no message names the reference
+stack, and nothing in the project directory changes.
 """
 
 from __future__ import annotations
@@ -47,6 +51,12 @@ services:
       MARIADB_PASSWORD: ${NOTES_DB_PW:?set NOTES_DB_PW in .env}
     command: ["--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci"]
     volumes: ["sqldata:/var/lib/mysql", "./init.sql:/docker-entrypoint-initdb.d/init.sql:ro"]
+    # the entrypoint owns the data directory, then mariadbd runs as the user mysql
+    cap_drop: [ALL]
+    cap_add: [CHOWN, DAC_OVERRIDE, FOWNER, KILL, SETUID, SETGID]
+    security_opt: ["no-new-privileges:true"]
+    mem_limit: 768m
+    pids_limit: 400
     healthcheck:
       test: ["CMD", "mysqladmin", "ping", "-h", "localhost"]
       interval: 2s
@@ -55,9 +65,16 @@ services:
       start_period: 120s
     logging: {driver: json-file, options: {max-size: 5m, max-file: "3"}}
   web:
-    image: ${NOTES_WEB_IMAGE:-stackprobe/ai-assistant-backend:local}
+    image: ${NOTES_WEB_IMAGE:-stackprobe/notes-web:1.4.2}
     restart: always
     entrypoint: ["python", "-u", "/srv/notes.py"]
+    user: "10001:10001"
+    cap_drop: [ALL]
+    security_opt: ["no-new-privileges:true"]
+    read_only: true
+    tmpfs: ["/tmp"]
+    mem_limit: 256m
+    pids_limit: 256  # a thread per request, and one per health check
     environment:
       NOTES_DB: mysql://notes_app:${NOTES_DB_PW:?set NOTES_DB_PW in .env}@sql:3306/notes
       NOTES_SECRET_KEY: ${NOTES_SECRET_KEY:?set NOTES_SECRET_KEY in .env}
@@ -92,7 +109,7 @@ CREATE TABLE notes (id INT PRIMARY KEY AUTO_INCREMENT, body TEXT NOT NULL);
 
 APP = '''\
 """notes: a small API on MariaDB; one connection per request, so it reconnects by itself."""
-import datetime, json, os, re, sys, urllib.parse
+import datetime, json, os, re, sys, threading, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pymysql
@@ -106,13 +123,31 @@ DB = urllib.parse.urlsplit(os.environ["NOTES_DB"])
 def query(sql, args=()):
     connection = pymysql.connect(host=DB.hostname, port=DB.port or 3306, user=urllib.parse.unquote(DB.username),
                                  password=urllib.parse.unquote(DB.password), database=DB.path.lstrip("/"),
-                                 connect_timeout=2, read_timeout=2, write_timeout=2, autocommit=True)
+                                 connect_timeout=1, read_timeout=2, write_timeout=2, autocommit=True)
     try:
         with connection.cursor() as cursor:
             cursor.execute(sql, args)
             return cursor.lastrowid, cursor.fetchall()
     finally:
         connection.close()
+
+
+def sql_ok(within_s=1.5):
+    """SELECT 1, bounded as a whole: the name lookup of a stopped service is not bounded by the
+    driver's connect timeout (it took 3 s here)."""
+    done = []
+
+    def probe():
+        try:
+            query("SELECT 1")
+            done.append(True)
+        except Exception:
+            pass
+
+    worker = threading.Thread(target=probe, daemon=True)
+    worker.start()
+    worker.join(within_s)
+    return bool(done)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -127,11 +162,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         path = self.path.split("?")[0]
         if path == "/healthz":
-            try:
-                query("SELECT 1")
-                ok = True
-            except Exception:
-                ok = False
+            ok = sql_ok()
             return self.answer(200 if ok else 503, {"ok": ok, "checks": {"sql": ok}})
         if path == "/ping":
             return self.answer(200, {"pong": True})
@@ -161,8 +192,14 @@ class Handler(BaseHTTPRequestHandler):
         log(f"{self.address_string()} request id={rid} {fmt % args}")
 
 
-def log(message):
-    print(datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"), message, flush=True)
+LOG_LOCK = threading.Lock()
+
+
+def log(message):  # one write per line: the server's threads log at once
+    line = f"{datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='milliseconds')} {message}\\n"
+    with LOG_LOCK:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 class Server(ThreadingHTTPServer):
@@ -213,6 +250,39 @@ echo "CREATE DATABASE IF NOT EXISTS \\`$2\\`" | sql
 gunzip -c "$1" | sql "$2"
 """
 
+DEPLOY = """\
+#!/usr/bin/env bash
+# notes deploy: ./deploy.sh COMMAND; NOTES_ENV names the env file (.env), COMPOSE_FILE and
+# COMPOSE_PROJECT_NAME as docker compose reads them.
+set -euo pipefail
+cd "$(dirname "$0")"
+compose() { docker compose --env-file "${NOTES_ENV:-.env}" "$@"; }
+case "${1:-}" in
+  up) compose up -d --wait ;;
+  start) compose up -d --wait --no-recreate ;;
+  stop) compose stop ;;
+  restart) compose restart && compose up -d --wait --no-recreate ;;
+  logs) compose logs --no-color --tail 200 ;;
+  upgrade) compose up -d --wait --force-recreate --no-deps web ;;
+  dump) ./backup.sh ;;
+  destroy)
+    [[ ${2:-} == --force ]] || { echo "destroy removes every note: run ./deploy.sh destroy --force" >&2; exit 1; }
+    compose down -v --remove-orphans ;;
+  *) cat <<'USAGE'
+usage: ./deploy.sh COMMAND
+  up        create and start the stack, wait until it is healthy (safe to run again)
+  start     start a stopped stack
+  stop      stop the stack (containers and data kept)
+  restart   restart every service
+  logs      the last lines of every service's log
+  upgrade   recreate the web service on its current image
+  dump      back the database up into $DUMP_DIR (./backup.sh)
+  destroy   remove the stack and its data (with --force)
+USAGE
+     [[ ${1:-} == --help ]] ;;
+esac
+"""
+
 # What a user changes after `stackprobe init` (section -> key -> value).
 EDITS: dict[str, dict[str, Any]] = {
     "stack": {"migrate_command": []},  # the schema comes with the database's init script
@@ -224,14 +294,27 @@ EDITS: dict[str, dict[str, Any]] = {
                  "migration_heads_command": ["python", "/srv/notes.py", "heads"]},
     "secrets": {"secret_key": "NOTES_SECRET_KEY", "password_keys": ["NOTES_ROOT_PW", "NOTES_DB_PW"],
                 "other_secret_keys": []},
-    # no uploads to archive: the absence is accepted, not a finding
-    "absent": {"parts": ["cache", "metrics", "vector_store", "logrotate", "log_file", "file_archives"], "findings": []},
+    # no uploads to archive: the absence is accepted, not a finding; the schema comes with init.sql
+    "absent": {"parts": ["cache", "metrics", "vector_store", "logrotate", "log_file", "file_archives", "migrations"],
+               "findings": []},
+    # its own deploy script: other names for the suite's actions, no image to build, no uploads
+    "deploy": {"command": ["./deploy.sh"], "subcommands": ["up", "start", "stop", "restart", "logs", "upgrade",
+                                                           "dump", "destroy"],
+               "actions": {"help": ["{deploy}", "--help"], "init": ["{deploy}", "up"], "backup": ["{deploy}", "dump"],
+                           "clean": ["{deploy}", "destroy"]},
+               "clean_confirm_args": ["--force"], "update_flow": [["{deploy}", "upgrade"]], "image_vars": [],
+               "env_file_var": "NOTES_ENV", "backup_dir_var": "DUMP_DIR", "backup_glob": "notes_*.sql.gz",
+               "read_paths": ["/healthz", "/notes/{document_id}"], "uploads_path": "", "uploads_dir": "",
+               "seed_uploads": 0, "update_slo_s": 60},
     "backup": {"command": ["./backup.sh"], "restore_command": ["./restore.sh", "{file}", "{database}"],
                "dir_var": "DUMP_DIR", "database_var": "DUMP_DB", "files_var": "", "retention_var": "KEEP_DAYS",
                "env_file_var": "NOTES_ENV", "dir": "dumps", "dump_pattern": "notes_*.sql.gz", "archive_patterns": {}},
     "logs": {"line_pattern": r"^(?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00) \S+ (?P<message>.+)$"},
     "compose": {"backend_data_dirs": [], "database_data_dirs": ["/var/lib/mysql"]},
     "safety": {"destructive_services": ["sql", "web"]},  # live: faults only with --allow-destructive too
+    "hardening": {"root_allowed": {"sql": "the entrypoint owns /var/lib/mysql, then mariadbd runs as mysql"},
+                  "capabilities": {"sql": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETUID", "SETGID"]},
+                  "read_only": {"web": ["/tmp"]}, "memory_max_mb": 1024, "pids_max": 512},
     "chaos": {"freeze_dependencies": ["sql"], "partition_dependencies": ["sql"], "trials": 1,
               "api_probe_path": "/notes/0", "api_probe_ok": [200, 404], "api_write_path": "/notes",
               "api_write_body": {"text": "{marker}"}, "api_read_path": "/notes/{id}",
@@ -239,12 +322,26 @@ EDITS: dict[str, dict[str, Any]] = {
 }
 
 
+# its web image as its owner deploys it, under a release tag: the reference backend's image (it
+# has PyMySQL), tagged for the module and untagged afterwards
+WEB_IMAGE = "stackprobe/notes-web:1.4.2"
+
+
 @pytest.fixture(scope="module")
-def notes_stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def notes_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    source = os.environ.get("BACKEND_IMAGE") or "stackprobe/ai-assistant-backend:local"
+    subprocess.run(["docker", "tag", source, WEB_IMAGE], check=True, capture_output=True, timeout=60)
+    try:
+        yield _notes_project(tmp_path_factory)
+    finally:
+        subprocess.run(["docker", "rmi", WEB_IMAGE], capture_output=True, timeout=60)
+
+
+def _notes_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     project = tmp_path_factory.mktemp("nocache") / "notes"
     project.mkdir()
     for name, text in (("compose.yaml", COMPOSE), (".env.dist", TEMPLATE), ("init.sql", INIT_SQL),
-                       ("notes.py", APP), ("backup.sh", BACKUP), ("restore.sh", RESTORE)):
+                       ("notes.py", APP), ("backup.sh", BACKUP), ("restore.sh", RESTORE), ("deploy.sh", DEPLOY)):
         (project / name).write_text(text)
         if name.endswith(".sh"):
             (project / name).chmod(0o755)
@@ -297,7 +394,7 @@ def _tree(root: Path) -> dict[str, tuple[int, int]]:
 
 
 @pytest.mark.parametrize("kind", ["ephemeral", "live"])
-def test_every_suite_but_deploy_on_a_stack_without_a_cache(kind: str, notes_stack: tuple[Path, Path],
+def test_every_suite_on_a_stack_without_a_cache(kind: str, notes_stack: tuple[Path, Path],
                                                            request: pytest.FixtureRequest, tmp_path: Path) -> None:
     project, profile = notes_stack
     target: list[str] = []
@@ -305,7 +402,9 @@ def test_every_suite_but_deploy_on_a_stack_without_a_cache(kind: str, notes_stac
         name, env_file = request.getfixturevalue("live_instance")
         target = ["--target", "live", "--project-name", name, "--env-file", str(env_file), "--allow-destructive"]
     began = _tree(project)
-    suites = [f"{SUITES}/{suite}" for suite in ("config", "smoke", "logs", "backup_restore", "chaos")]
+    # deploy: on a throwaway project of its own, so only where the suite may start one
+    suites = [f"{SUITES}/{suite}" for suite in ("config", "smoke", "logs", "backup_restore", "chaos", "hardening")
+              + (("deploy",) if kind == "ephemeral" else ())]
     run = run_pytest(*suites, "--profile", str(profile), *target, report_dir=tmp_path / "reports", timeout=1500)
     output = run.stdout + run.stderr
     statuses = run.statuses
@@ -319,6 +418,12 @@ def test_every_suite_but_deploy_on_a_stack_without_a_cache(kind: str, notes_stac
     # its own backup and restore scripts, under its own variable names: all judged, file archives n/a
     assert {c: s for c, s in statuses.items() if c.startswith("BKP-")} == {
         **{f"BKP-{n:02d}": "passed" for n in range(1, 11)}, "BKP-06": "not_applicable"}, statuses
+    if kind == "ephemeral":  # its own deploy script, under its own names; no migrations to judge
+        assert (statuses["DEP-01"], statuses["DEP-02"], statuses["DEP-03"]) == (
+            "passed", "passed", "not_applicable"), statuses
+        dep01 = [ch["nodeid"].split("::")[-1] for ch in run.results["controls"]["DEP-01"]["checks"]
+                 if ch["status"] == "passed"]
+        assert len(dep01) == 6, dep01  # help, init twice, stop/start/restart, logs, dump, destroy
     # its log is docker's: the marker request and the format were read there
     assert {statuses["LOG-01"], statuses["LOG-05"], statuses["LOG-06"]} == {"passed"}, statuses
     # every experiment judged this stack: both crash targets, its own dependency frozen and cut off
@@ -337,3 +442,51 @@ def test_every_suite_but_deploy_on_a_stack_without_a_cache(kind: str, notes_stac
     assert _tree(project) == began
     bkp07 = run.results["controls"]["BKP-07"]["checks"][0]["evidence"]
     print(json.dumps(bkp07)[:600])
+
+
+# Three defects seeded in the notes stack's own files, one run of the smoke and backup suites on a
+# copy: a health that answers 200 and "ok" whatever the database is, an init script that grants
+# the app user (known only from the NOTES_DB URL) a global privilege, and a backup script that
+# ignores DUMP_DIR (it always writes into ./dumps, the deployment's own directory).
+NOTES_DEFECTS = {
+    "notes.py": ('return self.answer(200 if ok else 503, {"ok": ok, "checks": {"sql": ok}})',
+                 'return self.answer(200, {"ok": True, "checks": {"sql": True}})'),
+    "init.sql": ("CREATE TABLE notes", "GRANT PROCESS ON *.* TO 'notes_app'@'%';\nCREATE TABLE notes"),
+    "backup.sh": ("dir=${DUMP_DIR:-./dumps}", "dir=./dumps"),
+}
+
+
+def test_seeded_defects_of_the_notes_stack_fail_exactly_their_controls(notes_stack: tuple[Path, Path],
+                                                                       tmp_path: Path) -> None:
+    project, profile = notes_stack
+    broken = tmp_path / "notes"
+    shutil.copytree(project, broken)
+    for name, (good, bad) in NOTES_DEFECTS.items():
+        text = (broken / name).read_text()
+        assert good in text, name
+        (broken / name).write_text(text.replace(good, bad))
+    settings = tomllib.loads(profile.read_text())["stack"]
+    moved = tmp_path / "broken.toml"
+    moved.write_text(profile.read_text())
+    edit_profile(moved, {"stack": {**settings, "project_dir": str(broken),
+                                   "compose_files": [str(broken / "compose.yaml")]}})
+    began = _tree(broken)
+    run = run_pytest(f"{SUITES}/smoke", f"{SUITES}/backup_restore", "--profile", str(moved),
+                     report_dir=tmp_path / "reports", timeout=900)
+    statuses = run.statuses
+    assert statuses, (run.stdout + run.stderr)[-3000:]
+    by_status = {s: {c for c, cs in statuses.items() if cs == s} for s in set(statuses.values())}
+    messages = {c: [ch.get("message", "") for ch in run.results["controls"][c]["checks"]
+                    if ch["status"] in {"failed", "error"}] for c in statuses if statuses[c] in {"failed", "error"}}
+    assert by_status.get("failed") == {"HLT-03", "HLT-04", "DB-02"}, messages
+    assert by_status.get("error") == {f"BKP-{n:02d}" for n in range(1, 11)} - {"BKP-06"}, messages
+    assert statuses["BKP-06"] == "not_applicable", statuses  # file_archives declared absent
+    # each names what it saw, in this stack's names
+    assert "sql" in " ".join(messages["HLT-03"]), messages["HLT-03"]
+    assert "notes_app" in " ".join(messages["DB-02"]) and "PROCESS" in " ".join(messages["DB-02"]), messages
+    (contract,) = {m for c in by_status["error"] for m in messages[c]}  # one line for every backup check
+    assert "DUMP_DIR" in contract and "dumps/notes_" in contract and "removed again" in contract, contract
+    said = json.dumps(messages)
+    assert not re.search(r"ai_assistant|stack/scripts|BACKUP_DIR|'mysql'|'redis'|'backend'|MYSQL_USER", said), said
+    # an ephemeral copy's stray dumps are removed again: the project's files end as they began
+    assert _tree(broken) == began

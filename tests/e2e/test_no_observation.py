@@ -53,3 +53,7 @@ def test_no_check_passes_on_a_stack_where_nothing_answers(tmp_path: Path) -> Non
                                           for cid in sorted(unobservable))[:4000])
     judged = {cid for cid in run.statuses if not cid.startswith(OBSERVABLE_PREFIXES) and cid not in OBSERVABLE}
     assert {"HLT-01", "MET-01", "DB-01", "RDS-01", "VEC-01", "LOG-01", "BKP-01", "CHS-01"} <= judged, run.statuses
+    # HLT-03/04 stop no dependency of a stack whose health is down already: nothing could show
+    for cid in ("HLT-03", "HLT-04"):
+        (check,) = run.results["controls"][cid]["checks"]
+        assert check["status"] == "error" and "no dependency was stopped" in check["message"], check

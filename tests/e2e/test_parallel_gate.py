@@ -17,6 +17,8 @@ import docker
 import pytest
 from support.stacks import BASE_COMPOSE, FAST_HEALTH, REFERENCE_PROFILE, SUITES, SuiteRun, run_pytest
 
+from stackprobe.targets.leftovers import containers, labels_of
+
 pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
 
 # no latency budget in the slice: six copies' starts on two cores would judge the machine, not the gate
@@ -32,9 +34,11 @@ def _gate(report_dir: Path) -> SuiteRun:
 
 
 def _projects(client: docker.DockerClient) -> set[str]:
-    return {c.labels.get("com.docker.compose.project", "") for c in client.containers.list(all=True)}
+    label = "com.docker.compose.project"
+    return {labels_of(c).get(label, "") for c in containers(client, label)}
 
 
+@pytest.mark.alone  # it counts every compose project on the engine
 def test_two_parallel_gates_at_once_both_pass(tmp_path: Path) -> None:
     client = docker.from_env()
     before = _projects(client)

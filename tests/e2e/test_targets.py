@@ -23,7 +23,7 @@ import pytest
 from support.stacks import REFERENCE_PROFILE, SUITES
 
 from stackprobe.targets.isolation import state_root
-from stackprobe.targets.leftovers import PREFIX
+from stackprobe.targets.leftovers import PREFIX, containers, labels_of
 
 REPO = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -51,9 +51,9 @@ def results_of(report_dir: Path) -> dict[str, str]:
 
 
 def project_containers(prefix: str) -> list[str]:
-    client = docker.from_env()
-    return [c.name for c in client.containers.list(all=True, filters={"label": "com.docker.compose.project"})
-            if c.labels["com.docker.compose.project"].startswith(prefix)]
+    # as listed (sparse): another worker may remove one of its containers before an inspect
+    return [c.attrs["Names"][0].lstrip("/") for c in containers(docker.from_env(), "com.docker.compose.project")
+            if labels_of(c)["com.docker.compose.project"].startswith(prefix)]
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +83,7 @@ def killed_run(tmp_path_factory: pytest.TempPathFactory) -> str:
     return project
 
 
+@pytest.mark.alone  # any other run's start would sweep the killed run's leftovers first
 def test_ephemeral_smoke_passes_and_removes_leftovers(killed_run: str, tmp_path: Path) -> None:
     assert project_containers(killed_run), "leftovers vanished before the next run"
     result = run_pytest(f"{SUITES}/smoke", "--target", "ephemeral", "--profile", "profiles/reference.toml",
@@ -239,6 +240,7 @@ def test_canary_secret_never_reaches_any_output(live_stack: tuple[str, Path, str
         assert canary not in path.read_text(errors="replace"), f"canary secret leaked into {path}"
 
 
+@pytest.mark.alone  # it counts the tool's copies on the engine: another worker's, being recreated, showed up
 def test_bad_input_gives_one_line_usage_error(live_stack: tuple[str, Path, str], tmp_path: Path) -> None:
     project, env_file, _ = live_stack
     # (options, environment, what names the input, what names the fix): one or two lines

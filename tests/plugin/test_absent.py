@@ -60,19 +60,25 @@ def test_declared_absent_parts_are_not_applicable_everywhere(pytester: pytest.Py
     assert "declared absent" in page and "the log is rotated in-process only" in page
 
 
-def test_an_unknown_part_or_an_empty_restore_command_is_one_line(pytester: pytest.Pytester, tmp_path: Path) -> None:
+def test_an_unknown_part_action_or_an_empty_restore_command_is_one_line(pytester: pytest.Pytester,
+                                                                       tmp_path: Path) -> None:
     pytester.makepyfile(test_user_checks=CHECKS)
     profile = tmp_path / "p.toml"
     profile.write_text('[absent]\nparts = ["metric"]\n')
     result = pytester.runpytest("-p", "no:cacheprovider", "--profile", str(profile), "--report-dir=none")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert ("absent.parts names ['metric']: known parts are metrics, vector_store, logrotate, log_file, "
-            "file_archives, signing_key, cache"
+            "file_archives, signing_key, migrations, cache"
             in result.stderr.str())
     profile.write_text("[backup]\nrestore_command = []\n")
     result = pytester.runpytest("-p", "no:cacheprovider", "--profile", str(profile), "--report-dir=none")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*backup.restore_command is empty*name the deployment's restore command*"])
+    profile.write_text('[deploy.actions]\nupgrade = ["{deploy}", "upgrade"]\n')  # update_flow's, not an action
+    result = pytester.runpytest("-p", "no:cacheprovider", "--profile", str(profile), "--report-dir=none")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert ("deploy.actions names ['upgrade']: the suite's actions are help, init, start, stop, restart, logs, "
+            "backup, clean") in result.stderr.str()
 
 
 def test_a_stack_without_a_cache_gets_no_check_experiment_or_canary_of_one(pytester: pytest.Pytester,

@@ -15,6 +15,7 @@ and the backup suite; it needs only a connection).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import secrets
 import time
@@ -23,7 +24,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stack_support import COMPOSE_FILES, IMAGES_ENV, INIT_TIMEOUT, ROOT, Stack, docker_available, parse_env_file
+from stack_support import (
+    COMPOSE_FILES,
+    IMAGES_ENV,
+    INIT_TIMEOUT,
+    ROOT,
+    Stack,
+    docker_available,
+    docker_client,
+    parse_env_file,
+)
 
 
 def make_env_file(path: Path, project: str) -> dict[str, str]:
@@ -42,6 +52,9 @@ def make_env_file(path: Path, project: str) -> dict[str, str]:
         MYSQL_CONTAINER_NAME=f"{project}_mysql",
         REDIS_CONTAINER_NAME=f"{project}_redis",
         BACKEND_CONTAINER_NAME=f"{project}_backend",
+        # an image tag of its own: deploy.sh builds it, and a build of the shared tag by another
+        # test worker must not move what this stack's containers were created from
+        BACKEND_IMAGE=f"{project}-backend:test",
         BACKEND_PORT="0",
         METRICS_PORT="0",
         MYSQL_PORT="0",
@@ -72,6 +85,8 @@ def teardown(stack: Stack) -> list[str]:
     stack.script("deploy.sh", "clean", "--yes", timeout=180)
     left = [c.name for c in stack.containers()] + [v.name for v in stack.volumes()]
     stack.compose("down", "-v", "--remove-orphans", "--timeout", "5", timeout=180)
+    with contextlib.suppress(Exception):  # never built (init failed early)
+        docker_client().images.remove(stack.values["BACKEND_IMAGE"], noprune=False)
     return left
 
 

@@ -193,6 +193,7 @@ def test_monitor_passes_on_a_healthy_stack_and_fails_on_a_dead_url(stack: Stack)
 
 
 @pytest.mark.needs_docker
+@pytest.mark.alone  # compose recreates a container whose image another worker's build moved
 def test_init_twice_is_safe(stack: Stack) -> None:
     response = httpx.post(
         f"{stack.backend_url}/api/v1/documents",

@@ -52,9 +52,10 @@ def fingerprint(stack: TestStack, backup_dir: Path = REPO / "backups") -> dict[s
 
 
 def throwaways(stack: TestStack) -> list[str]:
-    """Containers and volumes the suite creates for a moment (labelled stackprobe.throwaway)."""
+    """Containers and volumes the suite creates for a moment for this stack (labelled
+    stackprobe.throwaway; other test workers make their own for their own stacks)."""
     client = stack.target.docker
-    label = {"label": "stackprobe.throwaway"}
+    label = {"label": ["stackprobe.throwaway", f"stackprobe.target={stack.target.project}"]}
     return ([f"container:{c.name}" for c in client.containers.list(all=True, filters=label)]
             + [f"volume:{v.name}" for v in client.volumes.list(filters=label)])
 

@@ -16,13 +16,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from docker.errors import APIError
 
 from stackprobe.chaos.history import Op, account, windows
 from stackprobe.chaos.probes import HttpAnswer
 from stackprobe.chaos.recovery import DataPathWatch, Trial, judge, kept_answering, recovery_evidence
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.faults import FaultGuard, RecordStore, UndoRecord, deferred_signals, heal_orphans, parse_fault_spec
-from stackprobe.faults.kinds import netem_arguments, tbf_arguments
+from stackprobe.faults.kinds import Pause, netem_arguments, tbf_arguments
 from stackprobe.owners import process_start
 from stackprobe.profile import PhaseSlo, load_profile
 
@@ -223,6 +224,12 @@ def test_error_window_against_outage_window() -> None:
     assert window["error_window_s"] == [-0.5, 4.8]
     assert window["errors"] == 4 and window["errors_outside"] == 2  # one before the crash, one after + grace
     assert [e["at_s"] for e in window["errors_outside_sample"]] == [-0.5, 4.8]
+    # sent during the outage, timed out after it: the outage's; sent after the window: a violation
+    hung = Op(7, "v7", 12.0, 17.0, "info", "ReadTimeout")
+    late = Op(8, "v8", 14.5, 14.6, "info", "500")
+    window = windows([*ops, hung, late], fault_at=10.0, recovered_at=13.0, grace_s=1.0)
+    assert window["errors"] == 6 and window["errors_outside"] == 3
+    assert [e["at_s"] for e in window["errors_outside_sample"]] == [-0.5, 4.6, 4.8]
 
 
 # --- slowed: the tc arguments ------------------------------------------------------------------
@@ -374,3 +381,84 @@ def test_data_path_watch_counts_what_each_try_answered() -> None:
     back = DataPathWatch(_Backend([500, 503]), interval_s=0.01, timeout_s=1)  # type: ignore[arg-type]
     assert back.run(deadline=time.monotonic() + 5) is not None
     assert sum(back.failures.values()) >= 2
+
+
+class FreezingContainer:
+    """A container whose cgroup freezer gives up `refusals` times (a busy host), then pauses."""
+
+    def __init__(self, refusals: int, error: str = "OCI runtime pause failed: unable to freeze: unknown") -> None:
+        self.refusals, self.error, self.calls = refusals, error, 0
+
+    def pause(self) -> None:
+        self.calls += 1
+        if self.calls <= self.refusals:
+            raise APIError(f"500 Server Error: Cannot pause container abc: {self.error}")
+
+
+@pytest.mark.parametrize(("refusals", "error", "paused_after"), [
+    (0, "", 1), (2, "OCI runtime pause failed: unable to freeze: unknown", 3),
+])
+def test_pause_tries_again_when_the_freezer_gives_up(refusals: int, error: str, paused_after: int) -> None:
+    container = FreezingContainer(refusals, error)
+    details = Pause().inject(None, SimpleNamespace(container=container), record(), [])  # type: ignore[arg-type]
+    assert details == {"via": "docker pause", "attempts": paused_after} and container.calls == paused_after
+
+
+@pytest.mark.parametrize(("refusals", "error", "calls"), [
+    (3, "OCI runtime pause failed: unable to freeze: unknown", 3),  # it never gives in: the error stands
+    (1, "container is not running", 1),  # any other refusal is not retried
+])
+def test_pause_gives_up_after_its_attempts_or_on_another_error(refusals: int, error: str, calls: int) -> None:
+    container = FreezingContainer(refusals, error)
+    with pytest.raises(APIError, match=error):
+        Pause().inject(None, SimpleNamespace(container=container), record(), [])  # type: ignore[arg-type]
+    assert container.calls == calls
+
+
+# --- HLT-03/04: an outage only against a healthy baseline (library, real sockets) ------------
+@pytest.mark.parametrize(("answer", "expected"), [
+    ((200, '{"status": "healthy", "services": {}}'), ""),
+    ((503, '{"status": "degraded", "services": {}}'), "it answered 503 (status 'degraded') for 0.3 s"),
+    (None, "nothing answered for 0.3 s"),
+])
+def test_no_outage_is_started_unless_health_is_healthy_first(answer: tuple[int, str] | None, expected: str) -> None:
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    import httpx
+
+    from stackprobe.chaos.outage import not_healthy_before
+    from stackprobe.profile import Profile
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            assert answer is not None
+            self.send_response(answer[0])
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(answer[1].encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    if answer is None:
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            port = closed.getsockname()[1]
+    else:
+        server = HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.server_address[1]
+    url = f"http://127.0.0.1:{port}/health"
+    with httpx.Client() as client:
+        target = SimpleNamespace(http=lambda: client, health_url=url, profile=Profile())
+        problem = not_healthy_before(target, 0.3)  # type: ignore[arg-type]
+    if answer is not None:
+        server.shutdown()
+    if not expected:
+        assert problem == ""
+        return
+    start = f"health at {url} was not healthy before any outage ({expected}; expected JSON: "
+    assert problem.startswith(start), problem
+    assert "no dependency was stopped" in problem and "\n" not in problem

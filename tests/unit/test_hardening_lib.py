@@ -217,6 +217,21 @@ def test_file_check_evidence_names_the_root_reason_and_pins_pulled_images() -> N
     assert "compose image redis:7 uses the floating tag `7`" in check.findings[1].message
 
 
+def test_dockerfile_controls_have_nothing_to_judge_where_compose_builds_nothing(tmp_path: Path) -> None:
+    """HRD-09/10 judge the Dockerfiles compose builds: a stack of pulled images gives them no
+    observation, so they are not applicable (never a pass), in the files and in effect alike."""
+    from stackprobe.checks.hardening_runner import HardeningSettings, check_hardening_files, check_hardening_in_effect
+
+    pulled = {"services": {"db": {"image": "mariadb:10.11"}}}
+    for check in (check_hardening_files(pulled, HardeningSettings()),
+                  check_hardening_in_effect([], pulled, HardeningSettings())):
+        assert set(check.not_applicable) == {"HRD-09", "HRD-10"}, check.not_applicable
+        assert "compose builds no image" in check.not_applicable["HRD-10"]
+    (tmp_path / "Dockerfile").write_text("FROM debian:12.5\nUSER 10001\n")
+    built = {"services": {"api": {"build": {"context": str(tmp_path)}, "image": "api:1.0"}}}
+    assert check_hardening_files(built, HardeningSettings()).not_applicable == {}
+
+
 def test_without_hadolint_only_hrd10_is_unproven(tmp_path: Path) -> None:
     from stackprobe.checks.hardening_runner import HardeningSettings, check_hardening_files
 

@@ -149,10 +149,10 @@ def test_a_remote_engine_has_no_copies_of_this_machine(docker: Engine, dead: int
 def test_throwaway_objects_of_dead_runs_only(docker: Engine, dead: int, kind_name: str) -> None:
     kind = kind_named(kind_name)
     collection = docker.containers if kind_name == "throwaway container" else docker.volumes
-    collection.add("gone", engine.throwaway_labels("bkp-06", dead))
-    collection.add("running", engine.throwaway_labels("bkp-06", LIVE))
-    collection.add("other-runner", {**engine.throwaway_labels("bkp-06", dead), "stackprobe.runner": "ffffff"})
-    collection.add("of-a-copy", {**engine.throwaway_labels("bkp-09", dead), **project_labels("spx1x0")})
+    collection.add("gone", engine.throwaway_labels("bkp-06", dead, "spx1x0"))
+    collection.add("running", engine.throwaway_labels("bkp-06", LIVE, "spx1x0"))
+    collection.add("other-runner", {**engine.throwaway_labels("bkp-06", dead, "spx1x0"), "stackprobe.runner": "ffffff"})
+    collection.add("of-a-copy", {**engine.throwaway_labels("bkp-09", dead, "spx1x0"), **project_labels("spx1x0")})
     scope = Scope(docker=docker)
     found = kind.find(scope)
     assert names(found) == ["gone"] and found[0].run == f"pid {dead}"

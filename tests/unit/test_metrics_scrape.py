@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import httpx
 import pytest
 
-from stackprobe.metrics import ScrapeError, counter_total, families, scrape
+from stackprobe.metrics import ScrapeError, counter_total, families, scrape, watch_counters
 
 TEXT = "# TYPE http_requests_total counter\nhttp_requests_total{path=\"/a\"} 3\nhttp_requests_total{path=\"/b\"} 4\n"
 
@@ -93,3 +93,51 @@ def test_no_metrics_is_one_line_naming_url_what_and_fix(case: str) -> None:
     message = str(caught.value)
     assert message.startswith(expected), message
     assert "[metrics]" in message and "\n" not in message
+
+
+@contextmanager
+def two_workers(shared: bool, minority_every: int) -> Iterator[tuple[str, str]]:
+    """A backend of two workers behind one port, as uvicorn runs them: worker B answers every
+    `minority_every`-th scrape, worker A everything else (the kernel's skew, made repeatable).
+    Each worker counts the requests it answered, in its own registry unless `shared`."""
+    counts = {"A": 0, "B": 0}
+    scrapes = [0]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            worker = "A"
+            if self.path == "/metrics":
+                scrapes[0] += 1
+                worker = "B" if scrapes[0] % minority_every == 0 else "A"
+            counts[worker] += 1
+            value = sum(counts.values()) if shared else counts[worker]
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(f"# TYPE http_requests_total counter\nhttp_requests_total {value}\n".encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{base}/metrics", f"{base}/ping"
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize(("shared", "rounds", "found"), [
+    (False, 40, True),    # worker B's first answer, the 15th scrape, shows its own lower count
+    (False, 12, False),   # too few scrapes: B never answered, nothing to compare
+    (True, 40, False),    # one registry across workers: counters only go up
+])
+def test_counter_watch_needs_the_other_worker_to_answer(shared: bool, rounds: int, found: bool) -> None:
+    with two_workers(shared, minority_every=15) as (url, ping), httpx.Client() as client:
+        watch = watch_counters(scrape(client, url), lambda: scrape(client, url), lambda: client.get(ping), rounds)
+    assert bool(watch.decreases) is found, watch
+    if found:
+        assert watch.scrapes == 15, "the watch ends at the first scrape that shows a decrease"
+        assert watch.decreases[0].startswith("http_requests_total{}: "), watch.decreases
+    else:
+        assert watch.scrapes == rounds + 1

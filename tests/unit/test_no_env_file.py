@@ -148,3 +148,19 @@ def test_the_config_suite_on_a_stack_without_an_env_file(tmp_path: Path) -> None
     assert sec01["evidence"]["variables_from_the_shell"] == ["PUBLIC_PORT"]
     # no check stopped on its input (a failed check's message may say "AssertionError": not that)
     assert "error" not in run.statuses.values() and "ConfigInputError" not in output, output[-3000:]
+
+
+def test_hardening_file_checks_render_with_the_shell_as_the_config_checks_do(tmp_path: Path) -> None:
+    """One rendering for every file check: the hardening suite's HRD file checks see the files as
+    compose renders them when the stack starts (they errored on every control of a stack whose
+    secrets come from the shell)."""
+    from stackprobe.checks.hardening_runner import check_hardening_files
+    from stackprobe.checks.policies import hardening_settings
+
+    inputs = _inputs(tmp_path, {"PUBLIC_PORT": "18080"})
+    model = inputs.render()
+    assert model["services"]["api"]["ports"][0]["published"] == "18080"
+    found = check_hardening_files(model, hardening_settings(_profile(tmp_path)), project_dir=tmp_path)
+    assert found.findings, "an unhardened stack has hardening findings"
+    with pytest.raises(ConfigInputError, match="PUBLIC_PORT"):
+        _inputs(tmp_path, {}).render()

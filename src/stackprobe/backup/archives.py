@@ -143,7 +143,7 @@ def restored_answers(target: Target, restored_dir: str, queries: list[str], k: i
     backend = target.service(target.profile.services.backend)
     image = str(backend.inspect()["Image"])
     name = f"stackprobe-bkp06-{secrets.token_hex(4)}"
-    labels = throwaway_labels("bkp-06", os.getpid())
+    labels = throwaway_labels("bkp-06", os.getpid(), target.project)
     remove_throwaway_containers(target.docker, "bkp-06")  # a killed run's
     container = target.docker.containers.create(
         image, command=["python", "-c", QUERY_SCRIPT, "/restore", cfg.chroma_collection, cfg.embed_module,

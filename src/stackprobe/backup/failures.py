@@ -39,9 +39,10 @@ services:
     image: {image}
     environment:
       MYSQL_ROOT_PASSWORD: ${{SPX_FAILURE_ROOT_PASSWORD:?}}
-      MYSQL_DATABASE: {database}
+      MYSQL_DATABASE: {database}{root_password_env}
     labels:
       stackprobe.throwaway: bkp-09
+      stackprobe.target: {target}
     healthcheck:
       test: ["CMD", "mysqladmin", "ping", "-h", "localhost"]
       interval: 1s
@@ -113,8 +114,14 @@ class FailureServer:
             remove_leftovers(self.docker)  # projects of killed runs (dead pids) only
         image = self.image()
         self.host.run(["mkdir", "-p", "-m", "0700", self.dir])
-        self.host.write_file(self.compose_file, COMPOSE.format(service=self.service, image=image,
-                                                               database=DATABASE).encode(), 0o600)
+        # the root password also under the name the deployment's service has it (MARIADB_ROOT_PASSWORD,
+        # say): the backup command reads it from the container's environment by that name
+        named = self.target.profile.database.root_password_env
+        also = (f"\n      {named}: ${{SPX_FAILURE_ROOT_PASSWORD:?}}"
+                if named and named != "MYSQL_ROOT_PASSWORD" and named.isidentifier() else "")
+        self.host.write_file(self.compose_file, COMPOSE.format(service=self.service, image=image, database=DATABASE,
+                                                               target=self.target.project,
+                                                               root_password_env=also).encode(), 0o600)
         self.host.write_file(self.env_file, (f"COMPOSE_PROJECT_NAME={self.project}\n"
                                              f"SPX_FAILURE_ROOT_PASSWORD={self.password}\n").encode(), 0o600)
         started = time.monotonic()

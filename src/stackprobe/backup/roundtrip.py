@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackprobe.api_write import upload_file, write_document
+from stackprobe.api_write import stores_documents, upload_file, write_document
 from stackprobe.backup import checksums, dataset, schema, transfers
 from stackprobe.backup.archives import Answers, live_answers
 from stackprobe.backup.dumpfile import DumpInfo, inspect_dump
@@ -132,9 +132,10 @@ def seed_backend(target: Target) -> dict[str, Any]:
     (the profile's API writes). Only ever called on an ephemeral target whose backup archives files."""
     base, client = target.backend_url, target.http()
     marker = secrets.token_hex(4)
-    docs = [write_document(client, base, target.profile.chaos, f"{text} {marker}")
-            for text in ["backup restore round trip, plain text", "漢字 ünïcödé 😀 emoji 𝄞 music",
-                         "stackprobe vector store probe document", "another document about backups"]]
+    texts = ["backup restore round trip, plain text", "漢字 ünïcödé 😀 emoji 𝄞 music",
+             "stackprobe vector store probe document", "another document about backups"]
+    writes = stores_documents(target.profile.absent)  # else the files are the uploads alone
+    docs = [write_document(client, base, target.profile.chaos, f"{text} {marker}") for text in texts] if writes else []
     uploads = [upload_file(client, base, target.profile.deploy, f"{marker}-{name}", data)
                for name, data in [("notes.txt", b"uploaded notes\n"), ("all-bytes.bin", bytes(range(256)) * 4),
                                   ("random.bin", os.urandom(4096))]]

@@ -101,10 +101,14 @@ def split_lost(ops: list[Op], lost: list[int], crash_at: float, window_s: float)
 
 def windows(ops: list[Op], fault_at: float, recovered_at: float | None, grace_s: float) -> dict[str, Any]:
     """The error window (first to last failed operation, by the moment it answered) against the
-    outage window [fault, recovered + grace]; errors outside it are the violation (CHS-07)."""
+    outage window [fault, recovered + grace]; errors outside it are the violation (CHS-07).
+
+    An operation is in the outage when it overlaps it: one sent during the outage that times out
+    after it is the outage's (a request sent to a backend still starting can hang for its whole
+    timeout), one sent after the window that fails is not."""
     errors = sorted((op for op in ops if op.outcome != "ok"), key=lambda op: op.ended)
     end = (recovered_at if recovered_at is not None else max((op.ended for op in ops), default=fault_at)) + grace_s
-    outside = [op for op in errors if not fault_at <= op.ended <= end]
+    outside = [op for op in errors if op.ended < fault_at or op.started > end]
     return {
         "outage_window_s": [0.0, round(end - grace_s - fault_at, 3)] if recovered_at is not None else None,
         "grace_s": grace_s,

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from stackprobe import canary
-from stackprobe.api_write import id_in, write_body
+from stackprobe.api_write import id_in, stores_documents, write_body
 from stackprobe.health import HealthContract, HealthReading
 from stackprobe.targets.base import Target
 
@@ -198,7 +198,9 @@ def redis_roundtrip(target: Target, prefix: str, seq: int, timeout: float = 2.0)
 
 
 def api_writes_allowed(target: Target) -> bool:
-    return target.kind == "ephemeral" or target.profile.chaos.api_write_on_live
+    """The API has a write route ([absent] parts api_writes says not) and may use it here."""
+    return stores_documents(target.profile.absent) and (
+        target.kind == "ephemeral" or target.profile.chaos.api_write_on_live)
 
 
 def api_roundtrip(backend: Backend, timeout: float = 5.0) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 from stackprobe.chaos.phases import PHASES, percentile
 from stackprobe.chaos.probes import Backend, api_probe, api_probe_ok, api_roundtrip, api_writes_allowed
 from stackprobe.profile import PhaseSlo
-from stackprobe.targets.base import Target
+from stackprobe.targets.base import Target, docker_health
 
 
 def first_success(probe: Callable[[], bool], *, interval_s: float, deadline: float, stop: threading.Event,
@@ -115,11 +115,9 @@ class RecoveryWatch:
                 self.trial.new_pid = pid
                 self._mark("running", now)
                 self._running.set()
-            if running:
-                health = (state.get("Health") or {}).get("Status")
-                if health in (None, "healthy"):
-                    self._mark("healthy", now)
-                    return
+            if running and docker_health(state) in ("healthy", "none"):
+                self._mark("healthy", now)
+                return
             policy = (container.attrs["HostConfig"].get("RestartPolicy") or {}).get("Name") or "no"
             if not state.get("Running") and not state.get("Restarting") and policy == "no" and (
                     now - self.since > 1.0):

@@ -18,10 +18,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackprobe.chaos.probes import Backend, Canary, api_probe, api_probe_ok, mysql_roundtrip, redis_roundtrip
+from stackprobe.chaos.probes import (
+    Backend,
+    Canary,
+    api_probe,
+    api_probe_ok,
+    api_roundtrip,
+    api_writes_allowed,
+    mysql_roundtrip,
+    redis_roundtrip,
+)
 from stackprobe.faults.kinds import qdiscs_left
 from stackprobe.health import HealthContract
-from stackprobe.targets.base import Target
+from stackprobe.targets.base import Target, docker_health
 
 _NO_NETWORK_MODES = ("host", "none")
 
@@ -54,6 +63,7 @@ class SteadyState:
         # succeed on a healthy stack is a profile error found before any fault; after that, a
         # backend that no longer answers it is the failing experiment's finding, not every later one's
         self.probe_proven = False
+        self.write_proven = False  # the same for the write round trip, where API writes are allowed
 
     def check(self) -> SteadyReport:
         problems: list[str] = []
@@ -70,7 +80,7 @@ class SteadyState:
                 continue
             attrs = service.inspect()
             state = attrs["State"]
-            health = (state.get("Health") or {}).get("Status", "none")
+            health = docker_health(state)
             containers[name] = f"{state.get('Status')}/{health}"
             if not state.get("Running") or state.get("Restarting"):
                 problems.append(f"{name}: {state.get('Status')} (not running)")
@@ -117,6 +127,16 @@ class SteadyState:
                             f"{answered.status or answered.error}"
                             f" on a steady stack, expected one of {profile.chaos.api_probe_ok}: fix [chaos] "
                             "api_probe_path / api_probe_ok")
+        if not self.write_proven and api_writes_allowed(self.target):
+            try:
+                api_roundtrip(self.backend, timeout)
+            except RuntimeError as error:
+                observed["api_write"] = str(error)
+                problems.append(f"the chaos write probe failed on a steady stack ({error}): fix [chaos] "
+                                "api_write_path / api_read_path / api_write_id_field, or declare [absent] parts "
+                                "api_writes when the API stores nothing")
+            else:
+                self.write_proven = True
         if self.canary is not None:
             writes: dict[str, str] = {}
             canary_objects = self.canary

@@ -63,6 +63,8 @@ class HardeningCheck:
     root_allowed: Mapping[str, str] = field(default_factory=dict)  # service -> the profile's reason
     # control -> why it could not be checked (hadolint missing): an error for that control alone
     unproven: dict[str, str] = field(default_factory=dict)
+    # control -> why there is nothing for it to judge (compose builds no image): not applicable
+    not_applicable: dict[str, str] = field(default_factory=dict)
 
     def evidence(self) -> dict[str, Any]:
         return {
@@ -123,7 +125,15 @@ def check_hardening_files(model: Mapping[str, Any], settings: HardeningSettings,
     for b in built:
         found += _dockerfile_findings(b, texts[b.service], "compose build", shown[b.service], settings, hadolint,
                                       unproven)
-    return HardeningCheck(specs, shown, found, settings.policy.root_allowed, unproven)
+    return HardeningCheck(specs, shown, found, settings.policy.root_allowed, unproven, _nothing_built(bool(built)))
+
+
+def _nothing_built(any_built: bool) -> dict[str, str]:
+    """HRD-09/10 judge the Dockerfiles compose builds: with none, they have nothing to observe."""
+    if any_built:
+        return {}
+    why = "compose builds no image (no service has build:), so there is no Dockerfile"
+    return {"HRD-09": f"{why} whose ARG or ENV could hold a secret", "HRD-10": f"{why} for hadolint to lint"}
 
 
 def check_hardening_in_effect(views: Sequence[ContainerView], model: Mapping[str, Any],
@@ -149,4 +159,4 @@ def check_hardening_in_effect(views: Sequence[ContainerView], model: Mapping[str
         shown[view.service] = _shown(b.path, project_dir)
         found += _dockerfile_findings(b, b.text(read), spec.where, shown[view.service], settings, hadolint,
                                       unproven, history_declarations(view.history))
-    return HardeningCheck(specs, shown, found, settings.policy.root_allowed, unproven)
+    return HardeningCheck(specs, shown, found, settings.policy.root_allowed, unproven, _nothing_built(bool(built)))

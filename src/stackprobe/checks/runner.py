@@ -52,6 +52,17 @@ class ConfigInputs:
     # the files use from it before the env file, so the file checks render with them too.
     shell: Mapping[str, str] | None = field(default=None, repr=False)
 
+    def from_shell(self) -> dict[str, str]:
+        """The shell's values of the variables the compose files use."""
+        return {name: self.shell[name] for name in sorted(compose_variables(list(self.compose_files)))
+                if self.shell is not None and name in self.shell}
+
+    def render(self) -> ComposeModel:
+        """The compose model as compose renders it when the stack is started: the env file, and
+        the shell's values of the variables the files use (raises ConfigInputError)."""
+        return render_compose(list(self.compose_files), self.env_file, self.project_dir,
+                              environ={**(self.environ or {}), **self.from_shell()})
+
 
 @dataclass(frozen=True)
 class ConfigCheck:
@@ -80,10 +91,8 @@ def check_config(inputs: ConfigInputs, policies: Policies) -> ConfigCheck:
     template = read_env_file(inputs.template) if has_template and inputs.template else EnvFile(Path(), {})
     # Whatever the template ships is a placeholder by definition.
     secret_policy = policies.secrets.with_defaults(template.values.values())
-    shell = {name: inputs.shell[name] for name in sorted(compose_variables(files))
-             if inputs.shell is not None and name in inputs.shell}
-    environ = {**(inputs.environ or {}), **shell}
-    model = render_compose(files, inputs.env_file, inputs.project_dir, environ=environ)
+    shell = inputs.from_shell()
+    model = inputs.render()
     names = [*(model.get("services") or {}), str(model.get("name") or "")]
     if inputs.env_file is None:
         return _check_inline(inputs, policies, secret_policy, model, names, sorted(shell))

@@ -1,6 +1,7 @@
 """The deploy suite's steps on its throwaway project (stackprobe.deploy.DeployProject): run a
-deploy command and require success, what is not up, and marker data (a document row with its
-vector, a Redis key, an uploaded file) written before a step and read back after it.
+deploy command and require success, what is not up, and marker data (a document read back
+through the API, or a row of the database where the API stores nothing; its vector, a cache key,
+an uploaded file: each where the stack has one) written before a step and read back after it.
 
 A failed step raises StepFailed, an AssertionError, so a check using it fails with its message.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from stackprobe.api_write import ApiWriteFailed, upload_file, write_document
+from stackprobe.api_write import ApiWriteFailed, read_problem, stores_documents, upload_file, write_document
 from stackprobe.commands import CommandRun
 from stackprobe.deploy import DeployProject
 from stackprobe.evidence import Evidence
@@ -48,12 +49,25 @@ def container_ids(project: DeployProject) -> dict[str, tuple[str, str]]:
     return {name: (s["id"], s["status"]) for name, s in project.containers_by_service().items()}
 
 
-def put_document(project: DeployProject, text: str) -> int:
+def put_document(project: DeployProject, text: str) -> str:
     """Store a document through the backend's API; its id."""
     try:
-        return int(write_document(project.target.http(), project.target.backend_url, project.profile.chaos, text))
+        return write_document(project.target.http(), project.target.backend_url, project.profile.chaos, text)
     except ApiWriteFailed as error:
         raise StepFailed(f"storing a document: {error}") from None
+
+
+def writes_documents(project: DeployProject) -> bool:
+    return stores_documents(project.profile.absent)
+
+
+def stores_uploads(project: DeployProject) -> bool:
+    """Whether the backend takes uploaded files ([deploy] uploads_path; "" for a stack without)."""
+    return bool(project.profile.deploy.uploads_path)
+
+
+def has_vector_search(project: DeployProject) -> bool:
+    return "vector_store" not in project.profile.absent.parts
 
 
 def put_upload(project: DeployProject, name: str, data: bytes) -> str:
@@ -72,33 +86,58 @@ def top_hit(project: DeployProject, text: str) -> str | None:
     return answer.ids[0] if answer.ids else None
 
 
-def document_row(project: DeployProject, doc_id: int) -> tuple[Any, ...] | None:
-    with project.target.mysql() as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT id, content FROM documents WHERE id = %s", (doc_id,))
-        row = cursor.fetchone()
-        return tuple(row) if row else None
+MARKER_TABLE = "stackprobe_deploy_marker"  # in the throwaway project's own database only
+
+
+def _marker_rows(project: DeployProject, sql: str, text: str, create: bool = False) -> list[Any]:
+    """`sql` with `text` on the project's database (the marker table created first if asked)."""
+    try:
+        with project.target.mysql(timeout=10, read_timeout=30) as connection, connection.cursor() as cursor:
+            if create:
+                cursor.execute(f"CREATE TABLE IF NOT EXISTS `{MARKER_TABLE}` "
+                               "(id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(64) NOT NULL)")
+            cursor.execute(sql, (text,))
+            rows = list(cursor.fetchall())
+            connection.commit()
+            return rows
+    except Exception as error:  # the database refused or is unreachable: one line, the step fails
+        raise StepFailed(f"the marker row in {MARKER_TABLE}: {type(error).__name__}: {error}") from None
 
 
 def marker(project: DeployProject) -> dict[str, Any]:
-    """Write one document (a row and a vector), one Redis key, one uploaded file; what to read back."""
+    """Write one document through the API (and its vector) or else a row into the database, one
+    cache key and one uploaded file, each where the stack has one; what to read back."""
     text = f"stackprobe deploy marker {secrets.token_hex(8)}"
-    key = f"stackprobe:deploy:{secrets.token_hex(6)}"
-    project.target.redis().set(key, text)
-    data = secrets.token_bytes(2048)
-    return {"text": text, "doc_id": put_document(project, text), "key": key,
-            "upload": put_upload(project, f"marker-{secrets.token_hex(4)}.bin", data)}
+    seen: dict[str, Any] = {"text": text}
+    if writes_documents(project):
+        seen["doc_id"] = put_document(project, text)
+    else:  # no API route stores anything: the text goes into the project's database itself
+        _marker_rows(project, f"INSERT INTO `{MARKER_TABLE}` (v) VALUES (%s)", text, create=True)
+        seen["row"] = True
+    if project.profile.services.cache:
+        seen["key"] = f"stackprobe:deploy:{secrets.token_hex(6)}"
+        project.target.redis().set(seen["key"], text)
+    if stores_uploads(project):
+        seen["upload"] = put_upload(project, f"marker-{secrets.token_hex(4)}.bin", secrets.token_bytes(2048))
+    return seen
 
 
 def marker_problems(project: DeployProject, seen: dict[str, Any], when: str) -> list[str]:
     """What of `marker()`'s data is no longer there, `when` saying after which step."""
+    target = project.target
     problems = []
-    if document_row(project, seen["doc_id"]) != (seen["doc_id"], seen["text"]):
-        problems.append(f"document row {seen['doc_id']} missing {when}")
-    if top_hit(project, seen["text"]) != str(seen["doc_id"]):
-        problems.append(f"vector of document {seen['doc_id']} not found {when}")
-    if project.target.redis().get(seen["key"]) != seen["text"]:
-        problems.append(f"Redis key {seen['key']} missing {when}")
+    doc = seen.get("doc_id")  # None: no API write route (the rows are compared by checksum instead)
+    if doc is not None:
+        read = read_problem(target.http(), target.backend_url, project.profile.chaos, doc, seen["text"])
+        if read:
+            problems.append(f"document {doc} not read back {when} ({read})")
+        if has_vector_search(project) and top_hit(project, seen["text"]) != doc:
+            problems.append(f"vector of document {doc} not found {when}")
+    if "row" in seen and not _marker_rows(project, f"SELECT id FROM `{MARKER_TABLE}` WHERE v = %s", seen["text"]):
+        problems.append(f"marker row in {MARKER_TABLE} missing {when}")
+    if "key" in seen and target.redis().get(seen["key"]) != seen["text"]:
+        problems.append(f"cache key {seen['key']} missing {when}")
     uploads = project.profile.deploy.uploads_dir
-    if uploads and seen["upload"] not in project.backend().file_digests(uploads):
+    if "upload" in seen and uploads and seen["upload"] not in project.backend().file_digests(uploads):
         problems.append(f"uploaded file {seen['upload']} missing {when}")
     return problems

@@ -48,7 +48,7 @@ class MigrationState:
         if self.current_exit != 0:
             return f"could not read the current revision (exit {self.current_exit}): {self.current_output[-300:]}"
         return (f"schema at {sorted(self.current) or 'no revision'}, migration head is {sorted(self.heads)}: "
-                "run the migrations (alembic upgrade head) as the deploy flow does")
+                "run the migrations ([stack] migrate_command) as the deploy flow does")
 
 
 def migration_state(target: Target) -> MigrationState:

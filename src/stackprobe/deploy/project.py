@@ -20,7 +20,7 @@ import httpx
 from stackprobe.commands import CommandRun, run_command
 from stackprobe.profile import Profile
 from stackprobe.redact import REDACTOR
-from stackprobe.targets.base import PROJECT_LABEL, Service
+from stackprobe.targets.base import PROJECT_LABEL, Service, docker_health
 from stackprobe.targets.envfiles import write_env
 from stackprobe.targets.ephemeral import EphemeralTarget
 
@@ -55,7 +55,6 @@ class DeployProject:
         if not first.is_absolute() and (project_dir / first).exists():
             command[0] = str(project_dir / first)
         self.command = command
-        self.ever_started = False
 
     # --- running commands -----------------------------------------------------------------
     def environ(self, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -70,21 +69,32 @@ class DeployProject:
         env.update(extra or {})
         return env
 
-    def deploy(self, *args: str, extra_env: dict[str, str] | None = None,
+    def deploy(self, action: str, *args: str, extra_env: dict[str, str] | None = None,
                timeout: float | None = None) -> CommandRun:
-        if args and args[0] in {"init", "start", "restart", "update"}:
-            self.ever_started = True
-        return self.run([*self.command, *args], extra_env=extra_env, timeout=timeout)
+        """Run one of the deploy command's actions ([deploy] actions), `args` after it."""
+        argv = self.profile.deploy.action(action)
+        if not argv:
+            raise ValueError(f"the deploy command offers no {action} ([deploy] actions.{action} = [])")
+        return self.run([*argv, *args], extra_env=extra_env, timeout=timeout)
 
-    def run(self, argv: Sequence[str], extra_env: dict[str, str] | None = None,
-            timeout: float | None = None) -> CommandRun:
+    def expand(self, argv: Sequence[str], shown: bool = False) -> list[str]:
+        """`{deploy}` is the deploy command and `{env_file}` this project's env file; `shown`
+        keeps the profile's own words, for messages (`stack/scripts/deploy.sh clean`)."""
         expanded: list[str] = []
         for arg in argv:
             if arg == "{deploy}":
-                expanded += self.command
+                expanded += self.profile.deploy.command if shown else self.command
             else:
-                expanded.append(arg.replace("{env_file}", str(self.env_file)))
-        return run_command(expanded, cwd=self.project_dir, env=self.environ(extra_env),
+                expanded.append(arg if shown else arg.replace("{env_file}", str(self.env_file)))
+        return expanded
+
+    def shown(self, action: str) -> str:
+        """An action's command as the profile names it."""
+        return " ".join(self.expand(self.profile.deploy.action(action), shown=True))
+
+    def run(self, argv: Sequence[str], extra_env: dict[str, str] | None = None,
+            timeout: float | None = None) -> CommandRun:
+        return run_command(self.expand(argv), cwd=self.project_dir, env=self.environ(extra_env),
                            timeout=timeout or self.profile.deploy.command_timeout_s)
 
     # --- what exists ------------------------------------------------------------------------
@@ -95,7 +105,7 @@ class DeployProject:
             state = container.attrs.get("State", {})
             found[str(container.labels.get("com.docker.compose.service", container.name))] = {
                 "id": str(container.id)[:12], "name": str(container.name), "status": str(container.status),
-                "health": str((state.get("Health") or {}).get("Status", "none")),
+                "health": docker_health(state),
             }
         return found
 

@@ -90,6 +90,19 @@ class ReadTraffic:
         """Let the traffic run for `seconds` more (returns early once it stopped)."""
         self._traffic.wait(seconds)
 
+    def settle(self, since_s: float, max_s: float) -> bool:
+        """Let the traffic run until an answer sent after `since_s` succeeded with no failure after
+        it (so a recovery is observed, not assumed from the clock), at most `max_s` seconds more."""
+        deadline = time.monotonic() + max_s
+        while True:
+            samples = self.samples
+            last_failure = max((t for t, ok, _ in samples if not ok), default=-1.0)
+            if any(ok and t >= max(since_s, last_failure) for t, ok, _ in samples):
+                return True
+            if time.monotonic() >= deadline or self._traffic.stopped_by:
+                return False
+            self._traffic.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+
     def report(self) -> TrafficReport:
         samples = list(self.samples)
         report = TrafficReport(sent=len(samples), stopped_by=self.stopped_by)

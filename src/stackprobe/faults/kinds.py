@@ -21,7 +21,7 @@ import re
 import time
 from typing import Any, ClassVar
 
-from docker.errors import NotFound
+from docker.errors import APIError, NotFound
 
 from stackprobe.faults.records import UndoRecord
 from stackprobe.targets.base import Service, Target
@@ -92,9 +92,20 @@ class Stop(FaultKind):
 class Pause(FaultKind):
     name = "pause"
 
+    attempts: ClassVar[int] = 3
+
     def inject(self, target: Target, svc: Service, record: UndoRecord, prefix: list[str]) -> dict[str, Any]:
-        svc.container.pause()
-        return {"via": "docker pause"}
+        # The freezer gives up when a task will not stop at once (a busy host: runc then thaws
+        # it again); a moment later it usually can.
+        for attempt in range(1, self.attempts + 1):
+            try:
+                svc.container.pause()
+                return {"via": "docker pause", "attempts": attempt}
+            except APIError as error:
+                if "unable to freeze" not in str(error) or attempt == self.attempts:
+                    raise
+                time.sleep(0.5 * attempt)
+        raise AssertionError("unreachable")
 
     def undo(self, target: Target, container: Any, record: UndoRecord, prefix: list[str], grace_s: float) -> str:
         if container.attrs["State"].get("Paused"):

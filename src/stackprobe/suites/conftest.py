@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from stackprobe.checks import ConfigCheck, ConfigInputs, Finding, check_config, policies
+from stackprobe.checks import ConfigCheck, ConfigInputError, ConfigInputs, Finding, check_config, policies
 from stackprobe.evidence import Evidence
 from stackprobe.settings import RunSettings
 from stackprobe.targets.envfiles import generated_from_template, write_env
@@ -37,8 +37,11 @@ def config_inputs(stackprobe_settings: RunSettings, tmp_path_factory: pytest.Tem
 
 @pytest.fixture(scope="session")
 def config_check(config_inputs: ConfigInputs, stackprobe_settings: RunSettings) -> ConfigCheck:
-    """Every file check under the profile's policies."""
-    return check_config(config_inputs, policies(stackprobe_settings.profile))
+    """Every file check under the profile's policies; files compose rejects are one line."""
+    try:
+        return check_config(config_inputs, policies(stackprobe_settings.profile))
+    except ConfigInputError as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,17 @@ PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 
 
+def docker_health(state: dict[str, Any]) -> str:
+    """A container's own healthcheck verdict from its inspected State; "none" without one."""
+    return str((state.get("Health") or {}).get("Status", "none"))
+
+
+def container_ready(state: dict[str, Any]) -> bool:
+    """Running (not paused, not restarting) and healthy by its own healthcheck when it has one."""
+    return (bool(state.get("Running")) and not state.get("Paused") and not state.get("Restarting")
+            and docker_health(state) in ("healthy", "none"))
+
+
 def _connect_auth_if_asked(connection: Any) -> None:
     """redis-py's connection set-up, but a Redis without any password (which rejects AUTH) is
     connected to without one: RDS-02 reports the missing password, the other checks still run."""

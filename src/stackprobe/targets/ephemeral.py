@@ -21,7 +21,7 @@ from stackprobe.checks.policies import secret_policy
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.profile import Profile, with_roles
 from stackprobe.redact import REDACTOR
-from stackprobe.targets.base import PROJECT_LABEL, Target
+from stackprobe.targets.base import PROJECT_LABEL, Target, container_ready, docker_health
 from stackprobe.targets.envfiles import generated_from_template, read_env, write_env
 from stackprobe.targets.isolation import isolation_override, prepare_binds, state_root, to_yaml
 from stackprobe.targets.leftovers import PREFIX, remove_leftovers
@@ -159,9 +159,9 @@ class EphemeralTarget(Target):
         lines = [f"the stack did not become healthy: {' '.join(stderr[-3:])}"]
         for service in self.services().values():
             state = service.state()
-            health = (state.get("Health") or {}).get("Status", "none")
-            if state.get("Status") != "running" or health not in {"healthy", "none"}:
-                lines.append(f"--- {service.name}: status={state.get('Status')} health={health}; last log lines:")
+            if not container_ready(state):
+                lines.append(f"--- {service.name}: status={state.get('Status')} health={docker_health(state)}; "
+                             "last log lines:")
                 lines += service.logs(tail=30).rstrip().splitlines()
         return "\n".join(lines)
 

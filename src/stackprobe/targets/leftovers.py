@@ -34,6 +34,7 @@ PREFIX = "spx"
 _NAME = re.compile(rf"^{PREFIX}(\d+)x[0-9a-f]+$")
 _LABEL = "com.docker.compose.project"
 THROWAWAY_LABEL = "stackprobe.throwaway"
+TARGET_LABEL = "stackprobe.target"  # the compose project a throwaway was made for
 _IMAGE_TAG = re.compile(rf"^{PREFIX}(\d+)x[0-9a-f]+-[a-z0-9-]+:deploy$")
 SCRATCH_PREFIX = "stackprobe-bkp-"
 
@@ -86,9 +87,11 @@ def remove_leftovers(client: Any) -> list[str]:
 
 
 # --- throwaway containers, volumes and images ----------------------------------------------
-def throwaway_labels(what: str, pid: int) -> dict[str, str]:
-    """The labels that let a later run tell a dead owner's throwaway object from a live run's."""
-    return {THROWAWAY_LABEL: what, "stackprobe.runner": RUNNER, "stackprobe.pid": str(pid)}
+def throwaway_labels(what: str, pid: int, target_project: str) -> dict[str, str]:
+    """The labels that let a later run tell a dead owner's throwaway object from a live run's,
+    and name the copy or deployment it was made for."""
+    return {THROWAWAY_LABEL: what, "stackprobe.runner": RUNNER, "stackprobe.pid": str(pid),
+            TARGET_LABEL: target_project}
 
 
 def containers(client: Any, label: str) -> list[Any]:

@@ -54,6 +54,26 @@ def _recovery_after_undo(chaos: ChaosRun, fault: Fault, service: str, dependency
     return problems
 
 
+def _probe_needs_database(chaos: ChaosRun, service: str, state: str, evidence: Evidence) -> list[str]:
+    """While the database is out, the read probe (the data path where API writes are not allowed)
+    must fail: one that still answers as usual does not read the database, and its recovery
+    afterwards would show nothing."""
+    if service != chaos.target.profile.services.database:
+        return []
+    path = DataPathWatch(chaos.backend, chaos.cfg.poll_interval_s, chaos.cfg.degraded_latency_s)
+    if path.writes:
+        return []
+    worked = path.attempt()
+    evidence.record("probe_while_out", {"probe": path.probe, "answered_as_usual": worked,
+                                        "failed_as": dict(path.failures)})
+    if not worked:
+        return []
+    cfg = chaos.cfg
+    return [f"its data path {path.probe} answered as usual (one of {cfg.api_probe_ok}) while {service} was "
+            f"{state}: it does not read the database, so its recovery shows nothing; set [chaos] api_probe_path "
+            "to a read the database serves"]
+
+
 def _dependency_down(chaos: ChaosRun, service: str, evidence: Evidence) -> None:
     target, cfg = chaos.target, chaos.cfg
     dependency = dependency_of(target.profile, service)
@@ -61,8 +81,9 @@ def _dependency_down(chaos: ChaosRun, service: str, evidence: Evidence) -> None:
     backend_before = _backend_identity(chaos)
     with chaos.injector.stopped(service) as fault:
         seen = observe_health(chaos.backend, chaos.target.profile, dependency, service, fault.injected_at, cfg.outage_s)
+        problems = _probe_needs_database(chaos, service, "stopped", evidence)
         fault.restore()
-        problems = outage_problems(chaos.target.profile, seen, must_reflect=True)
+        problems += outage_problems(chaos.target.profile, seen, must_reflect=True)
         problems += _recovery_after_undo(chaos, fault, service, dependency, evidence)
     evidence.record("outage", seen.summary())
     evidence.record("backend", {"before": backend_before, "after": _backend_identity(chaos)})
@@ -144,6 +165,8 @@ def test_frozen_dependency_does_not_hang_health(frozen: tuple[str, str], experim
             probe.join(timeout=bound + 1)
             effect["first_bytes_s_while_slowed"] = (greeting[0] if greeting and greeting[0] is not None
                                                     else f"none within {bound:g} s")
+        else:  # a slowed database may still answer within the probe's time; a paused one cannot
+            problems += _probe_needs_database(chaos, service, "paused", evidence)
         fault.restore()
         problems += outage_problems(chaos.target.profile, seen, must_reflect=False)
         problems += _recovery_after_undo(chaos, fault, service, dependency, evidence)
@@ -169,6 +192,7 @@ def test_partition_degrades_then_heals(partition_dependency: str, experiment: Ch
             problems.append(f"{service} is still on {sorted(networks)} after the disconnect: no partition")
         seen = observe_health(chaos.backend, chaos.target.profile, partition_dependency, service,
                               fault.injected_at, cfg.outage_s)
+        problems += _probe_needs_database(chaos, service, "cut off", evidence)
         fault.restore()
         attrs = chaos.target.service(service).inspect()
         back = attrs["NetworkSettings"].get("Networks") or {}

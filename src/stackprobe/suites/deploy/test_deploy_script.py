@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from stackprobe.absence import NOT_APPLICABLE
 from stackprobe.commands import CommandRun
 from stackprobe.deploy import (
     DeployProject,
@@ -22,43 +23,61 @@ from stackprobe.deploy import (
 from stackprobe.deploy.markers import (
     container_ids,
     ensure_initialized,
+    has_vector_search,
     marker,
     marker_problems,
     not_up,
     put_document,
     put_upload,
+    stores_uploads,
     succeeded,
     top_hit,
+    writes_documents,
 )
 from stackprobe.evidence import Evidence
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
 
 
+def offered(project: DeployProject, *actions: str) -> None:
+    """Not applicable unless the deploy command offers every one of `actions` ([deploy] actions)."""
+    missing = [a for a in actions if not project.profile.deploy.action(a)]
+    if missing:
+        pytest.skip(f"{NOT_APPLICABLE}: the deploy command offers no {', '.join(missing)} "
+                    f"([deploy] actions.{missing[0]} = [])")
+
+
+def with_migrations(project: DeployProject) -> bool:
+    return "migrations" not in project.profile.absent.parts
+
+
 # --- DEP-01 ----------------------------------------------------------------------------------
 @pytest.mark.control("DEP-01")
 def test_help_lists_every_documented_subcommand(deploy_project: DeployProject, evidence: Evidence) -> None:
+    offered(deploy_project, "help")
     run = succeeded(deploy_project.deploy("help", timeout=30), evidence, "help")
     lines = [line.strip() for line in run.stdout.splitlines()]
     missing = [c for c in deploy_project.profile.deploy.subcommands
                if not any(re.match(rf"{re.escape(c)}(\s|$)", line) for line in lines)]
     evidence.record("subcommands_missing_from_help", missing)
-    assert not missing, (f"`{' '.join(deploy_project.command)} help` does not list {missing}: document every "
-                         "subcommand, one line each")
+    assert not missing, (f"`{deploy_project.shown('help')}` does not list {missing}: document every subcommand, "
+                         "one line each")
 
 
 @pytest.mark.control("DEP-01")
 def test_init_on_a_fresh_project_migrates_and_is_safe_to_rerun(deploy_project: DeployProject,
                                                                evidence: Evidence) -> None:
     project = deploy_project
+    offered(project, "init")
     if not project.is_fresh():
         project.remove_stack()
     first = succeeded(project.deploy("init"), evidence, "init on a fresh project")
     problems = not_up(project)
     assert not problems, f"after init: {', '.join(problems)}"
-    state = migration_state(project.target)
-    evidence.record("migrations_after_first_init", state.as_evidence())
-    assert state.at_head, f"after init: {state.problem()}"
+    if with_migrations(project):
+        state = migration_state(project.target)
+        evidence.record("migrations_after_first_init", state.as_evidence())
+        assert state.at_head, f"after init: {state.problem()}"
     assert project.wait_healthy(30) is not None, (
         f"after init the health URL {project.target.health_url} never answered 2xx")
 
@@ -72,16 +91,18 @@ def test_init_on_a_fresh_project_migrates_and_is_safe_to_rerun(deploy_project: D
     problems = not_up(project) + marker_problems(project, seen, "after a second init")
     if project.volumes() != volumes:
         problems.append(f"volumes changed: {sorted(volumes)} -> {sorted(project.volumes())}")
-    state = migration_state(project.target)
-    evidence.record("migrations_after_second_init", state.as_evidence())
-    if not state.at_head:
-        problems.append(state.problem())
+    if with_migrations(project):
+        state = migration_state(project.target)
+        evidence.record("migrations_after_second_init", state.as_evidence())
+        if not state.at_head:
+            problems.append(state.problem())
     assert not problems, f"a second init is not harmless: {'; '.join(problems)}"
 
 
 @pytest.mark.control("DEP-01")
 def test_stop_start_restart_keep_data(deploy_project: DeployProject, evidence: Evidence) -> None:
     project = deploy_project
+    offered(project, "init", "stop", "start", "restart")
     ensure_initialized(project, evidence)
     seen = marker(project)
     volumes, before = project.volumes(), project.containers_by_service()
@@ -105,6 +126,7 @@ def test_stop_start_restart_keep_data(deploy_project: DeployProject, evidence: E
 @pytest.mark.control("DEP-01")
 def test_logs_show_every_service(deploy_project: DeployProject, evidence: Evidence) -> None:
     project = deploy_project
+    offered(project, "init", "logs")
     ensure_initialized(project, evidence)
     run = succeeded(project.deploy("logs", timeout=60), evidence, "logs")
     lines = [line for line in run.stdout.splitlines() if line.strip()]
@@ -119,6 +141,7 @@ def test_logs_show_every_service(deploy_project: DeployProject, evidence: Eviden
 @pytest.mark.control("DEP-01")
 def test_backup_writes_a_dump(deploy_project: DeployProject, evidence: Evidence) -> None:
     project = deploy_project
+    offered(project, "init", "backup")
     ensure_initialized(project, evidence)
     seen = marker(project)
     cfg = project.profile.deploy
@@ -142,14 +165,18 @@ def test_update_flow_keeps_data_and_comes_back_within_slo(deploy_project: Deploy
                                                           evidence: Evidence) -> None:
     project = deploy_project
     cfg = project.profile.deploy
+    offered(project, "init")
     ensure_initialized(project, evidence)
-    texts = [f"stackprobe update keeps me {i} {secrets.token_hex(8)}" for i in range(cfg.seed_documents)]
+    documents = cfg.seed_documents if writes_documents(project) else 0
+    texts = [f"stackprobe update keeps me {i} {secrets.token_hex(8)}" for i in range(documents)]
     doc_ids = [put_document(project, text) for text in texts]
-    for i in range(cfg.seed_uploads):
+    uploads = stores_uploads(project) and bool(cfg.uploads_dir)
+    for i in range(cfg.seed_uploads if uploads else 0):
         put_upload(project, f"update-{i}-{secrets.token_hex(4)}.bin", secrets.token_bytes(4096 * (i + 1)))
     rows_before = table_checksums(project.target)
-    files_before = project.backend().file_digests(cfg.uploads_dir) if cfg.uploads_dir else {}
-    hits_before = {str(d): top_hit(project, t) for d, t in zip(doc_ids, texts, strict=True)}
+    files_before = project.backend().file_digests(cfg.uploads_dir) if uploads else {}
+    vectors = has_vector_search(project)
+    hits_before = {d: top_hit(project, t) for d, t in zip(doc_ids, texts, strict=True)} if vectors else {}
     volumes_before = project.volumes()
 
     base = project.target.backend_url
@@ -164,8 +191,8 @@ def test_update_flow_keeps_data_and_comes_back_within_slo(deploy_project: Deploy
                 break
         flow_ended_s = traffic.elapsed()
         healthy_after_s = project.wait_healthy(cfg.update_slo_s)
-        # keep reading a little after the flow, so the recovery is seen by the traffic too
-        traffic.sleep(2.0)
+        # the recovery is the traffic's own observation: read on until an answer after the flow succeeds
+        traffic.settle(since_s=flow_ended_s, max_s=cfg.update_slo_s)
     seen = traffic.report()
     evidence.record("project", project.project)
     evidence.record("update_flow", [s.summary() for s in steps])
@@ -177,17 +204,17 @@ def test_update_flow_keeps_data_and_comes_back_within_slo(deploy_project: Deploy
     assert healthy_after_s is not None, f"health did not answer 2xx within {cfg.update_slo_s} s after the update flow"
 
     rows_after = table_checksums(project.target)
-    files_after = project.backend().file_digests(cfg.uploads_dir) if cfg.uploads_dir else {}
-    hits_after = {str(d): top_hit(project, t) for d, t in zip(doc_ids, texts, strict=True)}
+    files_after = project.backend().file_digests(cfg.uploads_dir) if uploads else {}
+    hits_after = {d: top_hit(project, t) for d, t in zip(doc_ids, texts, strict=True)} if vectors else {}
     lost_rows = {t: {"before": v, "after": rows_after.get(t)} for t, v in rows_before.items() if rows_after.get(t) != v}
     lost_files = sorted(p for p, d in files_before.items() if files_after.get(p) != d)
     lost_vectors = sorted(d for d, hit in hits_before.items() if hits_after.get(d) != hit)
     missing_volumes = sorted(set(volumes_before) - set(project.volumes()))
-    state = migration_state(project.target)
+    state = migration_state(project.target) if with_migrations(project) else None
     evidence.record("data", {"tables": rows_before, "files": len(files_before), "documents": len(doc_ids),
                              "changed_tables": lost_rows, "lost_files": lost_files, "lost_vectors": lost_vectors,
                              "missing_volumes": missing_volumes})
-    evidence.record("migrations", state.as_evidence())
+    evidence.record("migrations", state.as_evidence() if state else "declared absent ([absent] parts)")
     problems = []
     if lost_rows:
         shown = ", ".join(f"{t}: {v['before']} -> {v['after']}" for t, v in lost_rows.items())
@@ -198,7 +225,7 @@ def test_update_flow_keeps_data_and_comes_back_within_slo(deploy_project: Deploy
         problems.append(f"{len(lost_vectors)} of {len(doc_ids)} documents no longer found by vector search")
     if missing_volumes:
         problems.append(f"volumes gone: {missing_volumes}")
-    if not state.at_head:
+    if state and not state.at_head:
         problems.append(state.problem())
     assert not problems, (f"the update flow did not keep its promises: {'; '.join(problems)}; "
                           "never remove volumes in an update")
@@ -214,6 +241,7 @@ def test_update_flow_keeps_data_and_comes_back_within_slo(deploy_project: Deploy
 def test_clean_refuses_without_confirmation_and_removes_volumes_with_it(deploy_project: DeployProject,
                                                                        evidence: Evidence) -> None:
     project = deploy_project
+    offered(project, "init", "clean")
     ensure_initialized(project, evidence)
     volumes, before = project.volumes(), container_ids(project)
     refused = project.deploy("clean", timeout=120)
@@ -222,7 +250,8 @@ def test_clean_refuses_without_confirmation_and_removes_volumes_with_it(deploy_p
     evidence.record("after_unconfirmed_clean", {"volumes": project.volumes(), "containers": after})
     kept = project.volumes() == volumes and after == before
     assert refused.exit_code != 0 and kept, (
-        f"`clean` without confirmation (no terminal, no CONFIRM) must refuse and remove nothing: it "
+        f"`{project.shown('clean')}` without confirmation (no terminal, no CONFIRM) must refuse and remove "
+        "nothing: it "
         f"{'exited 0' if refused.exit_code == 0 else f'exited {refused.exit_code}'} and "
         f"{'kept everything' if kept else f'left volumes {project.volumes()} of {volumes}'}")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from stackprobe.absence import not_applicable
 from stackprobe.deploy import fingerprint_changes, migration_state, schema_fingerprint
 from stackprobe.evidence import Evidence
 from stackprobe.profile import with_roles
@@ -17,6 +18,9 @@ from stackprobe.targets import Target
 @pytest.mark.control("DEP-02")
 @pytest.mark.nightly
 def test_schema_at_migration_head(target: Target, evidence: Evidence) -> None:
+    absent = not_applicable(target.profile.absent, "migrations")
+    if absent:
+        pytest.skip(absent)
     state = migration_state(target)
     evidence.record("migrations", state.as_evidence())
     assert state.at_head, state.problem()
@@ -33,7 +37,8 @@ def test_migrations_run_twice_change_nothing(target: Target, evidence: Evidence)
         evidence.record("mode", "live: read-only, `current` against `heads`; migrations not run")
         return
     command = with_roles(target.profile.stack.migrate_command, target.profile)
-    assert command, "[stack] migrate_command is empty: nothing to run twice"
+    assert command, ("[stack] migrate_command is empty: nothing to run twice; name the migration command, or "
+                     "declare that the schema has none ([absent] parts = [\"migrations\"])")
     before = schema_fingerprint(target)
     runs, changes = [], []
     for attempt in (1, 2):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stackprobe.checks import ConfigInputs, render_compose
+from stackprobe.checks import ConfigInputError, ConfigInputs
 from stackprobe.checks.hardening_runner import HardeningCheck, HardeningSettings, check_hardening_files
 from stackprobe.checks.policies import hardening_settings
 from stackprobe.inspect.hardening import collect_hardening
@@ -24,8 +24,10 @@ def hardening(stackprobe_settings: RunSettings) -> HardeningSettings:
 @pytest.fixture(scope="session")
 def hardening_files(config_inputs: ConfigInputs, hardening: HardeningSettings, stackprobe_settings: RunSettings,
                     request: pytest.FixtureRequest) -> HardeningCheck:
-    model = render_compose(config_inputs.compose_files, config_inputs.env_file, config_inputs.project_dir,
-                           environ=config_inputs.environ)
+    try:
+        model = config_inputs.render()
+    except ConfigInputError as error:  # one line, the error of every file check
+        pytest.fail(str(error), pytrace=False)
     read: Callable[[Path], bytes] | None = None
     if stackprobe_settings.host:
         # The compose files are private copies of the host's; the Dockerfiles they build are read

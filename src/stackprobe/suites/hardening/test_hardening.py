@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from stackprobe.absence import NOT_APPLICABLE
 from stackprobe.checks.hardening_runner import HardeningCheck
 from stackprobe.evidence import Evidence
 from stackprobe.suites.conftest import assert_control_clean
@@ -19,10 +20,13 @@ def _controls() -> list[pytest.ParameterSet]:
 
 def _proven(check: HardeningCheck, request: pytest.FixtureRequest) -> HardeningCheck:
     """The check, or an error at set-up for a control it could not prove (one line: hadolint
-    missing names its install step); the other controls keep their verdicts."""
+    missing names its install step), or not applicable for one with nothing to judge; the other
+    controls keep their verdicts."""
     control = request.node.callspec.params["control"]
     if control in check.unproven:
         pytest.fail(check.unproven[control], pytrace=False)
+    if control in check.not_applicable:
+        pytest.skip(f"{NOT_APPLICABLE}: {check.not_applicable[control]}")
     return check
 
 

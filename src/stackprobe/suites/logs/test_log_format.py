@@ -21,7 +21,8 @@ def test_log_file_where_configured_lines_in_format(target: Target, log_policy: L
     cfg = target.profile.logs
     evidence.record("log", log_policy.describe())
     marker = f"spx-log01-{secrets.token_hex(6)}"
-    status = target.http().get(target.health_url, headers={cfg.request_id_header: marker}).status_code
+    query = {cfg.marker_query_param: marker} if cfg.marker_query_param else None
+    status = target.http().get(target.health_url, headers={cfg.request_id_header: marker}, params=query).status_code
     service = log_service(target, log_policy)
     waited, seen = time.monotonic(), ""
     while time.monotonic() - waited < cfg.appear_within_s:
@@ -42,9 +43,11 @@ def test_log_file_where_configured_lines_in_format(target: Target, log_policy: L
         f"no log file {log_policy.file} in {log_policy.service} (the directory holds {names or 'nothing'}): "
         f"log to the configured path ({log_policy.sources['file']})")
     assert seen, (
-        f"a health request with {cfg.request_id_header}: {marker} did not appear in {log_policy.where} within "
-        f"{cfg.appear_within_s} s: the service does not log its requests, with their id, where the profile says "
-        "([logs] file; [absent] parts log_file for standard output)")
+        f"a health request with {cfg.request_id_header}: {marker}"
+        f"{f' (and ?{cfg.marker_query_param}={marker})' if query else ''} did not appear in {log_policy.where} "
+        f"within {cfg.appear_within_s} s: the service does not log its requests, with their id, where the profile "
+        "says ([logs] file; [absent] parts log_file for standard output; [logs] marker_query_param for an access "
+        "log without request ids)")
     report = check_format(files, cfg.line_pattern, cfg.continuation_pattern)
     evidence.record("format", report.summary())
     evidence.record("line_pattern", cfg.line_pattern)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stackprobe.chaos.outage import OutageObservation, observe_outage
+from stackprobe.chaos.outage import OutageObservation, not_healthy_before, observe_outage
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.faults import Injector
 from stackprobe.metrics import ScrapeError, scrape
@@ -23,6 +23,8 @@ def outages(target: Target, stackprobe_settings: RunSettings, fault_injector: In
         reason = fault_injector.guard.refusal("stop", service)
         if reason:
             pytest.skip(reason)
+    if problem := not_healthy_before(target, health.recover_within_s):
+        pytest.fail(problem, pytrace=False)
     window = max(health.outage_window_s, health.reflect_within_s * 2)
     return {
         dependency: observe_outage(target, fault_injector, dependency, service, window)

@@ -106,7 +106,8 @@ def test_health_reflects_state_promptly(outages: dict[str, OutageObservation], e
     problems = []
     for name, seen in outages.items():
         evidence.record(f"timing:{name}", {"reflected_after_s": seen.reflected_after_s,
-                                           "recovered_after_s": seen.recovered_after_s})
+                                           "recovered_after_s": seen.recovered_after_s,
+                                           "service_ready_after_s": seen.service_ready_after_s})
         if seen.reflected_after_s is None:
             problems.append(f"{name} outage never showed in health ({seen.polls} polls): nothing to time "
                             "(see HLT-03)")

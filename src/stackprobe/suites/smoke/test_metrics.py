@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections import Counter
 
 import pytest
 
 from stackprobe.evidence import Evidence
-from stackprobe.metrics import ScrapeError, counter_total, families, samples, scrape
+from stackprobe.metrics import ScrapeError, counter_total, families, scrape, watch_counters
 from stackprobe.targets import Target
 
 
@@ -45,23 +46,13 @@ def test_metrics_valid_with_required_families(target: Target, metrics_text: str,
 @pytest.mark.control("MET-02")
 @pytest.mark.nightly
 def test_counters_never_go_down(target: Target, metrics_text: str, evidence: Evidence) -> None:
-    rounds = target.profile.metrics.scrapes
     client, ping = target.http(), target.backend_url + target.profile.metrics.traffic_path
-    previous = samples(metrics_text)
-    decreases = []
-    for _ in range(rounds):
-        for _ in range(3):
-            client.get(ping)
-        current = samples(scrape_again(target))
-        for key, value in current.items():
-            name = key[0]
-            if (name.endswith("_total") or name.endswith("_count")) and value < previous.get(key, 0):
-                decreases.append(f"{name}{dict(key[1])}: {previous[key]:g} -> {value:g}")
-        previous = {**previous, **current}
-    evidence.record("scrapes", rounds + 1)
-    evidence.record("decreases", decreases[:20])
-    assert not decreases, (f"{len(decreases)} counter samples went down between scrapes "
-                           f"(separate registries per worker?): {decreases[:3]}")
+    watch = watch_counters(metrics_text, lambda: scrape_again(target), lambda: client.get(ping),
+                           target.profile.metrics.scrapes)
+    evidence.record("scrapes", watch.scrapes)
+    evidence.record("decreases", watch.decreases[:20])
+    assert not watch.decreases, (f"{len(watch.decreases)} counter samples went down between scrapes "
+                                 f"(separate registries per worker?): {watch.decreases[:3]}")
 
 
 @pytest.mark.control("MET-03")
@@ -71,7 +62,13 @@ def test_request_counter_moves_with_traffic(target: Target, metrics_text: str, e
     name = target.profile.metrics.request_counter
     before = counter_total(metrics_text, name)
     client, ping = target.http(), target.backend_url + target.profile.metrics.traffic_path
-    ok = sum(1 for _ in range(n) if client.get(ping).status_code == 200)
+    statuses = Counter(client.get(ping).status_code for _ in range(n))
+    ok = statuses[200]
     after = counter_total(scrape_again(target), name)
-    evidence.record(name, {"before": before, "after": after, "requests_sent": n, "answered_200": ok})
+    evidence.record(name, {"before": before, "after": after, "requests_sent": n, "answered_200": ok,
+                           "answers": dict(statuses)})
+    if not ok:  # no traffic the counter had to count: nothing was compared
+        pytest.fail(f"GET {target.profile.metrics.traffic_path} answered {dict(statuses)} to all {n} requests, "
+                    "never 200: no traffic to count; set [metrics] traffic_path to a route your request "
+                    "counter counts", pytrace=False)
     assert after - before >= ok, f"{name} grew by {after - before:g} after {ok} requests"
