@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 _DATABASE_IMAGES = re.compile(r"mysql|mariadb|percona", re.I)
 _CACHE_IMAGES = re.compile(r"redis|valkey|keydb", re.I)
@@ -110,13 +111,28 @@ def _backend(services: dict[str, dict[str, Any]], taken: set[str]) -> Guess:
     with_url = [n for n, s in services.items() if n not in taken and health_url(s)[1] is not None]
     built = [n for n, s in services.items() if n not in taken and s.get("build")]
     depending = [n for n, s in services.items() if n not in taken and set(s.get("depends_on") or {}) & taken]
+    clients = [n for n, s in services.items() if n not in taken and _connects_to(s, taken)]
     for candidates, why in ((with_url, "healthcheck calls an HTTP URL"), (built, "built from source"),
-                            (depending, "depends on the database or cache")):
+                            (depending, "depends on the database or cache"),
+                            (clients, "its environment names the database or cache as a host")):
         if candidates:
-            ranked = sorted(candidates, key=lambda n: (n not in built, n not in depending, n))
+            ranked = sorted(candidates, key=lambda n: (n not in built, n not in depending, n not in clients, n))
             rivals = ranked[1:]
             return Guess(ranked[0], why + (f"; also possible: {', '.join(rivals)}" if rivals else ""))
-    return Guess(None, "no service has an HTTP healthcheck or a build: name the API service")
+    return Guess(None, "no service has an HTTP healthcheck, a build, or the database or cache as a host in its "
+                       "environment: name the API service")
+
+
+def _connects_to(service: dict[str, Any], hosts: set[str]) -> bool:
+    """Whether a service's environment names one of `hosts` as a host (DB_HOST=db, a URL @db)."""
+    for value in environment(service).values():
+        try:
+            host = urlsplit(value).hostname if "://" in value else value
+        except ValueError:  # not a URL after all
+            continue
+        if host in hosts:
+            return True
+    return False
 
 
 def roles(model: dict[str, Any]) -> Roles:
@@ -166,6 +182,15 @@ def env_key(env: dict[str, str], pattern: str, default: str) -> Guess:
         if re.fullmatch(pattern, name):
             return Guess(name, "from the service's environment")
     return Guess(None, f"no variable like {default} in the service's environment: name the one that holds it")
+
+
+_DATABASE_URL = re.compile(r"(mysql|mariadb)(\+\w+)?://", re.I)
+
+
+def database_url_key(env: dict[str, str]) -> str | None:
+    """The variable holding a MySQL/MariaDB URL (`mysql+pymysql://user:pass@db/app`), if any:
+    where the backend's account is when it gets one URL instead of user and password variables."""
+    return next((name for name, value in env.items() if _DATABASE_URL.match(value)), None)
 
 
 _DATABASE_NAME = re.compile(r"data|db|sql|maria", re.I)

@@ -313,6 +313,9 @@ def profile_text(source: Source, model: dict[str, Any], origin: str) -> tuple[st
                                   ("database_env", r"(MYSQL|MARIADB)_DATABASE", "MYSQL_DATABASE"),
                                   ("root_password_env", r"(MYSQL|MARIADB)_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD")):
         w.guess(key, cr.env_key(db_env, pattern, default), default)
+    url_key = cr.database_url_key(backend_env)
+    if url_key:  # DB-02 then reads the backend's account from it, not from the database's variables
+        w.value("url_env", url_key, "the backend's database URL, from its environment (its account: DB-02)")
     w.guess("version_prefixes", cr.version_prefixes(str(db.get("image") or "")), ["8.0."])
 
     w.section("redis", f"service {roles.cache.value}" if roles.cache.value else "no cache found")

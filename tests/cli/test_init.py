@@ -114,6 +114,7 @@ def test_foreign_stack_is_named_right(tmp_path: Path) -> None:
     assert p.secrets.password_keys == ["DB_PASSWORD", "DB_ROOT_PASSWORD", "CACHE_PASSWORD"]
     assert p.secrets.other_secret_keys == ["MAIL_API_TOKEN"]
     assert p.backup.command == ["ops/backup-db.sh"]
+    assert p.database.url_env == ""  # no URL: the account is MARIADB_USER/PASSWORD
     text = out.read_text()
     # what it could not infer: no migrations, restore or deploy script, logrotate file, log file variable
     for key in ("migrate_command", "restore_command", "logrotate_file", "command", "file"):
@@ -180,3 +181,7 @@ def test_a_stack_without_env_file_or_template_gets_an_inline_profile(tmp_path: P
     # no service plays the cache role: declared absent, so no check looks for a Redis
     assert p.absent.parts == ["cache"] and p.services.cache == ""
     assert "redis" not in p.health.dependency_services and "cache" not in p.health.dependency_services
+    # no healthcheck, build or depends_on: the API is the service whose URL names the database
+    assert p.services.backend == "app"
+    # the app's account is only in its URL: DB-02 reads it there
+    assert p.database.url_env == "DATABASE_URL"

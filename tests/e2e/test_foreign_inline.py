@@ -269,7 +269,7 @@ EDITS: dict[str, dict[str, Any]] = {
     "metrics": {"path": "/metrics", "container_port": 8000, "required_families": {"app_requests_total": "counter"},
                 "request_counter": "app_requests_total", "traffic_path": "/ping", "use_promtool": False},
     "credentials": {"bearer_token_env": "METRICS_TOKEN"},
-    "database": {"url_env": "DATABASE_URL", "version_prefixes": ["10.11."],
+    "database": {"version_prefixes": ["10.11."],
                  "migration_heads_command": ["python3", "/app/app.py", "heads"]},
     "redis": {"password_env": "REDIS_PASSWORD", "persistence": "aof"},
     # no route stores anything: the chaos data path is a read, its health (it reads the database);
@@ -350,6 +350,7 @@ def inline_stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, 
     assert (written["stack"]["env_file"], written["stack"]["env_template"]) == ("", "")
     assert written["services"] == {**written["services"], "database": "db", "cache": "cache", "backend": "api"}
     assert written["database"]["root_password_env"] == "MARIADB_ROOT_PASSWORD"
+    assert written["database"]["url_env"] == "DATABASE_URL"  # the app's account, only in its URL
     assert "MAX_UPLOAD_TOKENS" not in str(written["secrets"]) and "SESSION_TOKEN_TTL" not in str(written["secrets"])
     # its hardening, as the compose file declares it: the database adds back what its entrypoint needs
     assert written["hardening"]["capabilities"] == {"db": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETUID",

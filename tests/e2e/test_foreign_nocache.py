@@ -290,7 +290,7 @@ EDITS: dict[str, dict[str, Any]] = {
                "status_field": "ok", "healthy_value": "true", "dependency_healthy_value": "true",
                "dependencies_field": "checks", "dependency_status_field": "", "timestamp_field": "",
                "dependencies": ["sql"], "dependency_services": {"sql": "sql"}},
-    "database": {"url_env": "NOTES_DB", "version_prefixes": ["10.11."],
+    "database": {"version_prefixes": ["10.11."],
                  "migration_heads_command": ["python", "/srv/notes.py", "heads"]},
     "secrets": {"secret_key": "NOTES_SECRET_KEY", "password_keys": ["NOTES_ROOT_PW", "NOTES_DB_PW"],
                 "other_secret_keys": []},
@@ -354,6 +354,7 @@ def _notes_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
     assert written["absent"]["parts"] == ["cache"], written.get("absent")
     assert (written["services"]["database"], written["services"]["backend"]) == ("sql", "web")
     assert written["stack"]["env_template"] == ".env.dist"
+    assert written["database"]["url_env"] == "NOTES_DB"  # the app's account, only in its URL
     edit_profile(profile, EDITS)
     return project, profile
 
