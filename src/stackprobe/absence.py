@@ -30,10 +30,10 @@ PARTS: dict[str, Part] = {
                                            "logging driver keeps and rotates it (LOG-06 judges its limits)"),
     "file_archives": Part(("BKP-06",), "the backup archives no files: uploads and vector data are not backed up"),
     "signing_key": Part(("SEC-01",), "the stack signs nothing with a key of its own (no SECRET_KEY to judge)"),
-    # the schema comes with the database's initialisation, not versioned migrations: DEP-03 and
-    # DEP-02's schema-at-head part go (DEP-02's update flow is still judged)
-    "migrations": Part(("DEP-03",), "the schema has no versioned migrations ([stack] migrate_command): it "
-                                    "comes with the database's initialisation"),
+    # the schema comes with the database's initialisation, not versioned migrations: DB-03 (schema
+    # at the migration head), DEP-03 and DEP-02's schema-at-head part go (its update flow is still judged)
+    "migrations": Part(("DB-03", "DEP-03"), "the schema has no versioned migrations ([stack] migrate_command): "
+                                            "it comes with the database's initialisation"),
     # no service plays the cache role: its checks, outage and crash experiments and canary keys go
     "cache": Part(("RDS-01", "RDS-02", "CHS-03"), "the stack has no cache service (no Redis)"),
     # the API stores nothing through a route of its own: no control goes, but the chaos data path

@@ -177,10 +177,15 @@ def metrics_port(service: dict[str, Any], health_port: int | None) -> Guess:
 
 
 def env_key(env: dict[str, str], pattern: str, default: str) -> Guess:
-    """The name of the first variable matching `pattern` (a regex) in a service's environment."""
+    """The name of the first variable matching `pattern` (a regex) in a service's environment; a
+    Docker secret (`NAME_FILE` naming its file, the official images' convention) gives NAME, which
+    the suite then reads from that file in the container."""
     for name in env:
-        if re.fullmatch(pattern, name):
+        if re.fullmatch(pattern, name) and not name.endswith("_FILE"):
             return Guess(name, "from the service's environment")
+    for name in env:
+        if name.endswith("_FILE") and re.fullmatch(pattern, name[:-len("_FILE")]):
+            return Guess(name[:-len("_FILE")], f"a Docker secret: the service's {name} names its file")
     return Guess(None, f"no variable like {default} in the service's environment: name the one that holds it")
 
 

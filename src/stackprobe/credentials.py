@@ -1,11 +1,12 @@
 """The backend's own database account, from where the stack keeps it: a URL variable
 (DATABASE_URL-style, parsed with the standard library) or a user and a password variable, each
-looked up in the backend container's environment first, then in the env file. Every answer says
-which source it read, so a message can name it."""
+looked up in the backend container's environment first, then in the env file, then as a Docker
+secret (`NAME_FILE` in the container's environment naming a file in it, the convention of the
+official database images). Every answer says which source it read, so a message can name it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
@@ -46,12 +47,28 @@ def lookup_variable(name: str, env: Mapping[str, str]) -> tuple[str, str]:
     return "", ""
 
 
-def _lookup(name: str, backend_env: Mapping[str, str], file_env: Mapping[str, str]) -> tuple[str, str]:
-    """(value, where) of variable `name`; ("", "") when neither place has it."""
+# a path in the container -> the file's content ("" when it cannot be read)
+SecretFileReader = Callable[[str], str]
+
+
+def secret_file_of(name: str, env: Mapping[str, str]) -> tuple[str, str]:
+    """(path, the name it was found under) of `name`'s Docker secret: `NAME_FILE` (or its
+    MARIADB_/MYSQL_ twin) in `env`; ("", "") when there is none."""
+    return lookup_variable(f"{name}_FILE", env)
+
+
+def _lookup(name: str, backend_env: Mapping[str, str], file_env: Mapping[str, str],
+            read_file: SecretFileReader | None) -> tuple[str, str]:
+    """(value, where) of variable `name`; ("", "") when no place has it."""
     for env, place in ((backend_env, "backend environment"), (file_env, "env file")):
         value, key = lookup_variable(name, env)
         if value:
             return value, f"{place} {key}"
+    path, key = secret_file_of(name, backend_env)
+    if path and read_file is not None:
+        value = read_file(path)
+        if value:
+            return value, f"backend secret file {key}={path}"
     return "", ""
 
 
@@ -61,16 +78,21 @@ def parse_database_url(url: str) -> tuple[str, str, str]:
     return unquote(parts.username or ""), unquote(parts.password or ""), unquote(parts.path.lstrip("/"))
 
 
-def app_account(cfg: DatabaseSection, backend_env: Mapping[str, str], file_env: Mapping[str, str]) -> AppAccount:
-    """The account the backend connects with; user "" when no source names one."""
+def app_account(cfg: DatabaseSection, backend_env: Mapping[str, str], file_env: Mapping[str, str],
+                read_file: SecretFileReader | None = None) -> AppAccount:
+    """The account the backend connects with; user "" when no source names one. `read_file`
+    reads a Docker secret in the backend's container (None: secrets are not looked at)."""
+    def lookup(name: str) -> tuple[str, str]:
+        return _lookup(name, backend_env, file_env, read_file) if name else ("", "")
+
     if cfg.url_env:
-        url, where = _lookup(cfg.url_env, backend_env, file_env)
+        url, where = lookup(cfg.url_env)
         if url:
             user, password, database = parse_database_url(url)
             return AppAccount(user, password, database, where)
-    user, user_where = _lookup(cfg.user_env, backend_env, file_env) if cfg.user_env else ("", "")
-    password, _ = _lookup(cfg.password_env, backend_env, file_env) if cfg.password_env else ("", "")
-    database, _ = _lookup(cfg.database_env, backend_env, file_env) if cfg.database_env else ("", "")
+    user, user_where = lookup(cfg.user_env)
+    password, _ = lookup(cfg.password_env)
+    database, _ = lookup(cfg.database_env)
     return AppAccount(user, password, database, user_where)
 
 

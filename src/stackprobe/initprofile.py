@@ -16,6 +16,7 @@ from typing import Any
 
 from stackprobe import compose_roles as cr
 from stackprobe.activation import DEFAULT_PROFILE
+from stackprobe.checks.docker_secrets import secret_files
 from stackprobe.errors import StackprobeUsageError
 from stackprobe.profile import ChaosSection, LogsSection, StackSection, load_profile
 from stackprobe.secret_names import DEFAULT_NAMES, is_password_name
@@ -333,6 +334,8 @@ def profile_text(source: Source, model: dict[str, Any], origin: str) -> tuple[st
     # the template's keys, else (values inline in compose) those the services get
     template_values = _template_values(source) or {
         k: v for spec in services.values() for k, v in cr.environment(spec).items()}
+    for secret in secret_files(model):  # a Docker secret stands for its variable (its value: the file's)
+        template_values.setdefault(secret.name(), None)
     keys = [k for k, v in template_values.items() if DEFAULT_NAMES.is_secret(k, v) or k == "SECRET_KEY"]
     passwords = [k for k in keys if is_password_name(k)]
     signing = next((k for k in keys if k == "SECRET_KEY"), next((k for k in keys if k.endswith("SECRET_KEY")), None))

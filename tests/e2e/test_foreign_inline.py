@@ -128,7 +128,7 @@ volumes:
   cachedata: {}
 """
 
-# The app's whole schema; its revision is what `app.py heads` prints (DB-03).
+# The app's whole schema, created by the database's init script (no versioned migrations).
 SCHEMA = """\
 CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);
 INSERT INTO alembic_version VALUES ('a1b2c3d4e5f6');
@@ -269,8 +269,7 @@ EDITS: dict[str, dict[str, Any]] = {
     "metrics": {"path": "/metrics", "container_port": 8000, "required_families": {"app_requests_total": "counter"},
                 "request_counter": "app_requests_total", "traffic_path": "/ping", "use_promtool": False},
     "credentials": {"bearer_token_env": "METRICS_TOKEN"},
-    "database": {"version_prefixes": ["10.11."],
-                 "migration_heads_command": ["python3", "/app/app.py", "heads"]},
+    "database": {"version_prefixes": ["10.11."]},
     "redis": {"password_env": "REDIS_PASSWORD", "persistence": "aof"},
     # no route stores anything: the chaos data path is a read, its health (it reads the database);
     # request logs on stdout only; the schema comes with the init script; the backup is the
@@ -415,7 +414,7 @@ def test_every_suite_judges_every_control_without_a_false_alarm(
     assert not wrong, (wrong, messages)
     # what is not applicable is what the profile declares absent, and nothing else
     expected = {"ENV-01", "ENV-02", "SEC-05", "SEC-01", "VEC-01", "LOG-02", "LOG-03", "LOG-04", "BKP-06",
-                "HRD-09", "HRD-10"} | ({"DEP-03"} if kind == "ephemeral" else set())
+                "HRD-09", "HRD-10", "DB-03"} | ({"DEP-03"} if kind == "ephemeral" else set())
     assert {c for c, s in statuses.items() if s == "not_applicable"} == expected, statuses
     # every experiment judged; the read probe failed while the database was stopped
     assert {c for c in statuses if c.startswith("CHS-")} == {f"CHS-0{n}" for n in range(1, 9)}, statuses

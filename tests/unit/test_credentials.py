@@ -88,3 +88,30 @@ def test_a_target_reads_a_variable_inline_in_compose_from_the_service(tmp_path: 
     assert target.variable("MYSQL_ROOT_PASSWORD", "mysql") == "r00t-pw"
     assert target.database_name() == "ctfd" and db.inspected == 1  # read once
     assert target.variable("MYSQL_PASSWORD", "mysql") == "" and target.variable("X") == ""
+
+
+def test_a_docker_secret_is_read_where_no_variable_holds_the_value() -> None:
+    """`NAME_FILE` naming a file in the backend's container (the official images' convention):
+    read through the reader given, after the environment and the env file, and named as such."""
+    read: list[str] = []
+
+    def reader(path: str) -> str:
+        read.append(path)
+        return {"/run/secrets/db_password": "s3cret-from-file", "/run/secrets/db_url": ""}.get(path, "")
+
+    env = {"MYSQL_USER": "app", "MARIADB_PASSWORD_FILE": "/run/secrets/db_password"}
+    account = app_account(DatabaseSection(), env, {}, reader)
+    assert (account.user, account.password) == ("app", "s3cret-from-file")
+    assert read == ["/run/secrets/db_password"]
+    # a value in the environment wins, and the file is then never read
+    read.clear()
+    assert app_account(DatabaseSection(), {**env, "MYSQL_PASSWORD": "inline"}, {}, reader).password == "inline"
+    assert read == []
+    # a URL kept as a secret: its source names the file, never its content
+    url = app_account(DatabaseSection(url_env="DATABASE_URL"), {"DATABASE_URL_FILE": "/run/secrets/url"}, {},
+                      lambda path: "mysql+pymysql://board:pw@db/board")
+    assert (url.user, url.database, url.source) == ("board", "board",
+                                                    "backend secret file DATABASE_URL_FILE=/run/secrets/url")
+    # without a reader, or a file that cannot be read, no account
+    assert app_account(DatabaseSection(), {"MYSQL_PASSWORD_FILE": "/run/secrets/x"}, {}).password == ""
+    assert app_account(DatabaseSection(), {"MYSQL_PASSWORD_FILE": "/run/secrets/db_url"}, {}, reader).password == ""

@@ -16,6 +16,7 @@ from stackprobe.checks.compose_policy import (
     check_restart_policies,
 )
 from stackprobe.checks.compose_render import ComposeModel, render_compose
+from stackprobe.checks.docker_secrets import secret_file_values
 from stackprobe.checks.envchecks import (
     check_env_file_permissions,
     check_production_flags,
@@ -101,8 +102,10 @@ def check_config(inputs: ConfigInputs, policies: Policies) -> ConfigCheck:
     found += check_unknown_keys(env, template, env_policy, compose_variables(files))
     found += check_production_flags(env, env_policy)
     found += check_env_file_permissions(inputs.env_file, env_policy)
-    found += check_secret_key(env.values, secret_policy.with_names(names, env.values))
-    found += check_passwords(env.values, secret_policy.with_names(names, env.values))
+    # a Docker secret's value counts as its variable's, where the env file does not set it
+    values = {**secret_file_values(model, secret_policy.secret_keys), **env.values}
+    found += check_secret_key(values, secret_policy.with_names(names, values))
+    found += check_passwords(values, secret_policy.with_names(names, values))
     found += check_bcrypt_rounds(env.values, secret_policy)
     differences = env_parser_differences(env)
     found += check_parser_parity(differences, secret_policy)
@@ -141,7 +144,7 @@ def _check_inline(inputs: ConfigInputs, policies: Policies, secret_policy: Secre
                   names: list[str], from_shell: list[str]) -> ConfigCheck:
     """No env file: SEC-01..03 and ENV-03 judge the values compose gives the services."""
     files = list(inputs.compose_files)
-    values = inline_environment(model)
+    values = {**secret_file_values(model, secret_policy.secret_keys), **inline_environment(model)}
     inline = EnvFile(files[0], values)
     policy = secret_policy.with_names(names, values)
     found = check_production_flags(inline, policies.env)

@@ -83,7 +83,7 @@ def container_facts(target: Target) -> list[ContainerFacts]:
             container=service.container_name,
             image=str((attrs.get("Config") or {}).get("Image") or ""),
             image_id=str(attrs.get("Image") or ""),
-            env=env_from_inspect(attrs),
+            env={**target.secret_variables(name), **env_from_inspect(attrs)},  # Docker secrets too
             healthcheck=healthcheck_from_inspect(attrs),
             ports=port_bindings(attrs),
             network_mode=str((attrs.get("HostConfig") or {}).get("NetworkMode") or ""),

@@ -19,10 +19,11 @@ from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
 from stackprobe.commands import parse_sha256sum
-from stackprobe.credentials import lookup_variable
+from stackprobe.credentials import lookup_variable, secret_file_of
 from stackprobe.errors import DependencyUnreachable, StackprobeUsageError
 from stackprobe.profile import Profile
 from stackprobe.redact import REDACTOR
+from stackprobe.secret_names import DEFAULT_NAMES
 from stackprobe.targets.host import Host, LocalHost
 from stackprobe.targets.relay import ExecRelay
 
@@ -51,6 +52,9 @@ def _connect_auth_if_asked(connection: Any) -> None:
             raise
         connection.password = None
         connection.on_connect()
+
+
+SECRETS_DIR = "/run/secrets/"  # where compose mounts a service's Docker secrets
 
 
 @dataclass(frozen=True)
@@ -218,6 +222,7 @@ class Target:
         self.initial_restarts: dict[str, int] = {}
         self._relays: dict[tuple[str, int], ExecRelay] = {}  # (container id, port) -> its relay
         self._service_env: dict[str, dict[str, str]] = {}  # service -> its container's environment
+        self._secret_files: dict[tuple[str, str], str] = {}  # (service, path) -> a Docker secret's value
 
     # --- description -------------------------------------------------------------------
     @property
@@ -400,18 +405,60 @@ class Target:
 
     def variable(self, name: str, service: str = "") -> str:
         """A variable the profile names: the env file's value, else the value in `service`'s
-        container environment (a stack without an env file has its values inline in compose).
+        container environment (a stack without an env file has its values inline in compose),
+        else the Docker secret that environment names (`NAME_FILE`, see `secret_file`).
         MYSQL_X and MARIADB_X are one variable, as the mariadb image reads either."""
         if not name:
             return ""
         value, _ = lookup_variable(name, self.env)
         if value or not service:
             return value
+        env = self.service_environment(service)
+        value, _ = lookup_variable(name, env)
+        if value:
+            return value
+        path, _ = secret_file_of(name, env)
+        return self.secret_file(service, path) if path else ""
+
+    def service_environment(self, service: str) -> dict[str, str]:
+        """`service`'s container environment as Docker reports it ({} when it has no container)."""
         if service not in self._service_env:
             container = self.services().get(service)
             lines = (container.inspect().get("Config") or {}).get("Env") or [] if container else []
             self._service_env[service] = dict(line.split("=", 1) for line in lines if "=" in line)
-        return lookup_variable(name, self._service_env[service])[0]
+        return self._service_env[service]
+
+    def secret_variables(self, service: str) -> dict[str, str]:
+        """NAME -> value of each Docker secret `service`'s container reads through a secret-named
+        NAME_FILE (a file mounted in it, read there), where its environment has no NAME itself."""
+        found = self.services().get(service)
+        if found is None:
+            return {}
+        mounted = {str(m.get("Destination")) for m in found.inspect().get("Mounts") or []}
+        env = self.service_environment(service)
+        values = {}
+        for key, path in env.items():
+            name = key[:-len("_FILE")]
+            secret = key.endswith("_FILE") and path in mounted and name not in env and DEFAULT_NAMES.is_secret(name)
+            if secret and (value := self.secret_file(service, path)):
+                values[name] = value
+        return values
+
+    def secret_file(self, service: str, path: str) -> str:
+        """A Docker secret's value: the file at `path` in `service`'s container, read there (as
+        the stack's own processes read it, here or over SSH), trailing newlines dropped as the
+        official images' entrypoints drop them; "" when it cannot be read. Learnt by the redactor."""
+        key = (service, path)
+        if key not in self._secret_files:
+            found = self.services().get(service)
+            try:
+                done = found.exec(["cat", path]) if found is not None else None
+            except APIError:  # not running: nothing to read it with
+                done = None
+            value = done.output.rstrip("\r\n") if done is not None and done.exit_code == 0 else ""
+            REDACTOR.add(value, f"{service} secret {path}")
+            self._secret_files[key] = value
+        return self._secret_files[key]
 
     def database_name(self) -> str:
         """The application's database ([database] database_env, see `variable`)."""
@@ -451,10 +498,13 @@ class Target:
         roles = self.profile.services
         REDACTOR.add_names([n for n in (self.project, *self.services(), roles.database, roles.cache, roles.backend)
                             if n])
-        for service in self.services().values():
+        for name, service in self.services().items():
             attrs = service.inspect()
             REDACTOR.add_environment(attrs.get("Config", {}).get("Env") or [], f"{service.name} environment")
             self.initial_restarts[service.name] = int(attrs.get("RestartCount", 0))
+            for mount in attrs.get("Mounts") or []:  # compose mounts each Docker secret there
+                if str(mount.get("Destination", "")).startswith(SECRETS_DIR):
+                    self.secret_file(name, str(mount["Destination"]))
 
     def close(self) -> None:
         for relay in self._relays.values():

@@ -17,12 +17,6 @@ from stackprobe.targets import Target
 from stackprobe.vector import search
 
 
-def _backend_env(target: Target) -> dict[str, str]:
-    backend = target.service(target.profile.services.backend)
-    env = backend.inspect()["Config"].get("Env") or []
-    return dict(line.split("=", 1) for line in env if "=" in line)
-
-
 @pytest.mark.control("DB-01")
 @pytest.mark.nightly
 def test_mysql_reachable_version_charset(target: Target, evidence: Evidence) -> None:
@@ -45,7 +39,9 @@ def test_mysql_reachable_version_charset(target: Target, evidence: Evidence) -> 
 @pytest.mark.nightly
 def test_app_user_not_root_no_global_privileges(target: Target, evidence: Evidence) -> None:
     cfg = target.profile.database
-    account = app_account(cfg, _backend_env(target), target.env)
+    backend = target.profile.services.backend
+    account = app_account(cfg, target.service_environment(backend), target.env,
+                          lambda path: target.secret_file(backend, path))
     REDACTOR.add(account.password, account.source or cfg.password_env)
     evidence.record("backend_connects_as", {"user": account.user, "read_from": account.source})
     assert account.user, missing_account(cfg)
@@ -72,7 +68,10 @@ def test_schema_at_migration_head(target: Target, evidence: Evidence) -> None:
     heads = set(re.findall(r"^(\S+) \(head\)", heads_run.output, re.M))
     evidence.record("heads_command", {"cmd": cfg.migration_heads_command, "exit": heads_run.exit_code,
                                       "output": heads_run.output[-2000:]})
-    assert heads_run.exit_code == 0 and heads, f"could not read the migration heads: {heads_run.output[-300:]}"
+    assert heads_run.exit_code == 0 and heads, (
+        f"could not read the migration heads with {' '.join(cfg.migration_heads_command)} in "
+        f"{target.profile.services.backend} (exit {heads_run.exit_code}: {heads_run.output.strip()[-200:]}): set "
+        "[database] migration_heads_command, or declare [absent] parts migrations if the schema has none")
     with target.mysql() as connection, connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
                        "AND table_name = %s", (cfg.migration_table,))
