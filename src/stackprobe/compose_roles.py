@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -58,6 +59,29 @@ def target_ports(service: dict[str, Any]) -> list[int]:
         if number.isdigit() and int(number) not in ports:
             ports.append(int(number))
     return ports
+
+
+# mounts that hold no data of the service's own: configuration, init scripts, runtime sockets, logs
+_NOT_DATA = re.compile(r"^/(etc|run|tmp|var/run|var/log|docker-entrypoint-initdb\.d)(/|$)|/logs?$")
+
+
+def data_dirs(service: dict[str, Any], project_dir: Path | None) -> list[str]:
+    """Where a service keeps data: its writable directory mounts (named volumes, and binds of a
+    directory), less configuration, init scripts, runtime paths and logs (CMP-01 wants these on
+    named volumes)."""
+    found = []
+    for entry in service.get("volumes") or []:
+        if not isinstance(entry, dict) or entry.get("read_only") or entry.get("type") not in ("volume", "bind"):
+            continue
+        target = str(entry.get("target") or "")
+        source = Path(str(entry.get("source") or ""))
+        if entry.get("type") == "bind" and project_dir is not None:
+            source = source if source.is_absolute() else project_dir / source
+            if source.is_file():  # a file mounted (a script, a config), not a data directory
+                continue
+        if target and not _NOT_DATA.search(target) and target not in found:
+            found.append(target)
+    return found
 
 
 def environment(service: dict[str, Any]) -> dict[str, str]:

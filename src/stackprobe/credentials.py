@@ -19,6 +19,7 @@ class AppAccount:
     password: str = field(repr=False)
     database: str  # "" when the source does not say
     source: str  # e.g. "backend environment DATABASE_URL", "env file MYSQL_USER"
+    password_source: str = ""  # where the password was read, when not with the user (a URL has both)
 
 
 def variable_names(name: str) -> tuple[str, ...]:
@@ -91,9 +92,9 @@ def app_account(cfg: DatabaseSection, backend_env: Mapping[str, str], file_env: 
             user, password, database = parse_database_url(url)
             return AppAccount(user, password, database, where)
     user, user_where = lookup(cfg.user_env)
-    password, _ = lookup(cfg.password_env)
+    password, password_where = lookup(cfg.password_env)
     database, _ = lookup(cfg.database_env)
-    return AppAccount(user, password, database, user_where)
+    return AppAccount(user, password, database, user_where, password_where)
 
 
 def missing_account(cfg: DatabaseSection) -> str:

@@ -18,7 +18,7 @@ from stackprobe import compose_roles as cr
 from stackprobe.activation import DEFAULT_PROFILE
 from stackprobe.checks.docker_secrets import secret_files
 from stackprobe.errors import StackprobeUsageError
-from stackprobe.profile import ChaosSection, LogsSection, StackSection, load_profile
+from stackprobe.profile import ChaosSection, ComposeSection, LogsSection, StackSection, load_profile
 from stackprobe.secret_names import DEFAULT_NAMES, is_password_name
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -370,8 +370,28 @@ def profile_text(source: Source, model: dict[str, Any], origin: str) -> tuple[st
         w.value("command", [scripts["deploy"]], "found in the project")
     else:
         w.todo("command", ["scripts/deploy.sh"], "no deploy script found (DEP-01/02 drive it)")
+    _data_dirs(w, roles, services, source.project_dir)
     _hardening(w, services)
     return "\n".join(w.lines) + "\n", w.todos
+
+
+def _data_dirs(w: _Writer, roles: cr.Roles, services: dict[str, dict[str, Any]], project_dir: Path | None) -> None:
+    """[compose] *_data_dirs (CMP-01) from each role's writable mounts; the database's and cache's
+    images' own data directories where nothing is mounted (CMP-01 then says so)."""
+    defaults = ComposeSection()
+    w.section("compose", "CMP-01: the directories each role keeps its data in (named volumes expected)")
+    for key, role, default in (("database_data_dirs", roles.database.value, defaults.database_data_dirs),
+                               ("cache_data_dirs", roles.cache.value, defaults.cache_data_dirs)):
+        found = cr.data_dirs(services[role], project_dir) if role else []
+        if found:
+            w.value(key, found, f"{role}'s writable mounts")
+        elif role:
+            w.check(key, default, f"{role} mounts nothing writable: the image's own data directory")
+    backend = roles.backend.value
+    found = cr.data_dirs(services[backend], project_dir) if backend else []
+    w.check("backend_data_dirs", found, (f"{backend}'s writable mounts, logs and configuration left out: keep "
+                                         "those that hold its data (uploads, an embedded store)") if found else
+            "the backend mounts nothing writable: the directories its data lives in, if any")
 
 
 def _hardening(w: _Writer, services: dict[str, dict[str, Any]]) -> None:

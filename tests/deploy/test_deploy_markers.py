@@ -190,7 +190,7 @@ def test_a_marker_reads_back_whole_and_each_lost_part_is_named() -> None:
     del data.rows[int(seen["doc_id"])]
     assert marker_problems(as_project(project), seen, "after update") == [
         f"document {seen['doc_id']} not read back after update (GET /api/v1/documents/{seen['doc_id']} answered 404)",
-        f"vector of document {seen['doc_id']} not found after update",
+        f"vector of document {seen['doc_id']} not found after update: the search for its text ranked nothing first",
         f"cache key {seen['key']} missing after update",
         f"uploaded file {seen['upload']} missing after update",
     ]

@@ -299,7 +299,6 @@ EDITS: dict[str, dict[str, Any]] = {
               "trials": 1, "outage_s": 2.0, "steady_wait_s": 20.0, "heal_timeout_s": 60.0,
               "dependency_recovery_s": 30.0, "writer_crash_after_s": 3.5, "writer_crash_after_writes": 25,
               "writer_after_recovery_writes": 25, "load_after_recovery_s": 2.0},
-    "compose": {"backend_data_dirs": [], "cache_data_dirs": ["/data"], "database_data_dirs": ["/var/lib/mysql"]},
 }
 
 
@@ -356,6 +355,9 @@ def inline_stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, 
                                                            "SETGID"]}, written["hardening"]
     assert set(written["hardening"]["root_allowed"]) == {"db"} and set(written["hardening"]["read_only"]) == {
         "cache", "api"}, written["hardening"]
+    # where each role keeps its data, from its writable mounts (the api mounts only read-only files)
+    assert written["compose"] == {"database_data_dirs": ["/var/lib/mysql"], "cache_data_dirs": ["/data"],
+                                  "backend_data_dirs": []}, written["compose"]
     edit_profile(profile, EDITS)
     return project, profile, shell
 

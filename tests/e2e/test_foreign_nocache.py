@@ -310,7 +310,6 @@ EDITS: dict[str, dict[str, Any]] = {
                "dir_var": "DUMP_DIR", "database_var": "DUMP_DB", "files_var": "", "retention_var": "KEEP_DAYS",
                "env_file_var": "NOTES_ENV", "dir": "dumps", "dump_pattern": "notes_*.sql.gz", "archive_patterns": {}},
     "logs": {"line_pattern": r"^(?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00) \S+ (?P<message>.+)$"},
-    "compose": {"backend_data_dirs": [], "database_data_dirs": ["/var/lib/mysql"]},
     "safety": {"destructive_services": ["sql", "web"]},  # live: faults only with --allow-destructive too
     "hardening": {"root_allowed": {"sql": "the entrypoint owns /var/lib/mysql, then mariadbd runs as mysql"},
                   "capabilities": {"sql": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETUID", "SETGID"]},
@@ -354,6 +353,7 @@ def _notes_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
     assert written["absent"]["parts"] == ["cache"], written.get("absent")
     assert (written["services"]["database"], written["services"]["backend"]) == ("sql", "web")
     assert written["stack"]["env_template"] == ".env.dist"
+    assert written["compose"] == {"database_data_dirs": ["/var/lib/mysql"], "backend_data_dirs": []}, written
     assert written["database"]["url_env"] == "NOTES_DB"  # the app's account, only in its URL
     edit_profile(profile, EDITS)
     return project, profile

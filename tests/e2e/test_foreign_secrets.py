@@ -169,6 +169,7 @@ EDITS = {
                "dependencies_field": "deps", "timestamp_field": "at", "dependencies": ["db", "cache"],
                "dependency_services": {"db": "db", "cache": "cache"}},
     "redis": {"persistence": "aof"},
+    "chaos": {"freeze_dependencies": ["db"], "partition_dependencies": ["db"]},
     "absent": {"parts": ["metrics", "vector_store", "logrotate", "log_file", "signing_key", "api_writes",
                          "migrations"]},
     "logs": {"line_pattern": r'^\S+ (?P<message>"[^"]*" \d{3} \S+|code \d{3}, message .+)$'},
@@ -222,7 +223,8 @@ def test_docker_secrets_are_read_where_the_stack_keeps_them(
     # DB-02 read the app's account where the app reads it: its secret file, named as such
     (db02,) = controls["DB-02"]["checks"]
     assert db02["evidence"]["backend_connects_as"] == {
-        "user": "ledger", "read_from": "backend secret file MYSQL_PASSWORD_FILE=/run/secrets/db_password"}, db02
+        "user": "ledger", "read_from": "backend environment MYSQL_USER",
+        "password_from": "backend secret file MYSQL_PASSWORD_FILE=/run/secrets/db_password"}, db02
     # no secret's value in anything the run printed or wrote
     assert not [name for name, value in values.items() if value in everything]
 

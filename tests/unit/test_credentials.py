@@ -102,6 +102,8 @@ def test_a_docker_secret_is_read_where_no_variable_holds_the_value() -> None:
     env = {"MYSQL_USER": "app", "MARIADB_PASSWORD_FILE": "/run/secrets/db_password"}
     account = app_account(DatabaseSection(), env, {}, reader)
     assert (account.user, account.password) == ("app", "s3cret-from-file")
+    assert (account.source, account.password_source) == (
+        "backend environment MYSQL_USER", "backend secret file MARIADB_PASSWORD_FILE=/run/secrets/db_password")
     assert read == ["/run/secrets/db_password"]
     # a value in the environment wins, and the file is then never read
     read.clear()

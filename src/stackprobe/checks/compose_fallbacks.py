@@ -203,7 +203,7 @@ def check_literal_secrets(files: Sequence[Path], policy: SecretPolicy) -> list[F
                 continue
             found.append(Finding("SEC-04", f"{path.name}:{scalar.line}", (
                 f"{path.name} line {scalar.line}: {name} is set to a literal {len(value)}-character "
-                f"value in the compose file; expected ${{{name}:?set {name} in .env}} so the secret "
-                "lives in the env file, not in a file that is committed and shared"
+                f"value in the compose file; expected ${{{name}:?set {name} in .env}} (or {name}_FILE naming "
+                "a Docker secret) so the secret lives outside a file that is committed and shared"
             ), Location(str(path), scalar.line)))
     return found

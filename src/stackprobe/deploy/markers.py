@@ -107,7 +107,9 @@ def _marker_rows(project: DeployProject, sql: str, text: str, create: bool = Fal
 def marker(project: DeployProject) -> dict[str, Any]:
     """Write one document through the API (and its vector) or else a row into the database, one
     cache key and one uploaded file, each where the stack has one; what to read back."""
-    text = f"stackprobe deploy marker {secrets.token_hex(8)}"
+    # several random words: each marker's vector far from every other's, even under a crude
+    # embedding (64 hashed dimensions: one random word in common text ties 1 time in 128)
+    text = "stackprobe deploy marker " + " ".join(secrets.token_hex(3) for _ in range(6))
     seen: dict[str, Any] = {"text": text}
     if writes_documents(project):
         seen["doc_id"] = put_document(project, text)
@@ -131,8 +133,10 @@ def marker_problems(project: DeployProject, seen: dict[str, Any], when: str) -> 
         read = read_problem(target.http(), target.backend_url, project.profile.chaos, doc, seen["text"])
         if read:
             problems.append(f"document {doc} not read back {when} ({read})")
-        if has_vector_search(project) and top_hit(project, seen["text"]) != doc:
-            problems.append(f"vector of document {doc} not found {when}")
+        hit = top_hit(project, seen["text"]) if has_vector_search(project) else doc
+        if hit != doc:
+            problems.append(f"vector of document {doc} not found {when}: the search for its text ranked "
+                            f"{hit or 'nothing'} first")
     if "row" in seen and not _marker_rows(project, f"SELECT id FROM `{MARKER_TABLE}` WHERE v = %s", seen["text"]):
         problems.append(f"marker row in {MARKER_TABLE} missing {when}")
     if "key" in seen and target.redis().get(seen["key"]) != seen["text"]:

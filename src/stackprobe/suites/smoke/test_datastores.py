@@ -43,7 +43,9 @@ def test_app_user_not_root_no_global_privileges(target: Target, evidence: Eviden
     account = app_account(cfg, target.service_environment(backend), target.env,
                           lambda path: target.secret_file(backend, path))
     REDACTOR.add(account.password, account.source or cfg.password_env)
-    evidence.record("backend_connects_as", {"user": account.user, "read_from": account.source})
+    evidence.record("backend_connects_as", {"user": account.user, "read_from": account.source,
+                                            **({"password_from": account.password_source}
+                                               if account.password_source else {})})
     assert account.user, missing_account(cfg)
     assert account.user != "root", f"the backend connects to MySQL as 'root' (read from {account.source})"
     with target.mysql(user=account.user, password=account.password) as connection, connection.cursor() as cursor:
