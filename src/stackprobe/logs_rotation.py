@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from stackprobe.errors import StackprobeUsageError
 from stackprobe.logs import LogFile, backup_index
 from stackprobe.logs_policy import LogPolicy, log_service, read_logs
 from stackprobe.targets.base import Target
@@ -78,6 +79,8 @@ def run_rotation_experiment(target: Target, policy: LogPolicy) -> RotationExperi
     """Sequenced traffic until the log rotated more than backup_count times, then every file.
     Raises LogNeverRotates or RotationInfeasible instead of sending anything pointless."""
     cfg = target.profile.logs
+    if policy.limits_unknown:
+        raise StackprobeUsageError(policy.limits_unknown)
     if policy.max_bytes <= 0:
         raise LogNeverRotates(f"LOG_MAX_BYTES is {policy.max_bytes} ({policy.sources['max_bytes']}): "
                               "the log never rotates")

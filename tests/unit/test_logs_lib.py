@@ -336,12 +336,20 @@ def test_a_log_on_standard_output_is_the_services_docker_logs() -> None:
 
 
 def test_log_policy_missing_or_not_a_number_is_one_line_naming_the_key() -> None:
+    """A limit nobody states stops only what needs it (the rotation experiment of LOG-02/03), with
+    one line naming the key; the checks of the file itself (LOG-01/05) go on."""
     from stackprobe.errors import StackprobeUsageError
     from stackprobe.logs_policy import resolve_log_policy
+    from stackprobe.logs_rotation import run_rotation_experiment
 
+    target = _Target(Profile(), {"LOG_FILE": "/a.log", "LOG_MAX_BYTES": "10"}, {})
+    policy = resolve_log_policy(target)  # type: ignore[arg-type]
+    assert policy.file == "/a.log" and policy.describe()["limits"] == "unknown"
     with pytest.raises(StackprobeUsageError, match=r"\[logs\] backup_count is not set and LOG_BACKUP_COUNT is in "
                                                    r"neither the backend container's environment nor the env file"):
-        resolve_log_policy(_Target(Profile(), {"LOG_FILE": "/a.log", "LOG_MAX_BYTES": "10"}, {}))  # type: ignore[arg-type]
+        run_rotation_experiment(target, policy)  # type: ignore[arg-type]
+    with pytest.raises(StackprobeUsageError, match=r"\[logs\] file is not set"):
+        resolve_log_policy(_Target(Profile(), {"LOG_MAX_BYTES": "10"}, {}))  # type: ignore[arg-type]
     with pytest.raises(StackprobeUsageError, match=r"log limits must be integers: max_bytes='10k'"):
         resolve_log_policy(_Target(Profile(), {"LOG_FILE": "/a.log", "LOG_MAX_BYTES": "10k",  # type: ignore[arg-type]
                                                "LOG_BACKUP_COUNT": "3"}, {}))

@@ -18,14 +18,19 @@ def _frame(stream: int, data: bytes) -> bytes:
 class _FakeApi:
     """exec_start hands out one end of a socket pair; the other end plays the bridge process."""
 
-    def __init__(self, fail: str = "") -> None:
+    def __init__(self, fail: str = "", gone: tuple[str, ...] = ()) -> None:
         self.fail = fail
+        self.gone = gone  # containers removed since (an update recreated them)
         self.commands: list[list[str]] = []
+        self.containers: list[str] = []
 
     def exec_create(self, container: str, cmd: list[str], **options: Any) -> str:
         if self.fail:
             raise RuntimeError(self.fail)
+        if container in self.gone:
+            raise RuntimeError(f"No such container: {container}")
         self.commands.append(cmd)
+        self.containers.append(container)
         return "exec1"
 
     def exec_start(self, exec_id: str, socket: bool) -> Any:
@@ -45,7 +50,7 @@ class _FakeApi:
 
 def test_bytes_go_through_and_stderr_is_kept() -> None:
     api = _FakeApi()
-    relay = ExecRelay(api, "c1", 3306)
+    relay = ExecRelay(api, lambda: "c1", 3306)
     try:
         with socket.create_connection(("127.0.0.1", relay.local_port), timeout=5) as client:
             client.sendall(b"ping")
@@ -59,10 +64,32 @@ def test_bytes_go_through_and_stderr_is_kept() -> None:
 
 
 def test_a_refused_exec_closes_the_connection_and_says_why() -> None:
-    relay = ExecRelay(_FakeApi(fail="container c1 is not running"), "c1", 6379)
+    relay = ExecRelay(_FakeApi(fail="container c1 is not running"), lambda: "c1", 6379)
     try:
         with socket.create_connection(("127.0.0.1", relay.local_port), timeout=5) as client:
             assert client.recv(16) == b""  # closed, nothing relayed
         assert relay.last_error == "container c1 is not running"
+    finally:
+        relay.close()
+
+
+def test_a_recreated_container_is_followed() -> None:
+    """An update flow recreates the service's container: the next connection asks which container
+    the service has now, and goes there (the old one is asked no more)."""
+    api = _FakeApi()
+    now = ["c1"]
+    relay = ExecRelay(api, lambda: now[0], 8000)
+    try:
+        for _ in range(2):
+            with socket.create_connection(("127.0.0.1", relay.local_port), timeout=5) as client:
+                client.sendall(b"x")
+                assert client.recv(16) == b"X"
+            if now == ["c1"]:
+                api.gone, now[0] = ("c1",), "c2"
+        assert api.containers == ["c1", "c2"]
+        with socket.create_connection(("127.0.0.1", relay.local_port), timeout=5) as client:
+            client.sendall(b"y")
+            assert client.recv(16) == b"Y"
+        assert api.containers == ["c1", "c2", "c2"]
     finally:
         relay.close()

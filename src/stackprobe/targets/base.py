@@ -220,7 +220,7 @@ class Target:
         self._http: httpx.Client | None = None
         # restart counts when the run began: CTR-01 proves none restarted during the run
         self.initial_restarts: dict[str, int] = {}
-        self._relays: dict[tuple[str, int], ExecRelay] = {}  # (container id, port) -> its relay
+        self._relays: dict[tuple[str, int], ExecRelay] = {}  # (service, port) -> its relay
         self._service_env: dict[str, dict[str, str]] = {}  # service -> its container's environment
         self._secret_files: dict[tuple[str, str], str] = {}  # (service, path) -> a Docker secret's value
 
@@ -307,9 +307,10 @@ class Target:
         if status != "running":
             raise DependencyUnreachable(
                 f"service {service} is {status}: port {container_port} cannot be reached (start it, then re-run)")
-        key = (str(found.container.id), container_port)
+        key = (service, container_port)
         if key not in self._relays:
-            self._relays[key] = ExecRelay(self.docker.api, key[0], container_port)
+            self._relays[key] = ExecRelay(self.docker.api, lambda: str(self.service(service).container.id),
+                                          container_port)
         return "127.0.0.1", self._relays[key].local_port
 
     def _reach_published(self, host: str, port: int) -> tuple[str, int]:

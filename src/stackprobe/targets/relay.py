@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from docker.utils.socket import frames_iter
@@ -39,10 +40,14 @@ _PYTHON = (
 
 
 class ExecRelay:
-    """127.0.0.1:`local_port` reaches `port` inside `container_id`, one exec per connection."""
+    """127.0.0.1:`local_port` reaches `port` inside a service's container, one exec per connection.
 
-    def __init__(self, api: Any, container_id: str, port: int) -> None:
-        self.api, self.container_id, self.port = api, container_id, port
+    `current` names the service's container now: a relay follows its service when the container
+    is recreated (an update flow, `up --force-recreate`), asked again only when an exec fails."""
+
+    def __init__(self, api: Any, current: Callable[[], str], port: int) -> None:
+        self.api, self.current, self.port = api, current, port
+        self.container_id = current()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.local_port = int(self._listener.getsockname()[1])
         self.last_error = ""  # the bridge's own words when it could not connect (for messages)
@@ -59,9 +64,7 @@ class ExecRelay:
     def _serve(self, client: socket.socket) -> None:
         with client:
             try:
-                exec_id = self.api.exec_create(self.container_id, ["sh", "-c", BRIDGE, "sh", str(self.port), _PYTHON],
-                                               stdin=True, stdout=True, stderr=True, tty=False)
-                stream = self.api.exec_start(exec_id, socket=True)
+                stream = self._bridge()
             except Exception as error:  # stopped, paused, gone: the client sees the connection closed
                 self.last_error = str(getattr(error, "explanation", None) or error)[:200]
                 return
@@ -78,6 +81,26 @@ class ExecRelay:
             finally:
                 with contextlib.suppress(OSError):
                     raw.close()
+
+    def _bridge(self) -> Any:
+        """The exec joined to the port: in the container last used, else in the service's
+        container now (it was recreated), else the first error."""
+        try:
+            return self._exec(self.container_id)
+        except Exception:
+            try:
+                now = self.current()
+            except Exception:
+                now = self.container_id
+            if now == self.container_id:
+                raise
+            self.container_id = now
+            return self._exec(now)
+
+    def _exec(self, container_id: str) -> Any:
+        exec_id = self.api.exec_create(container_id, ["sh", "-c", BRIDGE, "sh", str(self.port), _PYTHON],
+                                       stdin=True, stdout=True, stderr=True, tty=False)
+        return self.api.exec_start(exec_id, socket=True)
 
     @staticmethod
     def _upstream(client: socket.socket, raw: socket.socket) -> None:
