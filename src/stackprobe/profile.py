@@ -84,6 +84,9 @@ class HealthSection:
     max_clock_skew_s: float = 30.0
     reflect_within_s: float = 2.0
     recover_within_s: float = 15.0
+    # ephemeral copies: how long a backend without a Docker healthcheck (compose --wait cannot
+    # wait for it) may take to answer its health URL at all after the copy started
+    start_wait_s: float = 90.0
     # HLT-03/04: how long health is watched after a dependency is stopped
     outage_window_s: float = 30.0
 

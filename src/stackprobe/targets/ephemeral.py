@@ -10,9 +10,11 @@ import os
 import secrets
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 from testcontainers.compose import DockerCompose
 
 from stackprobe.checks.compose_render import render_compose
@@ -153,6 +155,23 @@ class EphemeralTarget(Target):
                     f"migration `docker compose {' '.join(command)}` "
                     f"failed ({migrate.returncode}): {migrate.stderr.strip()[-1500:]}"))
         self.learn_secrets()
+        self._await_backend()
+
+    def _await_backend(self) -> None:
+        """compose --wait waits for healthchecks; a backend without one is waited for here, until
+        its health URL answers at all (any status), bounded by [health] start_wait_s: an app still
+        starting must not fail the first check that asks it. Whatever it then answers is judged."""
+        backend = self.services().get(self.profile.services.backend)
+        if backend is None or docker_health(backend.state()) != "none":
+            return
+        client, url = self.http(), self.health_url
+        deadline = time.monotonic() + self.profile.health.start_wait_s
+        while time.monotonic() < deadline:
+            try:
+                client.get(url, timeout=5)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.5)
 
     def _failure_report(self, error: subprocess.CalledProcessError) -> str:
         stderr = (error.stderr or b"").decode("utf-8", "replace").strip().splitlines()
