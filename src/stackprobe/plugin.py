@@ -171,14 +171,29 @@ def learn_profile_credentials(settings: RunSettings) -> None:
         REDACTOR.add(base64.b64encode(f"{user}:{password}".encode()).decode(), creds.basic_password_env)
 
 
+# signals delivered as KeyboardInterrupt this session: one raised while Python runs a finalizer
+# (a connection pool's __del__) is printed as "ignored" and lost, so the check ends its turn too
+_SIGNALLED: list[int] = []
+
+
 def _install_sigterm() -> None:
-    """SIGTERM unwinds like Ctrl-C, so teardowns (stack down, fault undo) still run."""
+    """SIGTERM unwinds like Ctrl-C, so teardowns (stack down, fault undo) still run; it is
+    remembered, so one lost in a finalizer still ends the run after the check it arrived in."""
 
     def interrupt(signum: int, frame: Any) -> None:
+        _SIGNALLED.append(signum)
         raise KeyboardInterrupt(f"signal {signum}")
 
     with contextlib.suppress(ValueError):  # not the main thread
         signal.signal(signal.SIGTERM, interrupt)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    result = yield
+    if _SIGNALLED:  # delivered, yet the check went on: it was lost in a finalizer
+        raise KeyboardInterrupt(f"signal {_SIGNALLED[-1]} (it arrived while an object was being finalized)")
+    return result
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
