@@ -31,7 +31,8 @@ def pytest_configure(config: pytest.Config) -> None:
 # run alone.
 LONGEST_FIRST = [
     "tests/e2e/test_chaos_defects_1.py", "tests/e2e/test_backup_suite.py", "tests/e2e/test_foreign_nocache.py",
-    "tests/e2e/test_chaos_defects_2.py", "tests/e2e/test_foreign_inline.py", "tests/e2e/test_chaos_suite.py",
+    "tests/e2e/test_chaos_defects_2.py", "tests/e2e/test_foreign_inline.py", "tests/e2e/test_foreign_proxy.py",
+    "tests/e2e/test_chaos_suite.py",
     "tests/deploy/test_deploy_suite.py", "tests/live/test_live_ssh.py", "tests/e2e/test_smoke_defects.py",
     "tests/e2e/test_logs_suite.py", "tests/e2e/test_installed.py", "tests/e2e/test_targets.py",
     "tests/e2e/test_no_observation.py", "tests/e2e/test_parallel_gate.py",

@@ -28,6 +28,9 @@ PARTS: dict[str, Part] = {
     # driver's limits (LOG-06) are its rotation
     "log_file": Part(("LOG-02", "LOG-03"), "the service logs to its standard output only, no log file: docker's "
                                            "logging driver keeps and rotates it (LOG-06 judges its limits)"),
+    # no backup procedure at all: every backup control, none of whose checks can run
+    "backup": Part(tuple(f"BKP-{n:02d}" for n in range(1, 11)),
+                   "the deployment has no backup procedure ([backup] command): nothing restores its data"),
     "file_archives": Part(("BKP-06",), "the backup archives no files: uploads and vector data are not backed up"),
     "signing_key": Part(("SEC-01",), "the stack signs nothing with a key of its own (no SECRET_KEY to judge)"),
     # the schema comes with the database's initialisation, not versioned migrations: DB-03 (schema
@@ -51,7 +54,7 @@ class AbsentSection:
     # "not applicable"
     parts: list[str] = field(default_factory=list)
     # absent parts whose absence is a finding all the same (their controls fail, naming it)
-    findings: list[str] = field(default_factory=lambda: ["file_archives"])
+    findings: list[str] = field(default_factory=lambda: ["backup", "file_archives"])
 
 
 @dataclass(frozen=True)

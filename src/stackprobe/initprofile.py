@@ -357,7 +357,8 @@ def profile_text(source: Source, model: dict[str, Any], origin: str) -> tuple[st
     if "backup" in scripts:
         w.value("command", [scripts["backup"]], "found in the project")
     else:
-        w.todo("command", ["scripts/backup.sh"], "no backup script found: the command that writes a dump")
+        w.todo("command", ["scripts/backup.sh"], "no backup script found: the command that writes a dump, or "
+               "declare [absent] parts backup (a finding unless you accept it)")
     if "restore" in scripts:
         w.check("restore_command", [scripts["restore"], "{file}", "--database", "{database}"],
                 "found in the project; the arguments it takes ({file}: the dump, {database}: a scratch database)")

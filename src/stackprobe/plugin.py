@@ -240,6 +240,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     reason = skip_reason(item, settings)
     if reason:
         pytest.skip(reason)
+    absent = absence.verdict(settings.profile.absent, control_id) if control_id else None
+    if absent is not None and absent.is_finding:
+        # before any fixture: what the part's checks need is what is absent (a backup command,
+        # say); reported as the check's failure, not a setup error (pytest_runtest_makereport)
+        item.stash[_ABSENCE_FINDING] = absent.message
+        pytest.fail(absent.message, pytrace=False)
+
+
+_ABSENCE_FINDING = pytest.StashKey[str]()
 
 
 def _usage_exit(error: StackprobeUsageError, config: pytest.Config | None = None) -> None:
@@ -251,12 +260,7 @@ def _usage_exit(error: StackprobeUsageError, config: pytest.Config | None = None
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
     """Bad input met inside a check (wrong credentials, unknown service) ends the run with
-    one line and the usage-error exit code instead of failing every check with a trace. A
-    declared absence the profile calls a finding fails the check instead of running it."""
-    control_id = control_of(item)
-    absent = absence.verdict(run(item.config).settings.profile.absent, control_id) if control_id else None
-    if absent is not None and absent.is_finding:
-        pytest.fail(absent.message, pytrace=False)
+    one line and the usage-error exit code instead of failing every check with a trace."""
     try:
         return (yield)
     except StackprobeUsageError as error:
@@ -411,6 +415,8 @@ def _redact_report(report: pytest.TestReport) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
+    if report.when == "setup" and report.failed and item.stash.get(_ABSENCE_FINDING, None):
+        report.when = "call"  # a declared absence that is a finding: the check failed, no fixture erred
     # the assertion's own line, read before redaction turns a long repr holding a secret into
     # plain text (whose last line is only "file:line: AssertionError"); redacted below
     crash = getattr(report.longrepr, "reprcrash", None)

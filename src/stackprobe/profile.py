@@ -823,9 +823,10 @@ def _validate_absent(profile: Profile, file: str) -> None:
         if unknown:
             raise StackprobeUsageError(f"profile {file}: absent.{key} names {unknown}: known parts are "
                                        f"{', '.join(PARTS)}")
-    if not profile.backup.restore_command:
+    if not profile.backup.restore_command and "backup" not in profile.absent.parts:
         raise StackprobeUsageError(f"profile {file}: backup.restore_command is empty: the backup suite restores "
-                                   "every dump it judges with it; name the deployment's restore command")
+                                   "every dump it judges with it; name the deployment's restore command, or declare "
+                                   "[absent] parts backup if it has no backup procedure")
 
 
 def _validate_deploy(deploy: DeploySection, file: str) -> None:

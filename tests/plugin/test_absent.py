@@ -23,8 +23,12 @@ def test_metrics():
 def test_logrotate():
     raise AssertionError("must not run: logrotate is declared absent")
 
+@pytest.fixture
+def archives():
+    raise AssertionError("must not run: no fixture of an absent part is set up")
+
 @pytest.mark.control("BKP-06")
-def test_archives():
+def test_archives(archives):
     raise AssertionError("must not run: the absence is the finding")
 
 @pytest.mark.control("HLT-01")
@@ -68,7 +72,7 @@ def test_an_unknown_part_action_or_an_empty_restore_command_is_one_line(pytester
     result = pytester.runpytest("-p", "no:cacheprovider", "--profile", str(profile), "--report-dir=none")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert ("absent.parts names ['metric']: known parts are metrics, vector_store, logrotate, log_file, "
-            "file_archives, signing_key, migrations, cache"
+            "backup, file_archives, signing_key, migrations, cache, api_writes"
             in result.stderr.str())
     profile.write_text("[backup]\nrestore_command = []\n")
     result = pytester.runpytest("-p", "no:cacheprovider", "--profile", str(profile), "--report-dir=none")
@@ -106,3 +110,45 @@ def test_redis_auth():
                                 "--report-dir=none", "-rs")
     result.assert_outcomes(skipped=1)
     assert "declared absent in [absent] parts (cache): the stack has no cache service" in result.stdout.str()
+
+
+BACKUP_CHECKS = '''
+import pytest
+
+@pytest.fixture(scope="session", autouse=True)
+def contract_probe():
+    raise AssertionError("must not run: there is no backup command to probe")
+
+@pytest.mark.control("BKP-01")
+def test_dump():
+    raise AssertionError("must not run")
+
+@pytest.mark.control("BKP-07")
+def test_newest():
+    raise AssertionError("must not run")
+'''
+
+
+@pytest.mark.parametrize("findings", [None, []], ids=["a finding by default", "accepted"])
+def test_a_deployment_without_any_backup_fails_every_backup_control_unless_accepted(
+        pytester: pytest.Pytester, tmp_path: Path, findings: list[str] | None) -> None:
+    """No backup procedure at all ([absent] parts backup): every BKP control fails naming the
+    declaration, with no fixture set up (there is no command to run), or is not applicable where
+    the profile accepts it; the empty restore command is then no profile error."""
+    pytester.makepyfile(test_backup_checks=BACKUP_CHECKS)
+    profile = tmp_path / "p.toml"
+    profile.write_text('[absent]\nparts = ["backup"]\n' + ("" if findings is None else "findings = []\n")
+                       + "[backup]\nrestore_command = []\n")
+    reports = tmp_path / "reports"
+    result = pytester.runpytest("-p", "no:cacheprovider", "--profile", str(profile), f"--report-dir={reports}")
+    if findings is None:
+        result.assert_outcomes(failed=2)
+    else:
+        result.assert_outcomes(skipped=2)
+    assert "must not run" not in result.stdout.str()
+    (run_dir,) = [p for p in reports.iterdir() if p.is_dir() and not p.is_symlink()]
+    results = json.loads((run_dir / "results.json").read_text())
+    expected = "failed" if findings is None else "not_applicable"
+    assert {cid: c["status"] for cid, c in results["controls"].items()} == {"BKP-01": expected, "BKP-07": expected}
+    message = results["controls"]["BKP-07"]["checks"][0]["message"]
+    assert "the deployment has no backup procedure ([backup] command)" in message, message
