@@ -21,17 +21,15 @@ import json
 import os
 import re
 import subprocess
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cli.test_cli import stackprobe
-from support.stacks import REPO, SUITES, run_pytest
+from support.foreign import init_profile
+from support.stacks import SUITES, run_pytest
 
 from e2e.test_foreign_inline import edit_profile
-from stackprobe.targets.base import load_image_overrides
 
 pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
 
@@ -279,12 +277,7 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path
         project.mkdir()
         for name, text in (("docker-compose.yml", COMPOSE), ("serve.py", SERVE), ("proxy.py", PROXY)):
             (project / name).write_text(text)
-        load_image_overrides(REPO)
-        profile = project.parent / "board.toml"
-        done = stackprobe("init", "--compose-file", str(project / "docker-compose.yml"), "--output", str(profile),
-                          cwd=project.parent)
-        assert done.returncode == 0, done.stderr
-        written = tomllib.loads(profile.read_text())
+        profile, written = init_profile(project, "docker-compose.yml")
         # what init got right by itself: the app is the service that depends on the database (the proxy
         # depends on it in turn), its account is in its URL, its data in the one writable mount that is
         # neither logs nor configuration

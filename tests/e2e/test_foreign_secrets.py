@@ -22,11 +22,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from cli.test_cli import stackprobe
-from support.stacks import REPO, SUITES, run_pytest
+from support.foreign import init_profile
+from support.stacks import SUITES, run_pytest
 
 from e2e.test_foreign_inline import edit_profile
-from stackprobe.targets.base import load_image_overrides
 
 pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
 
@@ -185,12 +184,7 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[s
     values = {name: secrets.token_urlsafe(24) for name in SECRETS}
     for name, value in values.items():
         (project / "secrets" / f"{name}.txt").write_text(value + "\n")
-    load_image_overrides(REPO)
-    profile = project.parent / "ledger.toml"
-    done = stackprobe("init", "--compose-file", str(project / "compose.yaml"), "--output", str(profile),
-                      cwd=project.parent)
-    assert done.returncode == 0, done.stderr
-    written = tomllib.loads(profile.read_text())
+    profile, written = init_profile(project, "compose.yaml")
     # every password variable is read from the secret its NAME_FILE names; SEC-02 judges each secret once
     assert (written["database"]["password_env"], written["database"]["root_password_env"],
             written["redis"]["password_env"]) == ("MARIADB_PASSWORD", "MARIADB_ROOT_PASSWORD", "REDIS_PASSWORD")
