@@ -14,6 +14,7 @@ import pytest
 from stackprobe.commands import CommandRun
 from stackprobe.deploy import DeployProject
 from stackprobe.deploy.markers import (
+    MARKER_TEXT_MAX,
     StepFailed,
     container_ids,
     ensure_initialized,
@@ -206,6 +207,7 @@ def test_a_stack_without_cache_vectors_or_uploads_gets_a_document_marker_only(tm
     project.target.redis = None  # type: ignore[assignment,method-assign]  # any use of it fails the test
     seen = marker(as_project(project))
     assert sorted(seen) == ["doc_id", "text"] and project.backend_data.uploads == {}
+    assert len(seen["text"]) <= MARKER_TEXT_MAX  # it also goes into the marker row's column
     assert marker_problems(as_project(project), seen, "after restart") == []
     del project.backend_data.rows[int(seen["doc_id"])]
     project.backend_data.vectors.clear()

@@ -87,6 +87,7 @@ def top_hit(project: DeployProject, text: str) -> str | None:
 
 
 MARKER_TABLE = "stackprobe_deploy_marker"  # in the throwaway project's own database only
+MARKER_TEXT_MAX = 255  # its column's width: every marker text fits
 
 
 def _marker_rows(project: DeployProject, sql: str, text: str, create: bool = False) -> list[Any]:
@@ -95,7 +96,7 @@ def _marker_rows(project: DeployProject, sql: str, text: str, create: bool = Fal
         with project.target.mysql(timeout=10, read_timeout=30) as connection, connection.cursor() as cursor:
             if create:
                 cursor.execute(f"CREATE TABLE IF NOT EXISTS `{MARKER_TABLE}` "
-                               "(id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(64) NOT NULL)")
+                               f"(id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR({MARKER_TEXT_MAX}) NOT NULL)")
             cursor.execute(sql, (text,))
             rows = list(cursor.fetchall())
             connection.commit()
