@@ -3,7 +3,7 @@ bench/recovery_precision.py: it shares no code with the chaos suite's recovery w
 
 It streams `docker events` (the engine's own timestamps, timeNano) for the project's containers
 and sends a health request every --interval seconds (urllib, a fresh connection each time, at
-most --max-in-flight out at once; the published port is looked up again with `docker port`
+most one --timeout's worth of requests out at once; the published port is looked up again with `docker port`
 whenever a request fails), and
 writes one JSON line per observation to --out, until --seconds have passed or it is stopped.
 Traffic goes only to 127.0.0.1.
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--interval", type=float, default=0.05)
     parser.add_argument("--seconds", type=float, default=900)
-    parser.add_argument("--max-in-flight", type=int, default=8)
+    parser.add_argument("--timeout", type=float, default=5.0, help="each health request's bound")
     args = parser.parse_args()
     out = args.out.open("w", encoding="utf-8")
     lock = threading.Lock()
@@ -60,7 +60,9 @@ def main() -> None:
     threading.Thread(target=read_events, daemon=True).start()
     emit({"kind": "ready", "t": time.time()})
     state = {"url": ""}
-    in_flight = threading.Semaphore(args.max_in_flight)
+    # as many out at once as one timeout spans: a poller that waits on its own bound while answers
+    # hang sees the first 200 late by up to a timeout
+    in_flight = threading.Semaphore(int(args.timeout / args.interval) + 1)
 
     def url() -> str:
         if not state["url"]:
@@ -74,7 +76,7 @@ def main() -> None:
         try:
             if target:
                 try:
-                    with urllib.request.urlopen(target, timeout=5) as response:
+                    with urllib.request.urlopen(target, timeout=args.timeout) as response:
                         code = response.status
                 except urllib.error.HTTPError as error:
                     code = error.code

@@ -69,8 +69,8 @@ def resolve_log_policy(target: Target) -> LogPolicy:
     service = cfg.service or target.profile.services.backend
     if "log_file" in target.profile.absent.parts:
         return LogPolicy(service, "", 0, 0, {"file": "[absent] parts: log_file (standard output)"})
-    raw_env = target.service(service).inspect()["Config"].get("Env") or []
-    service_env = dict(item.split("=", 1) for item in raw_env if "=" in item)
+    target.service(service)  # a service the profile names wrongly stops here, named
+    service_env = target.service_environment(service)
     values, sources = {}, {}
     values["file"], sources["file"] = _setting(cfg, "file", service_env, target, service)
     try:  # the limits: LOG-02/03's rotation experiment needs them, the checks of the file do not

@@ -462,3 +462,33 @@ def test_no_outage_is_started_unless_health_is_healthy_first(answer: tuple[int, 
     start = f"health at {url} was not healthy before any outage ({expected}; expected JSON: "
     assert problem.startswith(start), problem
     assert "no dependency was stopped" in problem and "\n" not in problem
+
+
+def test_a_poller_keeps_sending_while_earlier_answers_hang() -> None:
+    """Right after a dependency is back, answers to the first requests can hang for up to their
+    timeout: a poller that stops sending at its in-flight bound sees the first 200 (here
+    answered from 0.3 s on) only when the hanging ones end, a timeout later."""
+    import threading
+
+    from stackprobe.chaos.recovery import first_success, polls_in_flight
+
+    interval, timeout = 0.02, 1.0
+
+    def first_200_after(max_in_flight: int) -> float:
+        began = time.monotonic()
+
+        def probe() -> bool:
+            if time.monotonic() - began < 0.3:  # sent before the recovery: hangs out its timeout
+                time.sleep(timeout)
+                return False
+            return True
+
+        at = first_success(probe, interval_s=interval, deadline=began + 5, stop=threading.Event(),
+                           max_in_flight=max_in_flight)
+        assert at is not None
+        return at - began
+
+    assert polls_in_flight(timeout, interval) == 51
+    assert (polls_in_flight(2.0, 0.01), polls_in_flight(0.05, 0.1)) == (64, 1)
+    assert first_200_after(polls_in_flight(timeout, interval)) < 0.3 + 0.25
+    assert first_200_after(8) >= timeout - 0.05  # the bound the poller had: every slot hung

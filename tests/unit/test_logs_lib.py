@@ -302,6 +302,10 @@ class _Target:
         self.asked.append(name)
         return self._service
 
+    def service_environment(self, name: str) -> dict[str, str]:
+        assert name == self.asked[-1]
+        return self._service.env
+
 
 def test_log_policy_profile_then_service_environment_then_env_file() -> None:
     from stackprobe.logs_policy import resolve_log_policy

@@ -4,8 +4,9 @@ Phases (the report's `recovery` evidence): `running` (the container runs again: 
 process after a crash), `healthy` (Docker reports it healthy), `http_200` (the health endpoint
 answers 200 once the service runs again), `first_write` (the first write through the service
 succeeds and reads back). Each phase has its own watcher thread; the HTTP and write watchers
-send a new request every interval even while earlier ones are still out (at most
-`max_in_flight`, 8), so slow answers do not blur the time of the next one. A phase counts from
+send a new request every interval even while earlier ones are still out, so slow answers do
+not blur the time of the next one: health requests up to as many as one timeout spans
+(`polls_in_flight`), writes at most 8. A phase counts from
 the moment its successful probe *answered*: an upper bound, within one interval plus the
 probe's own latency of the true moment.
 """
@@ -57,6 +58,17 @@ def first_success(probe: Callable[[], bool], *, interval_s: float, deadline: flo
             return min(done_at) if done_at else None
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+MAX_POLLS_IN_FLIGHT = 64
+
+
+def polls_in_flight(timeout_s: float, interval_s: float) -> int:
+    """Requests out at once for a poller that sends one every `interval_s`, each answered or
+    given up within `timeout_s`: enough that it never waits on the bound (while a dependency is
+    back but the backend's answers still hang, a smaller bound stops the poller, and the first
+    200 is seen late by up to a timeout), never more than MAX_POLLS_IN_FLIGHT."""
+    return max(1, min(MAX_POLLS_IN_FLIGHT, int(timeout_s / interval_s) + 1))
 
 
 @dataclass
@@ -128,13 +140,14 @@ class RecoveryWatch:
                 return
             self._stop.wait(self.interval_s)
 
-    def _after_running(self, phase: str, probe: Callable[[], bool], deadline: float) -> None:
+    def _after_running(self, phase: str, probe: Callable[[], bool], deadline: float, in_flight: int) -> None:
         while not self._running.wait(self.interval_s):
             if self._stop.is_set() or time.monotonic() > deadline:
                 return
         # every probe from here on starts after the service ran again: an answer from before the
         # fault (or from the old process) can never count as the recovery
-        self._mark(phase, first_success(probe, interval_s=self.interval_s, deadline=deadline, stop=self._stop))
+        self._mark(phase, first_success(probe, interval_s=self.interval_s, deadline=deadline, stop=self._stop,
+                                        max_in_flight=in_flight))
 
     def _health_ok(self) -> bool:
         answer = self.backend.health(self.http_timeout_s)
@@ -148,11 +161,11 @@ class RecoveryWatch:
     def run(self) -> Trial:
         deadline = self.since + self.timeout_s
         threads = [threading.Thread(target=self._watch_docker, args=(deadline,), daemon=True),
-                   threading.Thread(target=self._after_running, args=("http_200", self._health_ok, deadline),
-                                    daemon=True)]
+                   threading.Thread(target=self._after_running, daemon=True, args=(
+                       "http_200", self._health_ok, deadline, polls_in_flight(self.http_timeout_s, self.interval_s)))]
         if self.write is not None:
             threads.append(threading.Thread(target=self._after_running, args=("first_write", self._write_ok,
-                                                                                deadline), daemon=True))
+                                                                                deadline, 8), daemon=True))
         for thread in threads:
             thread.start()
         try:
