@@ -17,7 +17,7 @@ The observer is the reference, so it must not queue behind that load for the 2 c
 root, it runs at a raised priority (nice -10; its `docker events` reader inherits it). The suite
 does not: its figures are measured as a gate measures them.
 
-Usage: .venv/bin/python bench/recovery_precision.py [--trials 4] [--poll-interval 0.1] [--beside-gate]
+Usage: .venv/bin/python bench/recovery_precision.py [--trials 4] [--poll-interval 0.05] [--beside-gate]
 (x mysql, redis, backend)
 """
 
@@ -68,8 +68,8 @@ def raise_priority() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=4, help="crashes per service (3 services)")
-    parser.add_argument("--poll-interval", type=float, default=0.1,
-                        help="the suite's [chaos] poll_interval_s (default 0.1, the profile default; at most 0.1)")
+    parser.add_argument("--poll-interval", type=float, default=0.05,
+                        help="the suite's [chaos] poll_interval_s (default 0.05, the profile default; at most 0.1)")
     parser.add_argument("--beside-gate", action="store_true",
                         help="run the gate's other parts (everything but the experiments) at the same time")
     args = parser.parse_args()

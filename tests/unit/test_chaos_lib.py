@@ -472,7 +472,7 @@ def test_a_poller_keeps_sending_while_earlier_answers_hang() -> None:
 
     from stackprobe.chaos.recovery import first_success, polls_in_flight
 
-    interval, timeout = 0.02, 1.0
+    interval, timeout = 0.05, 1.0
 
     def first_200_after(max_in_flight: int) -> float:
         began = time.monotonic()
@@ -488,7 +488,7 @@ def test_a_poller_keeps_sending_while_earlier_answers_hang() -> None:
         assert at is not None
         return at - began
 
-    assert polls_in_flight(timeout, interval) == 51
-    assert (polls_in_flight(2.0, 0.01), polls_in_flight(0.05, 0.1)) == (64, 1)
+    assert polls_in_flight(timeout, interval) == 21
+    assert (polls_in_flight(2.0, 0.01), polls_in_flight(0.05, 0.1)) == (32, 1)
     assert first_200_after(polls_in_flight(timeout, interval)) < 0.3 + 0.25
-    assert first_200_after(8) >= timeout - 0.05  # the bound the poller had: every slot hung
+    assert first_200_after(4) >= timeout - 0.05  # a bound of 4: every slot hung, nothing was sent
