@@ -31,7 +31,8 @@ FAULTS_DIR = REPO / ".stackprobe" / "faults"
 # short windows and one trial: the defaults (profiles/production.example.toml) are for production;
 # the recovery bound stays at the SLO (a MySQL restart beside two other workers took over 10 s);
 # polling at 0.1 s, half as many requests: nothing here judges the figures' precision
-CHAOS = {"trials": "1", "poll_interval_s": "0.1", "outage_s": "2.0", "writer_crash_after_s": "3.5", "steady_wait_s": "20.0",
+CHAOS = {"trials": "1", "poll_interval_s": "0.1", "outage_s": "2.0", "writer_crash_after_s": "3.5",
+         "steady_wait_s": "20.0",
          "heal_timeout_s": "60.0", "dependency_recovery_s": "30.0", "api_write_on_live": "true",
          "writer_crash_after_writes": "25",
          "writer_after_recovery_writes": "25", "load_after_recovery_s": "2.0"}
