@@ -168,9 +168,10 @@ def test_read_traffic_settles_only_on_an_observed_recovery(server: str) -> None:
     seen = traffic.report()
     assert seen.recovered_s is not None and seen.recovered_s >= flow_ended + 0.9, seen
     assert settled >= seen.recovered_s and settled - flow_ended < 5, (settled, seen)
-    # and never settles on a backend that stays down: it is bounded by max_s
+    # and never settles on a backend that stays down: it is bounded by max_s (down before the
+    # traffic starts: its first request goes out at once, and one answered 200 would settle it)
+    _Switchable.up = False
     with ReadTraffic([server], interval_s=0.02, max_requests=1000, max_duration_s=20) as traffic:
-        _Switchable.up = False
         started = time.monotonic()
         assert not traffic.settle(since_s=0.0, max_s=0.5)
         assert time.monotonic() - started < 2
