@@ -26,9 +26,11 @@ from stackprobe.chaos.probes import Backend, api_probe, api_probe_ok, api_roundt
 from stackprobe.profile import PhaseSlo
 from stackprobe.targets.base import Target, docker_health
 
+WRITES_IN_FLIGHT = 8  # each try is a real write: fewer out at once than health polls
+
 
 def first_success(probe: Callable[[], bool], *, interval_s: float, deadline: float, stop: threading.Event,
-                  max_in_flight: int = 8) -> float | None:
+                  max_in_flight: int = WRITES_IN_FLIGHT) -> float | None:
     """time.monotonic() at which the first successful probe answered, or None by `deadline`.
     A probe returns True on success, False or raises otherwise."""
     done_at: list[float] = []
@@ -165,7 +167,8 @@ class RecoveryWatch:
                        "http_200", self._health_ok, deadline, polls_in_flight(self.http_timeout_s, self.interval_s)))]
         if self.write is not None:
             threads.append(threading.Thread(target=self._after_running, args=("first_write", self._write_ok,
-                                                                                deadline, 8), daemon=True))
+                                                                                deadline, WRITES_IN_FLIGHT),
+                                            daemon=True))
         for thread in threads:
             thread.start()
         try:
