@@ -300,6 +300,7 @@ class _Health:
 
     def __init__(self, healthy_for: int, names: bool = True) -> None:
         self.calls, self.healthy_for, self.names = 0, healthy_for, names
+        self.target = SimpleNamespace(relayed=lambda service: False)  # its port is published
 
     def health(self, timeout: float) -> object:
         from stackprobe.chaos.probes import HttpAnswer
@@ -355,7 +356,7 @@ class _Backend:
 
     def __init__(self, statuses: list[int], writes: bool = True) -> None:
         self.statuses = statuses
-        self.target = SimpleNamespace(kind="ephemeral" if writes else "live",
+        self.target = SimpleNamespace(kind="ephemeral" if writes else "live", relayed=lambda service: False,
                                       profile=load_profile(Path(__file__).parents[2] / "profiles" / "reference.toml"))
         self.ids = 0
 
@@ -492,3 +493,15 @@ def test_a_poller_keeps_sending_while_earlier_answers_hang() -> None:
     assert (polls_in_flight(2.0, 0.01), polls_in_flight(0.05, 0.1)) == (32, 1)
     assert first_200_after(polls_in_flight(timeout, interval)) < 0.3 + 0.25
     assert first_200_after(4) >= timeout - 0.05  # a bound of 4: every slot hung, nothing was sent
+
+
+def test_pollers_go_slower_through_an_exec_relay() -> None:
+    """Through a relay each request is a Docker exec and a process in the container: polling it
+    at the direct rate competes with the restart being timed (seen: an app's restart timed at
+    85 s instead of about 1 s). Only the relayed service's pollers slow down."""
+    from stackprobe.chaos.recovery import RELAYED_IN_FLIGHT, RELAYED_INTERVAL_S, pacing
+
+    target = SimpleNamespace(relayed=lambda service: service == "app")
+    assert pacing(target, "db", 0.05, 21) == (0.05, 21)  # type: ignore[arg-type]
+    assert pacing(target, "app", 0.05, 21) == (RELAYED_INTERVAL_S, RELAYED_IN_FLIGHT)  # type: ignore[arg-type]
+    assert pacing(target, "app", 1.0, 2) == (1.0, 2)  # type: ignore[arg-type]  # never faster than asked

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackprobe.chaos.probes import Backend, HttpAnswer
+from stackprobe.chaos.recovery import pacing
 from stackprobe.health import HealthContract
 from stackprobe.profile import Profile
 
@@ -37,6 +38,7 @@ class Outage:
     max_latency_s: float = 0.0
     slow: int = 0  # answers (or timeouts) slower than degraded_latency_s
     healthy_after_reflect: int = 0  # 2xx answers after health had reflected the outage
+    interval_s: float = 0.0  # how often health was asked
 
     def summary(self) -> dict[str, Any]:
         statuses: dict[str, int] = {}
@@ -45,17 +47,20 @@ class Outage:
         return {"dependency": self.dependency, "service": self.service, "answers": len(self.answers),
                 "statuses": statuses, "reflected_after_s": self.reflected_after_s,
                 "max_latency_s": round(self.max_latency_s, 3), "slower_than_budget": self.slow,
-                "healthy_after_reflect": self.healthy_after_reflect, "first_answers": self.answers[:8]}
+                "healthy_after_reflect": self.healthy_after_reflect, "polled_every_s": self.interval_s,
+                "first_answers": self.answers[:8]}
 
 
 def observe_health(backend: Backend, profile: Profile, dependency: str, service: str, since: float,
                    duration_s: float) -> Outage:
     """GET health every poll interval for `duration_s` (a new request even while earlier ones are
-    out, at most 4 at a time), each bounded by degraded_latency_s + 1 s."""
+    out, at most 4 at a time; slower through a relay: recovery.pacing), each bounded by
+    degraded_latency_s + 1 s."""
     cfg = profile.chaos
     budget = cfg.degraded_latency_s
     contract = HealthContract(profile.health)
-    seen = Outage(dependency, service)
+    interval, most = pacing(backend.target, profile.services.backend, cfg.poll_interval_s, 4)
+    seen = Outage(dependency, service, interval_s=interval)
     lock = threading.Lock()
     answers: list[HttpAnswer] = []
 
@@ -65,14 +70,14 @@ def observe_health(backend: Backend, profile: Profile, dependency: str, service:
             answers.append(answer)
 
     deadline = time.monotonic() + duration_s
-    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="stackprobe-outage")
+    pool = ThreadPoolExecutor(max_workers=most, thread_name_prefix="stackprobe-outage")
     in_flight: list[Any] = []
     try:
         while time.monotonic() < deadline:
             in_flight = [f for f in in_flight if not f.done()]
-            if len(in_flight) < 4:
+            if len(in_flight) < most:
                 in_flight.append(pool.submit(ask))
-            time.sleep(cfg.poll_interval_s)
+            time.sleep(interval)
         for future in in_flight:  # the last answers, each bounded by its own timeout
             future.exception(timeout=budget + 2)
     finally:  # on Ctrl-C/SIGTERM: straight on to the undo, the requests end by their timeouts
@@ -119,7 +124,7 @@ def outage_problems(profile: Profile, seen: Outage, *, must_reflect: bool) -> li
                 problems.append(f"health never reported {seen.dependency} ({seen.service}) down during the whole "
                                 f"outage ({len(seen.answers)} answers in {cfg.outage_s:g} s, statuses {statuses}): "
                                 "answer non-2xx naming the dependency while it is down")
-        elif seen.reflected_after_s > reflect + cfg.poll_interval_s:
+        elif seen.reflected_after_s > reflect + seen.interval_s:
             problems.append(f"health took {seen.reflected_after_s:.2f} s to answer non-2xx for {seen.dependency} "
                             f"(within {reflect:g} s expected, [health] reflect_within_s)")
         if seen.healthy_after_reflect:

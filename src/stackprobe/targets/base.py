@@ -320,6 +320,11 @@ class Target:
         """Where a check reaches `service`'s `container_port`: published, or through a relay."""
         return self._address(service, container_port)
 
+    def relayed(self, service: str) -> bool:
+        """Whether a check reached `service` through an exec relay: each connection to it starts a
+        process in its container (pollers pace themselves by it: chaos/recovery.pacing)."""
+        return any(name == service for name, _ in self._relays)
+
     def _route(self, port: int) -> str:
         """How a local address reaches its service, for messages."""
         relayed = [k for k, r in self._relays.items() if r.local_port == port]
