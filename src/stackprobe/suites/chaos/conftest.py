@@ -214,10 +214,13 @@ def _backend_data_path_after(chaos: ChaosRun, reported: bool) -> tuple[str, str]
 
     A backend whose data path did not recover stays broken until it restarts, so it is restarted
     (a stop and its undo, through the run's injector and guard, which waits for the steady
-    state): each later experiment then judges its own fault, not this one's."""
+    state): each later experiment then judges its own fault, not this one's. When the
+    experiment already waited dependency_recovery_s for it and reported it broken, one more
+    try's time is enough before the restart: a second full wait only prolongs the outage."""
     cfg = chaos.cfg
     path = DataPathWatch(chaos.backend, cfg.poll_interval_s, cfg.degraded_latency_s)
-    if path.run(deadline=time.monotonic() + cfg.dependency_recovery_s) is not None:
+    window = cfg.degraded_latency_s if reported else cfg.dependency_recovery_s
+    if path.run(deadline=time.monotonic() + window) is not None:
         return "", ("worked again after the experiment (slow, not broken): not restarted" if reported else "")
     left = "" if reported else path.problem(f"the {cfg.dependency_recovery_s:g} s after the experiment")
     backend = chaos.target.profile.services.backend
