@@ -2,17 +2,24 @@
 
 `shared_stack`: one copy of the reference stack for the whole session, for tests that only
 read it or that put back what they change (`TestStack.defect()`); tests that break a stack
-for good start their own with `support.stacks.started_stack()`.
+for good start their own with `support.stacks.started_stack()`. Each xdist worker has its own,
+paused while the worker runs a module that does not use it: the machine is CPU-bound, and an
+idle copy's healthchecks alone took a tenth of a core.
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import sys
+import time
 from collections.abc import Generator, Iterator
 
 import pytest
 from support.engine_lock import engine_use, lock_dir
 from support.stacks import TestStack, started_stack
+
+from stackprobe.targets.base import container_ready
 
 pytest_plugins = ["pytester"]
 
@@ -39,9 +46,52 @@ LONGEST_FIRST = [
 ]
 
 
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     rank = {path: n for n, path in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+    items.sort(key=lambda item: rank.get(_module(item), len(rank)))
+    SHARED.modules = {_module(item) for item in items if "shared_stack" in getattr(item, "fixturenames", ())}
+
+
+class _Shared:
+    """This worker's shared copy, once started; paused while a module that does not use it runs
+    (a paused container keeps its state and runs no healthcheck)."""
+
+    def __init__(self) -> None:
+        self.stack: TestStack | None = None
+        self.modules: set[str] = set()
+        self.paused = False
+
+    def changes(self, item: pytest.Item) -> bool:
+        return self.stack is not None and (_module(item) not in self.modules) != self.paused
+
+    def want(self, item: pytest.Item) -> None:
+        if self.stack is not None and self.changes(item):
+            verb = "unpause" if self.paused else "pause"
+            try:
+                self.stack.compose(verb)
+            except Exception as error:  # not the run's internal error: the copy's own tests say what is wrong
+                print(f"\nshared copy {self.stack.project}: docker compose {verb} failed: {error}", file=sys.stderr)
+                return
+            self.paused = not self.paused
+            if not self.paused:
+                self._ready()
+
+    def _ready(self, within_s: float = 60.0) -> None:
+        """Docker 20.10 reports a paused container unhealthy (without running its check) until
+        its next check after the unpause: wait for it, as the copy's tests expect it steady."""
+        assert self.stack is not None
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            if all(container_ready(s.state()) for s in self.stack.target.services().values()):
+                return
+            time.sleep(0.25)
+
+
+SHARED = _Shared()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -49,13 +99,23 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     """On xdist workers, a Docker test shares the engine with the other workers' Docker tests,
     and an `alone` test waits for them to finish and holds them off (support/engine_lock.py)."""
     directory = lock_dir()
-    if directory is None or item.get_closest_marker("needs_docker") is None:
-        return (yield)
-    with engine_use(directory, alone=item.get_closest_marker("alone") is not None):
-        return (yield)
+    docker = item.get_closest_marker("needs_docker") is not None
+    if docker or SHARED.changes(item):  # pausing the shared copy is a Docker call too
+        alone = docker and item.get_closest_marker("alone") is not None
+        with engine_use(directory, alone=alone) if directory else contextlib.nullcontext():
+            SHARED.want(item)
+            if docker:
+                return (yield)
+    return (yield)
 
 
 @pytest.fixture(scope="session")
 def shared_stack() -> Iterator[TestStack]:
     with started_stack() as stack:
-        yield stack
+        SHARED.stack, SHARED.paused = stack, False
+        try:
+            yield stack
+        finally:
+            if SHARED.paused:  # removed as a running copy
+                stack.compose("unpause")
+            SHARED.stack, SHARED.paused = None, False
