@@ -71,11 +71,16 @@ class _Shared:
     def want(self, item: pytest.Item) -> None:
         if self.stack is not None and self.changes(item):
             verb = "unpause" if self.paused else "pause"
-            try:
-                self.stack.compose(verb)
-            except Exception as error:  # not the run's internal error: the copy's own tests say what is wrong
-                print(f"\nshared copy {self.stack.project}: docker compose {verb} failed: {error}", file=sys.stderr)
-                return
+            for attempt in range(3):  # under load the engine can refuse once ("unable to freeze")
+                try:
+                    self.stack.compose(verb)
+                    break
+                except Exception as error:  # not the run's internal error: the copy's tests say what is wrong
+                    if attempt == 2:
+                        print(f"\nshared copy {self.stack.project}: docker compose {verb} failed: {error}",
+                              file=sys.stderr)
+                        return
+                    time.sleep(1)
             self.paused = not self.paused
             if not self.paused:
                 self._ready()
