@@ -181,8 +181,9 @@ class RecoveryWatch:
     def run(self) -> Trial:
         deadline = self.since + self.timeout_s
         backend = self.target.profile.services.backend
-        health = pacing(self.target, backend, self.interval_s, polls_in_flight(self.http_timeout_s, self.interval_s))
-        if health[0] != self.interval_s:
+        direct = (self.interval_s, polls_in_flight(self.http_timeout_s, self.interval_s))
+        health = pacing(self.target, backend, *direct)
+        if health != direct:
             self.trial.notes.append(f"http_200: polled every {health[0]:g} s, at most {health[1]} out (through "
                                     "docker exec: the port is not published)")
         threads = [threading.Thread(target=self._watch_docker, args=(deadline,), daemon=True),
