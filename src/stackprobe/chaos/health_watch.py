@@ -14,6 +14,8 @@ from stackprobe.chaos.recovery import pacing
 from stackprobe.health import HealthContract
 from stackprobe.profile import Profile
 
+OUTAGE_IN_FLIGHT = 4  # health answers out at once while a dependency is down
+
 
 def dependency_of(profile: Profile, service: str) -> str:
     """The health dependency name that reports `service` ([health] dependency_services)."""
@@ -54,12 +56,12 @@ class Outage:
 def observe_health(backend: Backend, profile: Profile, dependency: str, service: str, since: float,
                    duration_s: float) -> Outage:
     """GET health every poll interval for `duration_s` (a new request even while earlier ones are
-    out, at most 4 at a time; slower through a relay: recovery.pacing), each bounded by
+    out, at most OUTAGE_IN_FLIGHT at a time; slower through a relay: recovery.pacing), each bounded by
     degraded_latency_s + 1 s."""
     cfg = profile.chaos
     budget = cfg.degraded_latency_s
     contract = HealthContract(profile.health)
-    interval, most = pacing(backend.target, profile.services.backend, cfg.poll_interval_s, 4)
+    interval, most = pacing(backend.target, profile.services.backend, cfg.poll_interval_s, OUTAGE_IN_FLIGHT)
     seen = Outage(dependency, service, interval_s=interval)
     lock = threading.Lock()
     answers: list[HttpAnswer] = []
