@@ -6,14 +6,21 @@ mounts a small patch (`defect_patch.py`, loaded by `_patch/sitecustomize.py`) ov
 backend, and a state defect runs compose `commands` and their `undo`. The suite then runs
 against the copy as a live target with --allow-destructive (HLT-03/04 stop dependencies).
 
+Defects run in batches (`batch`), as the chaos defects do: the defects of a batch fail disjoint
+controls and are applied together (their overrides merged by compose, their backend patches
+mounted side by side), and the one suite run must fail exactly the union of their controls,
+each failing control naming its own defect, so no defect hides behind another's failure. Five
+suite runs judge the eighteen defects, where one run each recreated the backend eighteen times.
+
 defect.toml (support.defect_spec): description, fails, messages, and may_fail (controls allowed
-to fail as well, with the reason in a comment), services, override, wait (default true),
+to fail as well, with the reason in a comment), batch, services, override, wait (default true),
 settle_s, observe_s (CTR-01's window), commands/undo, profile_extra (TOML appended to the
 reference profile).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -23,22 +30,31 @@ import pytest
 from support.defect_spec import Defect, cases, load, messages_problems
 from support.stacks import REFERENCE_PROFILE, SUITES, SuiteRun, TestStack
 
-# Grouped by the services they replace: consecutive defects on the same service replace each
-# other directly, without recreating the reference in between (TestStack.defect(defer_reset)).
-DEFECTS = sorted(cases("smoke"), key=lambda p: (load(p).get("services", []), p.name))
+DEFECTS = cases("smoke")
 SMOKE_CONTROLS = {"HLT-01", "HLT-02", "HLT-03", "HLT-04", "MET-01", "MET-02", "MET-03", "CTR-01",
                   "CTR-02", "CTR-03", "DB-01", "DB-02", "DB-03", "RDS-01", "RDS-02", "VEC-01"}
-
-pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
+BACKEND_PATCH = "backend-patch.yml"  # the override of a defect that patches the backend's code
+PATCH_LOADER = Path(__file__).resolve().parents[1] / "defects" / "smoke" / "_patch" / "sitecustomize.py"
 
 
 def spec_of(defect: Path) -> Defect:
     return load(defect, "smoke")
 
 
+BATCHES = sorted({spec_of(d)["batch"] for d in DEFECTS})
+
+
+def batch_specs(batch: int) -> list[Defect]:
+    return [spec_of(d) for d in DEFECTS if spec_of(d)["batch"] == batch]
+
+
+def batch_ids() -> list[str]:
+    return ["+".join(spec.name for spec in batch_specs(b)) for b in BATCHES]
+
+
 @pytest.fixture(scope="module")
 def defect_stack(shared_stack: TestStack) -> Iterator[TestStack]:
-    """The shared copy; it leaves this module as the reference, whatever the last defect left."""
+    """The shared copy; it leaves this module as the reference, whatever the last batch left."""
     yield shared_stack
     shared_stack.flush()
 
@@ -48,23 +64,75 @@ def test_every_smoke_control_has_a_defect() -> None:
     assert covered == SMOKE_CONTROLS, f"smoke controls without a seeded defect: {SMOKE_CONTROLS - covered}"
 
 
+@pytest.mark.parametrize("batch", BATCHES, ids=batch_ids())
+def test_a_batchs_defects_can_share_one_run(batch: int) -> None:
+    """In one batch each control is one defect's to fail (or allowed to), at most one defect adds
+    to the profile, and every state defect can be put back (the next batch starts clean)."""
+    specs = batch_specs(batch)
+    owners: dict[str, str] = {}
+    for spec in specs:
+        for control in (*spec.fails, *spec.get("may_fail", [])):
+            assert control not in owners, f"batch {batch}: {control} is both {owners[control]}'s and {spec.name}'s"
+            owners[control] = spec.name
+    assert sum(bool(spec.get("profile_extra")) for spec in specs) <= 1, f"batch {batch}: two profile_extra"
+    assert all(spec.get("undo") for spec in specs if spec.get("commands")), f"batch {batch}: a command without undo"
+
+
+def test_every_patch_of_a_batch_applies_even_to_one_module(tmp_path: Path) -> None:
+    """The loader imports each mounted `defect_patch*`, and two patches of one module both take:
+    a batch whose backend loaded only one patch would pass a defect it never applied."""
+    import shutil
+    import subprocess
+    import sys
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "health.py").write_text("def check():\n    return []\n")
+    mount = tmp_path / "defect"
+    mount.mkdir()
+    shutil.copy(PATCH_LOADER, mount / "sitecustomize.py")
+    for name in ("a", "b"):
+        (mount / f"defect_patch_{name}.py").write_text(
+            "from sitecustomize import after_import\n\n\ndef patch(health):\n    original = health.check\n"
+            f"    health.check = lambda: [*original(), {name!r}]\n\n\nafter_import('app.health', patch)\n")
+    done = subprocess.run([sys.executable, "-c", "import app.health; print(app.health.check())"],
+                          env={"PYTHONPATH": f"{mount}:{tmp_path}"}, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "['a', 'b']", done.stderr
+
+
+def patches_override(specs: list[Defect], into: Path) -> Path | None:
+    """One override mounting every backend patch of the batch next to the loader, each under a
+    name of its own (what backend-patch.yml does for one defect)."""
+    patched = [spec for spec in specs if spec.get("override", "").endswith(BACKEND_PATCH)]
+    if not patched:
+        return None
+    mounts = [f"{PATCH_LOADER}:/defect/sitecustomize.py:ro"]
+    mounts += [f"{spec.path / 'defect_patch.py'}:/defect/defect_patch_{spec.name}.py:ro" for spec in patched]
+    override = into / "backend-patches.yml"
+    override.write_text(json.dumps({"services": {"backend": {"environment": {"PYTHONPATH": "/defect"},
+                                                             "volumes": mounts}}}, indent=1))
+    return override
+
+
 @contextmanager
-def applied(stack: TestStack, defect: Path, spec: Defect) -> Iterator[list[Path]]:
-    """The defect in place on the stack; yields the compose overrides the suite must see."""
-    env = {"DEFECT_DIR": str(defect)}
-    overrides: list[Path] = []
+def applied(stack: TestStack, specs: list[Defect], tmp_path: Path) -> Iterator[list[Path]]:
+    """The batch's defects in place on the stack; yields the compose overrides the suite must see."""
+    overrides = [(spec.path / spec["override"]).resolve() for spec in specs
+                 if spec.get("override") and not spec["override"].endswith(BACKEND_PATCH)]
+    if patches := patches_override(specs, tmp_path):
+        overrides.append(patches)
+    waited = sorted({s for spec in specs if spec.get("wait", True) for s in spec.get("services", [])})
+    unwaited = sorted({s for spec in specs if not spec.get("wait", True) for s in spec.get("services", [])})
     with ExitStack() as undo:
-        if spec.get("override"):
-            override = (defect / spec["override"]).resolve()
-            overrides.append(override)
-            undo.enter_context(stack.defect(override, *spec["services"], wait=spec.get("wait", True),
-                                            env=env, defer_reset=True))
+        if overrides:
+            undo.enter_context(stack.defect(overrides, *waited, unwaited=unwaited, defer_reset=True))
         else:
-            stack.flush()  # a state defect starts from the reference services
-        for command in spec.get("commands", []):
-            undo.callback(lambda: [stack.compose(*c) for c in spec.get("undo", [])])
-            stack.compose(*command)
-        time.sleep(spec.get("settle_s", 0))
+            stack.flush()  # state defects start from the reference services
+        for spec in specs:
+            for command in spec.get("commands", []):
+                undo.callback(lambda spec=spec: [stack.compose(*c) for c in spec.get("undo", [])])
+                stack.compose(*command)
+        time.sleep(max(spec.get("settle_s", 0) for spec in specs))
         yield overrides
 
 
@@ -74,29 +142,31 @@ def check_messages(run: SuiteRun, spec: Defect) -> list[str]:
             for check in controls.get(control, {}).get("checks", []) if check["status"] == "failed"]
 
 
-@pytest.mark.parametrize("defect", DEFECTS, ids=[d.name for d in DEFECTS])
-def test_smoke_defect_fails_exactly_its_controls(defect_stack: TestStack, defect: Path,
-                                                 tmp_path: Path) -> None:
-    shared_stack = defect_stack
-    spec = spec_of(defect)
+@pytest.mark.needs_docker
+@pytest.mark.slow
+@pytest.mark.parametrize("batch", BATCHES, ids=batch_ids())
+def test_smoke_defects_fail_exactly_their_controls(defect_stack: TestStack, batch: int, tmp_path: Path) -> None:
+    specs = batch_specs(batch)
     # shorter observation windows than production needs keep the matrix fast
     profile = tmp_path / "profile.toml"
-    profile.write_text(f"{REFERENCE_PROFILE.read_text()}\n[containers]\nobserve_s = {spec.get('observe_s', 0.0)}\n"
+    profile.write_text(f"{REFERENCE_PROFILE.read_text()}\n[containers]\n"
+                       f"observe_s = {max(spec.get('observe_s', 0.0) for spec in specs)}\n"
                        f"[health]\noutage_window_s = 12.0\n"
                        # HLT-03/04 stop these on the live copy ([safety] is the one rule for faults)
                        '[safety]\ndestructive_services = ["mysql", "redis"]\n'
-                       f"{spec.get('profile_extra', '')}")
-    with applied(shared_stack, defect, spec) as overrides:
-        run = shared_stack.run_suite(f"{SUITES}/smoke", report_dir=tmp_path / "reports", overrides=overrides,
-                                     extra=["--allow-destructive"], profile=profile,
-                                     env={"DEFECT_DIR": str(defect)})
-    expected, allowed = set(spec.fails), set(spec.fails) | set(spec.get("may_fail", []))
+                       + "".join(spec.get("profile_extra", "") for spec in specs))
+    with applied(defect_stack, specs, tmp_path) as overrides:
+        run = defect_stack.run_suite(f"{SUITES}/smoke", report_dir=tmp_path / "reports", overrides=overrides,
+                                     extra=["--allow-destructive"], profile=profile)
+    expected = {c for spec in specs for c in spec.fails}
+    allowed = expected | {c for spec in specs for c in spec.get("may_fail", [])}
     assert set(run.statuses) == SMOKE_CONTROLS, f"not every smoke control ran: {run.statuses}\n{run.tail()}"
     failed = run.failed()
     assert expected <= failed <= allowed, (
-        f"{defect.name} ({spec.description}): expected {sorted(expected)} to fail"
+        f"{'; '.join(f'{s.name} ({s.description})' for s in specs)}: expected {sorted(expected)} to fail"
         f"{f' (allowed also {sorted(allowed - expected)})' if allowed != expected else ''}, "
         f"failed {sorted(failed)}\n{run.tail()}")
-    messages = check_messages(run, spec)
-    assert not messages_problems(spec, messages), (
-        f"the failures do not name the defect ({messages_problems(spec, messages)}): {messages}")
+    for spec in specs:
+        messages = check_messages(run, spec)
+        assert not messages_problems(spec, messages), (
+            f"{spec.name}: the failures do not name the defect ({messages_problems(spec, messages)}): {messages}")

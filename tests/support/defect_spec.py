@@ -57,9 +57,10 @@ SUITE_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     # changes.patch against `original`; `catches` the checks that fail; `mount` for a migration
     "deploy": {"original": str, "catches": list, "mount": str},
     "logs": {"recreate": list, "profile": dict, "compose_visible": bool},
+    # applied to one shared copy in batches (`batch`) of defects whose controls are disjoint
     "smoke": {"services": list, "override": str, "wait": bool, "settle_s": (int, float),
               "commands": list, "undo": list, "may_fail": list, "profile_extra": str,
-              "observe_s": (int, float)},
+              "observe_s": (int, float), "batch": int},
 }
 CONTROL_IDS = frozenset(control.id for control in CONTROLS)
 # The keys of the formats before this one, and what replaced them (see the module's docstring).

@@ -89,15 +89,19 @@ class TestStack:
                                  f"{result.stderr[-3000:]}")
         return result
 
-    def apply(self, override: Path, *services: str, wait: bool = True,
-              env: dict[str, str] | None = None) -> None:
-        """Recreate `services` with `override` on top of the stack's compose files (services an
-        earlier defect left deferred and this one does not replace are reset first)."""
-        self.flush(keep=services)
-        self.deferred -= set(services)
+    def apply(self, override: Path | Sequence[Path], *services: str, wait: bool = True,
+              env: dict[str, str] | None = None, unwaited: Sequence[str] = ()) -> None:
+        """Recreate `services` with `override` (one file or several) on top of the stack's compose
+        files (services an earlier defect left deferred and this one does not replace are reset
+        first); `unwaited` ones too, without waiting for them (e.g. one that crash-loops)."""
+        overrides = [override] if isinstance(override, Path) else list(override)
+        self.flush(keep=[*services, *unwaited])
+        self.deferred -= {*services, *unwaited}
         args = ["up", "-d", "--no-deps", "--force-recreate"]
-        self.compose(*args, *(["--wait"] if wait else []), *services, overrides=[override],
-                     timeout=300, check=True, env=env)
+        for names, waits in ((services, wait), (unwaited, False)):
+            if names:
+                self.compose(*args, *(["--wait"] if waits else []), *names, overrides=overrides,
+                             timeout=300, check=True, env=env)
 
     def flush(self, keep: Sequence[str] = ()) -> None:
         """Reset the deferred services (except `keep`, which the caller is about to replace)."""
@@ -110,22 +114,26 @@ class TestStack:
         self.compose("up", "-d", "--no-deps", "--force-recreate", "--wait", *services, timeout=300)
 
     @contextmanager
-    def defect(self, override: Path, *services: str, wait: bool = True,
-               env: dict[str, str] | None = None, defer_reset: bool = False) -> Iterator[None]:
-        """The stack with `override` applied to `services`; reset afterwards, also on failure.
-        Services that only the override defines are removed, the others recreated; with
-        `defer_reset`, a clean exit leaves them for the next `apply` or `flush` to replace."""
+    def defect(self, override: Path | Sequence[Path], *services: str, wait: bool = True,
+               env: dict[str, str] | None = None, defer_reset: bool = False,
+               unwaited: Sequence[str] = ()) -> Iterator[None]:
+        """The stack with `override` (one file or several) applied to `services` (and `unwaited`,
+        see `apply`); reset afterwards, also on failure. Services that only the overrides define
+        are removed, the others recreated; with `defer_reset`, a clean exit leaves them for the
+        next `apply` or `flush` to replace."""
+        overrides = [override] if isinstance(override, Path) else list(override)
+        changed = [*services, *unwaited]
         clean = False
         try:
-            self.apply(override, *services, wait=wait, env=env)
+            self.apply(overrides, *services, wait=wait, env=env, unwaited=unwaited)
             yield
             clean = True
         finally:
             own = set(self.compose("config", "--services").stdout.split())
-            extra = [s for s in services if s not in own]
+            extra = [s for s in changed if s not in own]
             if extra:
-                self.compose("rm", "--stop", "--force", *extra, overrides=[override], env=env)
-            if kept := [s for s in services if s in own]:
+                self.compose("rm", "--stop", "--force", *extra, overrides=overrides, env=env)
+            if kept := [s for s in changed if s in own]:
                 if defer_reset and clean:
                     self.deferred |= set(kept)
                 else:

@@ -2,16 +2,19 @@
 
 Python imports `sitecustomize` in every process of the container (the supervisor, each
 uvicorn worker, alembic), so the defect's `defect_patch.py` (mounted next to this file) can
-change one function of the reference backend after its module is imported. The backend image
-itself carries no defect switches.
+change one function of the reference backend after its module is imported. Defects that share
+one backend in a batch are mounted as `defect_patch_<name>.py` each, and all are loaded. The
+backend image itself carries no defect switches.
 """
 
 from __future__ import annotations
 
-import contextlib
+import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import os
+import pkgutil
 import sys
 from collections.abc import Callable
 from types import ModuleType
@@ -64,5 +67,12 @@ def await_unbounded(health: ModuleType, name: str) -> None:
     health._run = run  # type: ignore[attr-defined]
 
 
-with contextlib.suppress(ModuleNotFoundError):
-    import defect_patch  # noqa: F401  (the defect's own patch, if mounted)
+def _patches() -> list[str]:
+    """The patches mounted next to this file: `defect_patch`, or one `defect_patch_<name>` per
+    defect of a batch. Two patches of one module both apply (each `after_import` wraps the last)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    return sorted(found.name for found in pkgutil.iter_modules([here]) if found.name.startswith("defect_patch"))
+
+
+for _patch in _patches():
+    importlib.import_module(_patch)
