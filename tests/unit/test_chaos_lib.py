@@ -505,3 +505,103 @@ def test_pollers_go_slower_through_an_exec_relay() -> None:
     assert pacing(target, "db", 0.05, 21) == (0.05, 21)  # type: ignore[arg-type]
     assert pacing(target, "app", 0.05, 21) == (RELAYED_INTERVAL_S, RELAYED_IN_FLIGHT)  # type: ignore[arg-type]
     assert pacing(target, "app", 1.0, 2) == (1.0, 2)  # type: ignore[arg-type]  # never faster than asked
+
+
+def test_pollers_time_at_a_raised_priority_where_the_host_allows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a loaded host a poller that waits for a CPU records its answer late: the pollers' own
+    threads run at nice TIMING_NICE where allowed (root or CAP_SYS_NICE), the caller's thread and
+    the process stay as they were; where refused, polling goes on and the trial says why."""
+    import threading
+
+    from stackprobe.chaos.recovery import PRIORITY_REFUSED, TIMING_NICE, first_success, raise_timing_priority
+
+    def nice() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before, seen = nice(), []
+    first_success(lambda: seen.append(nice()) is None, interval_s=0.01, deadline=time.monotonic() + 5,
+                  stop=threading.Event(), max_in_flight=2)
+    assert nice() == before and os.getpriority(os.PRIO_PROCESS, 0) == before
+    allowed = os.geteuid() == 0
+    assert seen[0] == (min(before, TIMING_NICE) if allowed else before), (allowed, seen)
+
+    def refused(*_: Any) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "setpriority", refused)
+    assert raise_timing_priority() is False
+    assert first_success(lambda: True, interval_s=0.01, deadline=time.monotonic() + 5, stop=threading.Event()) \
+        is not None
+    assert "CAP_SYS_NICE" in PRIORITY_REFUSED and "late" in PRIORITY_REFUSED
+
+
+def test_a_fault_counts_from_before_it_was_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CHS-07's outage window starts when the fault was issued: on a loaded host a load thread
+    can see the connection a kill reset before the injector's thread reads the clock after it
+    (seen: one error at -0.0 s beside a parallel gate, outside a window that began after the kill)."""
+    from stackprobe.faults import inject
+
+    sent: list[float] = []
+
+    def slow_kill(*_: Any) -> dict[str, Any]:
+        sent.append(time.monotonic())
+        time.sleep(0.05)  # the injector's thread waits for a CPU after its kill
+        return {}
+
+    monkeypatch.setattr(inject, "_inject", slow_kill)
+    monkeypatch.setattr(inject, "_before", lambda kind, attrs: {})
+    monkeypatch.setattr(inject, "undo_record", lambda *_: "")
+    target = _OneServiceTarget()
+    service = target.services()["redis"]
+    monkeypatch.setattr(target, "services", lambda: {"redis": service})
+    monkeypatch.setattr(service, "inspect", lambda: {"Id": "c1"})
+    injector = inject.Injector(target, FaultGuard("ephemeral", "spx1", False, ()),  # type: ignore[arg-type]
+                               RecordStore(tmp_path, "this host", "spx1"))
+    with injector.crashed("redis") as fault:
+        pass
+    assert fault.issued_at <= sent[0] < sent[0] + 0.05 <= fault.injected_at
+    reset_by_the_kill = Op(1, "v1", sent[0] - 0.2, sent[0] + 0.01, "info", "ReadError: Connection reset by peer")
+    window = windows([reset_by_the_kill], fault.issued_at, fault.injected_at + 1.0, grace_s=1.0)
+    assert window["errors_outside"] == 0
+    assert windows([reset_by_the_kill], fault.injected_at, fault.injected_at + 1.0, grace_s=1.0)["errors_outside"] == 1
+
+
+class _Events(list[dict[str, Any]]):
+    def close(self) -> None:
+        pass
+
+
+def _engine_target(remote: bool, events: list[dict[str, Any]]) -> Any:
+    container = SimpleNamespace(id="c1")
+    api = SimpleNamespace(events=lambda **_: _Events(events))
+    return SimpleNamespace(host=SimpleNamespace(remote=remote), docker=SimpleNamespace(api=api),
+                           service=lambda name: SimpleNamespace(container=container))
+
+
+def test_a_restart_is_timed_by_the_engines_own_events_where_its_clock_is_ours() -> None:
+    """A poll of the engine sees a restart late by its interval plus the engine's answer time;
+    the engine's `start` and `health_status: healthy` events carry the moment itself. Events
+    from before the crash are an earlier trial's; over SSH the engine's clock is another host's."""
+    from stackprobe.chaos.recovery import RecoveryWatch
+
+    crashed = 1_000_000.0
+
+    def event(status: str, after_s: float) -> dict[str, Any]:
+        return {"status": status, "timeNano": int((crashed + after_s) * 1e9)}
+
+    events = [event("health_status: healthy", -3.0), event("start", -5.0), event("die", 0.02),
+              event("start", 0.4), event("health_status: healthy", 2.5)]
+
+    def watched(remote: bool) -> dict[str, float | None]:
+        watch = RecoveryWatch(_engine_target(remote, events), "redis", since=50.0, since_wall=crashed + 0.05,
+                              old_pid=7, interval_s=0.05, timeout_s=5, write=None, backend=None,  # type: ignore[arg-type]
+                              crashed_wall=crashed)
+        watch._mark("running", 50.0 + 0.5)  # a poll saw it later: the earlier moment stands
+        watch._read_engine_events(deadline=time.monotonic() + 5)
+        assert watch._running.is_set() is not remote
+        return watch.trial.phases
+
+    local = watched(remote=False)
+    assert local["running"] == pytest.approx(0.35) and local["healthy"] == pytest.approx(2.45)
+    remote = watched(remote=True)
+    assert remote["running"] == pytest.approx(0.5) and remote["healthy"] is None

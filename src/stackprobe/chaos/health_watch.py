@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackprobe.chaos.probes import Backend, HttpAnswer
-from stackprobe.chaos.recovery import pacing
+from stackprobe.chaos.recovery import pacing, raise_timing_priority
 from stackprobe.health import HealthContract
 from stackprobe.profile import Profile
 
@@ -72,7 +72,8 @@ def observe_health(backend: Backend, profile: Profile, dependency: str, service:
             answers.append(answer)
 
     deadline = time.monotonic() + duration_s
-    pool = ThreadPoolExecutor(max_workers=most, thread_name_prefix="stackprobe-outage")
+    pool = ThreadPoolExecutor(max_workers=most, thread_name_prefix="stackprobe-outage",
+                              initializer=raise_timing_priority)
     in_flight: list[Any] = []
     try:
         while time.monotonic() < deadline:

@@ -105,7 +105,9 @@ def windows(ops: list[Op], fault_at: float, recovered_at: float | None, grace_s:
 
     An operation is in the outage when it overlaps it: one sent during the outage that times out
     after it is the outage's (a request sent to a backend still starting can hang for its whole
-    timeout), one sent after the window that fails is not."""
+    timeout), one sent after the window that fails is not. `fault_at` is when the fault was issued
+    (Fault.issued_at): on a loaded host a load thread can see a connection reset by a kill before
+    the injector's thread reads the clock after sending it."""
     errors = sorted((op for op in ops if op.outcome != "ok"), key=lambda op: op.ended)
     end = (recovered_at if recovered_at is not None else max((op.ended for op in ops), default=fault_at)) + grace_s
     outside = [op for op in errors if op.ended < fault_at or op.started > end]

@@ -9,11 +9,15 @@ not blur the time of the next one: health requests up to as many as one timeout 
 (`polls_in_flight`, at most 32), writes at most 8; through an exec relay fewer and slower
 (`pacing`), as each request there starts a process in the container. A phase counts from
 the moment its successful probe *answered*: an upper bound, within one interval plus the
-probe's own latency of the true moment.
+probe's own latency of the true moment. The watcher threads run at a raised priority where the
+host allows it (raise_timing_priority), so on a loaded host that latency is the answer's own and
+not the time the poller waited for a CPU. After a crash, `running` and `healthy` also come from
+the engine's own events, timestamped by the engine (where its clock is this host's).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
@@ -28,6 +32,23 @@ from stackprobe.profile import PhaseSlo
 from stackprobe.targets.base import Target, docker_health
 
 WRITES_IN_FLIGHT = 8  # each try is a real write: fewer out at once than health polls
+TIMING_NICE = -10  # the pollers' scheduling priority where the host allows raising it
+
+
+def raise_timing_priority() -> bool:
+    """Move the calling thread ahead of the host's load (on Linux nice is per thread), so the
+    moment it records is when an answer came, not when a loaded machine got round to the
+    thread. Needs root or CAP_SYS_NICE; False where refused, and the thread runs as before."""
+    try:
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, min(os.getpriority(os.PRIO_PROCESS, thread), TIMING_NICE))
+    except OSError:
+        return False
+    return True
+
+
+PRIORITY_REFUSED = (f"timed at the default priority: raising the pollers' to nice {TIMING_NICE} needs root or "
+                    "CAP_SYS_NICE, so on a loaded host a phase can read late by the time its poller waited for a CPU")
 
 
 def first_success(probe: Callable[[], bool], *, interval_s: float, deadline: float, stop: threading.Event,
@@ -46,7 +67,8 @@ def first_success(probe: Callable[[], bool], *, interval_s: float, deadline: flo
             with lock:
                 done_at.append(time.monotonic())
 
-    pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="stackprobe-poll")
+    pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="stackprobe-poll",
+                              initializer=raise_timing_priority)
     pending: list[Future[None]] = []
     try:
         while not stop.is_set() and time.monotonic() < deadline:
@@ -110,8 +132,12 @@ class RecoveryWatch:
 
     def __init__(self, target: Target, service: str, *, since: float, since_wall: float, old_pid: int | None,
                  interval_s: float, timeout_s: float, write: Callable[[], None] | None, backend: Backend,
-                 http_timeout_s: float = 2.0) -> None:
+                 http_timeout_s: float = 2.0, crashed_wall: float | None = None) -> None:
         self.target, self.service, self.since = target, service, since
+        # time.time() just before a crash was sent: the engine's events after it are its restart's
+        self.crashed_wall = crashed_wall
+        self._events: Any = None  # the engine's event stream while it is read
+        self._lock = threading.Lock()
         self.old_pid = old_pid
         self.interval_s, self.timeout_s = interval_s, timeout_s
         self.write, self.backend = write, backend
@@ -124,10 +150,47 @@ class RecoveryWatch:
         self._stop = threading.Event()
 
     def _mark(self, phase: str, at: float | None) -> None:
-        if at is not None and self.trial.phases[phase] is None:
-            self.trial.phases[phase] = max(0.0, at - self.since)
+        """`at` (time.monotonic()) for `phase`, unless an earlier moment was seen already: the
+        engine's event and the poll that sees its effect both report one transition."""
+        if at is not None:
+            with self._lock:
+                seen = self.trial.phases[phase]
+                self.trial.phases[phase] = min(max(0.0, at - self.since), seen if seen is not None else float("inf"))
+
+    def _read_engine_events(self, deadline: float) -> None:
+        """The restart as the engine recorded it: its `start` and `health_status: healthy` events
+        carry the engine's own timestamps, where polling sees each later by up to an interval
+        plus the engine's answer time (hundreds of ms on a loaded host). Only for a crash, and
+        only where the engine's clock is this host's: over SSH the polling alone counts."""
+        if self.crashed_wall is None or self.target.host.remote:
+            return
+        try:
+            container = self.target.service(self.service).container
+            self._events = self.target.docker.api.events(
+                since=int(self.crashed_wall), until=int(time.time() + deadline - time.monotonic()) + 1,
+                filters={"type": "container", "container": container.id}, decode=True)
+            if self._stop.is_set():  # the watch ended while the stream opened: run() saw no stream
+                self._events.close()
+            started = False
+            for event in self._events:
+                wall = int(event.get("timeNano", 0)) / 1e9
+                if wall < self.crashed_wall:
+                    continue  # before the crash: an earlier trial's
+                at = self.since + wall - self.trial.since_wall
+                status = str(event.get("status", ""))
+                if status == "start":
+                    started = True
+                    self._mark("running", at)
+                    self._running.set()  # the health and write pollers may start
+                elif status == "health_status: healthy" and started:
+                    self._mark("healthy", at)
+                    return
+        except Exception:  # the stream closed at the end of the watch, or the engine refused it
+            return
 
     def _watch_docker(self, deadline: float) -> None:
+        if not raise_timing_priority():
+            self.trial.notes.append(PRIORITY_REFUSED)
         container = self.target.service(self.service).container
         while not self._stop.is_set() and time.monotonic() < deadline:
             try:
@@ -187,6 +250,7 @@ class RecoveryWatch:
             self.trial.notes.append(f"http_200: polled every {health[0]:g} s, at most {health[1]} out (through "
                                     "docker exec: the port is not published)")
         threads = [threading.Thread(target=self._watch_docker, args=(deadline,), daemon=True),
+                   threading.Thread(target=self._read_engine_events, args=(deadline,), daemon=True),
                    threading.Thread(target=self._after_running, daemon=True,
                                     args=("http_200", self._health_ok, deadline, health))]
         if self.write is not None:  # the write goes through the service itself
@@ -203,6 +267,8 @@ class RecoveryWatch:
                 time.sleep(self.interval_s / 2)
         finally:
             self._stop.set()
+            if self._events is not None:
+                self._events.close()
             for thread in threads:
                 thread.join(timeout=self.http_timeout_s + 2)
         return self.trial

@@ -57,6 +57,8 @@ class Fault:
     service: str
     record: UndoRecord
     injector: Injector
+    issued_at: float = 0.0  # time.monotonic() right before the injection: the earliest it can act
+    issued_wall: float = 0.0  # time.time() at the same moment
     injected_at: float = 0.0  # time.monotonic() right after the injection
     injected_wall: float = 0.0  # time.time() at the same moment
     restored_at: float | None = None
@@ -182,6 +184,7 @@ class Injector:
             _ACTIVE.append(fault)
         try:
             try:
+                fault.issued_at, fault.issued_wall = time.monotonic(), time.time()
                 fault.details = _inject(self.target, svc, record, self.prefix)
             finally:
                 fault.injected_at, fault.injected_wall = time.monotonic(), time.time()

@@ -75,7 +75,7 @@ def test_acknowledged_writes_survive_crash(durable_service: str, experiment: Cha
                                else "durable commits", "fsync": fsync, "loss_window_s": window,
                                "acknowledged_before_crash": acked_before, **result.as_evidence(),
                                "lost_within_window": len(recent), "lost_beyond_window": len(older)})
-    evidence.record("windows", windows(ops, fault.injected_at, first_ok_after, cfg.error_grace_s))
+    evidence.record("windows", windows(ops, fault.issued_at, first_ok_after, cfg.error_grace_s))
     evidence.record("undo", fault.undo_note)
     assert result.acknowledged > acked_before, (
         f"no acknowledged write to {service} after the crash ({cfg.writer_max_s:g} s bound): it did not come back")
@@ -138,7 +138,7 @@ def test_backend_crash_under_load_errors_only_in_outage(experiment: ChaosRun, ev
         slo = slo_of(target, service)
         with chaos.injector.crashed(service) as fault:
             trial = RecoveryWatch(target, service, since=fault.injected_at, since_wall=fault.injected_wall,
-                                  old_pid=fault.old_pid, interval_s=cfg.poll_interval_s,
+                                  crashed_wall=fault.issued_wall, old_pid=fault.old_pid, interval_s=cfg.poll_interval_s,
                                   timeout_s=watch_timeout(target, slo), write=None, backend=chaos.backend).run()
             http_200 = trial.phases["http_200"]
             recovered_at = None if http_200 is None else fault.injected_at + http_200
@@ -151,12 +151,12 @@ def test_backend_crash_under_load_errors_only_in_outage(experiment: ChaosRun, ev
     finally:
         ops = load.stop()
         write_ops = writer.stop() if writer is not None else []
-    window = windows(ops, fault.injected_at, recovered_at, cfg.error_grace_s)
+    window = windows(ops, fault.issued_at, recovered_at, cfg.error_grace_s)
     written = None
     if documents is not None:
         written = account(write_ops, documents.read_all())
         evidence.record("api_writes", {**written.as_evidence(), "windows": windows(
-            write_ops, fault.injected_at, recovered_at, cfg.error_grace_s)})
+            write_ops, fault.issued_at, recovered_at, cfg.error_grace_s)})
     else:
         evidence.record("api_writes", "not on this target ([chaos] api_write_on_live = false): reads only")
     evidence.record("recovery", recovery_evidence("crash", service, slo, [trial]))
@@ -167,7 +167,7 @@ def test_backend_crash_under_load_errors_only_in_outage(experiment: ChaosRun, ev
     ok_after = sum(1 for op in ops if op.outcome == "ok" and op.started > recovered_at)
     assert ok_after, "no request of the load succeeded after the recovery"
     if written is not None:
-        write_window = windows(write_ops, fault.injected_at, recovered_at, cfg.error_grace_s)
+        write_window = windows(write_ops, fault.issued_at, recovered_at, cfg.error_grace_s)
         assert not written.lost, (f"{len(written.lost)} of {written.acknowledged} documents acknowledged by the "
                                   f"backend are gone after its crash: e.g. write ids {written.lost[:5]}")
         assert write_window["errors_outside"] == 0, (

@@ -49,6 +49,7 @@ def test_crashed_service_recovers_within_slo(crash_service: str, experiment: Cha
         with chaos.injector.crashed(service) as fault:
             trial = RecoveryWatch(
                 target, service, since=fault.injected_at, since_wall=fault.injected_wall, old_pid=fault.old_pid,
+                crashed_wall=fault.issued_wall,
                 interval_s=cfg.poll_interval_s, timeout_s=watch_timeout(target, slo),
                 write=write_probe(target, service, chaos.canary, chaos.backend), backend=chaos.backend).run()
             if service != target.profile.services.backend and trial.phases["healthy"] is not None:
