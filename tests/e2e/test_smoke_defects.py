@@ -20,21 +20,19 @@ reference profile).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
+from support import backend_patch
 from support.defect_spec import Defect, cases, load, messages_problems
 from support.stacks import REFERENCE_PROFILE, SUITES, SuiteRun, TestStack
 
 DEFECTS = cases("smoke")
 SMOKE_CONTROLS = {"HLT-01", "HLT-02", "HLT-03", "HLT-04", "MET-01", "MET-02", "MET-03", "CTR-01",
                   "CTR-02", "CTR-03", "DB-01", "DB-02", "DB-03", "RDS-01", "RDS-02", "VEC-01"}
-BACKEND_PATCH = "backend-patch.yml"  # the override of a defect that patches the backend's code
-PATCH_LOADER = Path(__file__).resolve().parents[1] / "defects" / "smoke" / "_patch" / "sitecustomize.py"
 
 
 def spec_of(defect: Path) -> Defect:
@@ -90,7 +88,7 @@ def test_every_patch_of_a_batch_applies_even_to_one_module(tmp_path: Path) -> No
     (tmp_path / "app" / "health.py").write_text("def check():\n    return []\n")
     mount = tmp_path / "defect"
     mount.mkdir()
-    shutil.copy(PATCH_LOADER, mount / "sitecustomize.py")
+    shutil.copy(backend_patch.LOADER, mount / "sitecustomize.py")
     for name in ("a", "b"):
         (mount / f"defect_patch_{name}.py").write_text(
             "from sitecustomize import after_import\n\n\ndef patch(health):\n    original = health.check\n"
@@ -100,26 +98,13 @@ def test_every_patch_of_a_batch_applies_even_to_one_module(tmp_path: Path) -> No
     assert done.stdout.strip() == "['a', 'b']", done.stderr
 
 
-def patches_override(specs: list[Defect], into: Path) -> Path | None:
-    """One override mounting every backend patch of the batch next to the loader, each under a
-    name of its own (what backend-patch.yml does for one defect)."""
-    patched = [spec for spec in specs if spec.get("override", "").endswith(BACKEND_PATCH)]
-    if not patched:
-        return None
-    mounts = [f"{PATCH_LOADER}:/defect/sitecustomize.py:ro"]
-    mounts += [f"{spec.path / 'defect_patch.py'}:/defect/defect_patch_{spec.name}.py:ro" for spec in patched]
-    override = into / "backend-patches.yml"
-    override.write_text(json.dumps({"services": {"backend": {"environment": {"PYTHONPATH": "/defect"},
-                                                             "volumes": mounts}}}, indent=1))
-    return override
-
-
 @contextmanager
 def applied(stack: TestStack, specs: list[Defect], tmp_path: Path) -> Iterator[list[Path]]:
     """The batch's defects in place on the stack; yields the compose overrides the suite must see."""
+    patched = backend_patch.patches(specs)
     overrides = [(spec.path / spec["override"]).resolve() for spec in specs
-                 if spec.get("override") and not spec["override"].endswith(BACKEND_PATCH)]
-    if patches := patches_override(specs, tmp_path):
+                 if spec.get("override") and spec not in patched]
+    if patches := backend_patch.override(specs, tmp_path):
         overrides.append(patches)
     waited = sorted({s for spec in specs if spec.get("wait", True) for s in spec.get("services", [])})
     unwaited = sorted({s for spec in specs if not spec.get("wait", True) for s in spec.get("services", [])})

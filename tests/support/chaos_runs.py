@@ -4,7 +4,8 @@ outage windows and one trial, and what "steady" means seen from outside the suit
 
 The seeded defects (tests/defects/chaos/) are run in batches: defects that break disjoint
 controls and services share one suite run, which must fail exactly the union, every failed
-check naming its own defect. The batches are dealt to SHARDS, one test module each
+check naming its own defect. Backend patches of one batch are mounted side by side
+(support/backend_patch.py), so they share the backend. The batches are dealt to SHARDS, one test module each
 (tests/e2e/test_chaos_defects_*.py), so they run beside each other on copies of their own.
 """
 
@@ -21,6 +22,7 @@ import pytest
 
 from stackprobe.faults import RecordStore, UndoRecord
 from stackprobe.faults.kinds import QDISC_HANDLE
+from support import backend_patch
 from support.defect_spec import Defect, cases, load, messages_problems
 from support.stacks import REFERENCE_PROFILE, REPO, SUITES, TestStack, started_stack
 
@@ -109,7 +111,7 @@ def spec_of(defect: Path) -> Defect:
 BATCHES = sorted({spec_of(d)["batch"] for d in DEFECTS})
 
 
-# two shards of about the same length (in CI: batches 1, 3, 5, 7 took 9.5 min, 2, 4, 6 7 min)
+# two shards of about the same length: the batches are numbered so that alternate ones add up alike
 SHARDS = (BATCHES[0::2], BATCHES[1::2])
 
 
@@ -134,19 +136,20 @@ def check_batch(chaos_stack: TestStack, batch: int, tmp_path: Path) -> None:
     specs = {d.name: spec_of(d) for d in defects}
     owners = {c: name for name, spec in specs.items() for c in spec.fails}
     assert len(owners) == sum(len(s.fails) for s in specs.values()), f"batch {batch}: controls overlap"
-    env: dict[str, str] = {}
-    overrides = []
+    patched = backend_patch.patches(list(specs.values()))
+    # each other defect recreates its services with its own override: no two may share one
+    own = [(spec, (spec.path / spec["override"]).resolve()) for spec in specs.values() if spec not in patched]
+    services = [s for spec, _ in own for s in spec["services"]] + (["backend"] if patched else [])
+    assert len(services) == len(set(services)), f"batch {batch}: two defects replace one service: {services}"
+    overrides = [override for _, override in own]
     with ExitStack() as undo:
-        for defect in defects:
-            spec = specs[defect.name]
-            override = (defect / spec["override"]).resolve()
-            if "backend-patch" in override.name:
-                assert "DEFECT_DIR" not in env, f"batch {batch}: two backend patches cannot share a run"
-                env["DEFECT_DIR"] = str(defect)
-            overrides.append(override)
-            undo.enter_context(chaos_stack.defect(override, *spec["services"], env=dict(env)))
+        for spec, override in own:
+            undo.enter_context(chaos_stack.defect(override, *spec["services"]))
+        if patches := backend_patch.override(patched, tmp_path):  # every backend patch of the batch at once
+            overrides.append(patches)
+            undo.enter_context(chaos_stack.defect(patches, "backend"))
         run = chaos_stack.run_suite(f"{SUITES}/chaos", report_dir=tmp_path / "reports", overrides=overrides,
-                                    extra=["--allow-destructive"], env=env,
+                                    extra=["--allow-destructive"],
                                     profile=profile_file(tmp_path, batch_profile(specs)))
     assert set(run.statuses) == CONTROLS, f"not every chaos control ran: {run.statuses}\n{run.tail()}"
     failed = {c for c, s in run.statuses.items() if s != "passed"}
