@@ -153,6 +153,6 @@ def test_a_real_container_with_a_noop_healthcheck_fails_ctr02_in_effect() -> Non
         container.reload()
         found = check_healthchecks_in_effect({"cache": container.attrs}, {"services": {}}, BOUNDS)
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)  # and the image's anonymous /data volume
     assert [(f.control, f.subject) for f in found] == [("CTR-02", "cache")]
     assert "always succeeds (a no-op)" in found[0].message

@@ -162,7 +162,7 @@ def restored_answers(target: Target, restored_dir: str, queries: list[str], k: i
         output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
     finally:
         with contextlib.suppress(Exception):
-            container.remove(force=True)
+            container.remove(force=True, v=True)
     for line in output.splitlines():
         if line.startswith("RESULT "):
             data = json.loads(line[len("RESULT "):])

@@ -131,7 +131,7 @@ def remove_throwaway_containers(client: Any, what: str = "") -> list[str]:
     removed = []
     for container in dead_throwaway_containers(client, what):
         with contextlib.suppress(Exception):  # gone meanwhile
-            container.remove(force=True)
+            container.remove(force=True, v=True)  # and its anonymous volumes
             removed.append(str(container.name))
     return removed
 
