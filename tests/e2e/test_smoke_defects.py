@@ -101,9 +101,7 @@ def test_every_patch_of_a_batch_applies_even_to_one_module(tmp_path: Path) -> No
 @contextmanager
 def applied(stack: TestStack, specs: list[Defect], tmp_path: Path) -> Iterator[list[Path]]:
     """The batch's defects in place on the stack; yields the compose overrides the suite must see."""
-    patched = backend_patch.patches(specs)
-    overrides = [(spec.path / spec["override"]).resolve() for spec in specs
-                 if spec.get("override") and spec not in patched]
+    overrides = [override for _, override in backend_patch.own_overrides(specs)]
     if patches := backend_patch.override(specs, tmp_path):
         overrides.append(patches)
     waited = sorted({s for spec in specs if spec.get("wait", True) for s in spec.get("services", [])})

@@ -23,6 +23,14 @@ def patches(specs: Sequence[Defect]) -> list[Defect]:
     return [spec for spec in specs if str(spec.get("override", "")).endswith(OVERRIDE)]
 
 
+def own_overrides(specs: Sequence[Defect]) -> list[tuple[Defect, Path]]:
+    """The other defects' own compose overrides (each with its defect), resolved: the backend
+    patches are not among them, `override()` mounts those together."""
+    patched = patches(specs)
+    return [(spec, (spec.path / spec["override"]).resolve()) for spec in specs
+            if spec.get("override") and spec not in patched]
+
+
 def override(specs: Sequence[Defect], into: Path) -> Path | None:
     """One compose override mounting every backend patch of `specs` next to the loader (None
     when none patches the backend)."""

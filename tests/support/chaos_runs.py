@@ -138,7 +138,7 @@ def check_batch(chaos_stack: TestStack, batch: int, tmp_path: Path) -> None:
     assert len(owners) == sum(len(s.fails) for s in specs.values()), f"batch {batch}: controls overlap"
     patched = backend_patch.patches(list(specs.values()))
     # each other defect recreates its services with its own override: no two may share one
-    own = [(spec, (spec.path / spec["override"]).resolve()) for spec in specs.values() if spec not in patched]
+    own = backend_patch.own_overrides(list(specs.values()))
     services = [s for spec, _ in own for s in spec["services"]] + (["backend"] if patched else [])
     assert len(services) == len(set(services)), f"batch {batch}: two defects replace one service: {services}"
     overrides = [override for _, override in own]

@@ -152,10 +152,13 @@ class RecoveryWatch:
     def _mark(self, phase: str, at: float | None) -> None:
         """`at` (time.monotonic()) for `phase`, unless an earlier moment was seen already: the
         engine's event and the poll that sees its effect both report one transition."""
-        if at is not None:
-            with self._lock:
-                seen = self.trial.phases[phase]
-                self.trial.phases[phase] = min(max(0.0, at - self.since), seen if seen is not None else float("inf"))
+        if at is None:
+            return
+        value = max(0.0, at - self.since)
+        with self._lock:
+            seen = self.trial.phases[phase]
+            if seen is None or value < seen:
+                self.trial.phases[phase] = value
 
     def _read_engine_events(self, deadline: float) -> None:
         """The restart as the engine recorded it: its `start` and `health_status: healthy` events
