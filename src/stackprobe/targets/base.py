@@ -24,6 +24,7 @@ from stackprobe.errors import DependencyUnreachable, StackprobeUsageError
 from stackprobe.profile import Profile
 from stackprobe.redact import REDACTOR
 from stackprobe.secret_names import DEFAULT_NAMES
+from stackprobe.targets import mysql_connect
 from stackprobe.targets.host import Host, LocalHost
 from stackprobe.targets.relay import ExecRelay
 
@@ -384,7 +385,7 @@ class Target:
             password = self._credential(password_env, readonly)
             REDACTOR.add(password, password_env)
         try:
-            return pymysql.connect(
+            return mysql_connect.connect(
                 host=host, port=port, user=user, password=password,
                 database=database if database is not None else self.database_name() or None,
                 connect_timeout=timeout, read_timeout=read_timeout, write_timeout=read_timeout, charset="utf8mb4",
