@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from support import backup_defects
-from support.defect_spec import messages_problems
+from support.defect_spec import batch_ids, batch_owners, messages_problems
 from support.stacks import REPO, SUITES, SuiteRun, TestStack
 
 from stackprobe.backup.roundtrip import seed_backend
@@ -31,7 +31,8 @@ from stackprobe.canary import canary_name
 pytestmark = [pytest.mark.needs_docker, pytest.mark.slow]
 
 CONTROLS = {f"BKP-{n:02d}" for n in range(1, 11)}
-CASES = backup_defects.cases()
+GROUPS = backup_defects.batches()
+CONTRACT = [case for case in backup_defects.cases() if backup_defects.spec_of(case).get("errors")]
 LIGHT = backup_defects.LIGHT
 
 
@@ -103,23 +104,29 @@ def _assert_dump_and_restore_evidence(run: SuiteRun) -> None:
           f"{bkp02['restore_seconds']} s, {len(source)} tables checksummed on both sides")
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_defect_fails_exactly_its_controls(backup_env: BackupEnv, tmp_path: Path, case: Path) -> None:
-    spec = backup_defects.spec_of(case)
-    if spec.get("errors"):
-        _judge_contract_defect(backup_env, tmp_path, case)
-        return
-    run = run_suite(backup_env, tmp_path, backup_defects.build(case, tmp_path / "defect"))
-    expected = set(spec.fails)
+@pytest.mark.parametrize("batch", list(GROUPS), ids=batch_ids(GROUPS))
+def test_defects_fail_exactly_their_controls(backup_env: BackupEnv, tmp_path: Path, batch: int) -> None:
+    """One suite run with every defect of the batch in its copy of the scripts: exactly the union of
+    their controls fails, and each control's failures name the defect that owns it."""
+    specs = GROUPS[batch]
+    owners = batch_owners(specs)
+    by_name = {spec.name: spec for spec in specs}
+    run = run_suite(backup_env, tmp_path, backup_defects.build(specs, tmp_path / "defect"))
     assert set(run.statuses) == CONTROLS, run.tail()
-    assert run.failed() == expected, f"{case.name}: expected {sorted(expected)} to fail: {run.statuses}\n{run.tail()}"
-    assert all(s == "passed" for c, s in run.statuses.items() if c not in expected), run.statuses
-    for control in expected:
+    assert run.failed() == set(owners), (
+        f"{', '.join(by_name)}: expected {sorted(owners)} to fail: {run.statuses}\n{run.tail()}")
+    assert all(s == "passed" for c, s in run.statuses.items() if c not in owners), run.statuses
+    for control, name in sorted(owners.items()):
         messages = [c["message"] for c in checks(run, control) if c["status"] == "failed"]
-        problems = messages_problems(spec, messages)
-        assert not problems, f"{case.name}: {control}'s messages miss the defect ({problems}): {messages}"
-        print(f"{case.name} {control}: {' '.join(messages)[:400]}")
+        problems = messages_problems(by_name[name], messages)
+        assert not problems, f"{name}: {control}'s messages miss the defect ({problems}): {messages}"
+        print(f"{name} {control}: {' '.join(messages)[:400]}")
     assert "Traceback" not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("case", CONTRACT, ids=[c.name for c in CONTRACT])
+def test_a_command_that_breaks_the_contract_errors_once(backup_env: BackupEnv, tmp_path: Path, case: Path) -> None:
+    _judge_contract_defect(backup_env, tmp_path, case)
 
 
 # --- a backup command that breaks the suite's contract: one error, its stray files named and kept -----
@@ -153,7 +160,7 @@ def _judge_contract_defect(env: BackupEnv, tmp_path: Path, case: Path) -> None:
     spec = backup_defects.spec_of(case)
     deployment = REPO  # the live target's project_dir: the suite runs from the repository root
     began = _tree_state(deployment)
-    run = run_suite(env, tmp_path, backup_defects.build(case, tmp_path / "defect"))
+    run = run_suite(env, tmp_path, backup_defects.build([spec], tmp_path / "defect"))
     left: list[str] = []
     try:
         assert run.statuses == dict.fromkeys(sorted(spec.get("errors")), "error"), f"{run.statuses}\n{run.tail()}"

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 from support import backend_patch
-from support.defect_spec import Defect, cases, load, messages_problems
+from support.defect_spec import Defect, batch_ids, batch_owners, batches, cases, load, messages_problems
 from support.stacks import REFERENCE_PROFILE, SUITES, SuiteRun, TestStack
 
 DEFECTS = cases("smoke")
@@ -39,15 +39,12 @@ def spec_of(defect: Path) -> Defect:
     return load(defect, "smoke")
 
 
-BATCHES = sorted({spec_of(d)["batch"] for d in DEFECTS})
+GROUPS = batches(spec_of(d) for d in DEFECTS)
+BATCHES = list(GROUPS)
 
 
 def batch_specs(batch: int) -> list[Defect]:
-    return [spec_of(d) for d in DEFECTS if spec_of(d)["batch"] == batch]
-
-
-def batch_ids() -> list[str]:
-    return ["+".join(spec.name for spec in batch_specs(b)) for b in BATCHES]
+    return GROUPS[batch]
 
 
 @pytest.fixture(scope="module")
@@ -62,16 +59,12 @@ def test_every_smoke_control_has_a_defect() -> None:
     assert covered == SMOKE_CONTROLS, f"smoke controls without a seeded defect: {SMOKE_CONTROLS - covered}"
 
 
-@pytest.mark.parametrize("batch", BATCHES, ids=batch_ids())
+@pytest.mark.parametrize("batch", BATCHES, ids=batch_ids(GROUPS))
 def test_a_batchs_defects_can_share_one_run(batch: int) -> None:
     """In one batch each control is one defect's to fail (or allowed to), at most one defect adds
     to the profile, and every state defect can be put back (the next batch starts clean)."""
     specs = batch_specs(batch)
-    owners: dict[str, str] = {}
-    for spec in specs:
-        for control in (*spec.fails, *spec.get("may_fail", [])):
-            assert control not in owners, f"batch {batch}: {control} is both {owners[control]}'s and {spec.name}'s"
-            owners[control] = spec.name
+    batch_owners(specs, "may_fail")
     assert sum(bool(spec.get("profile_extra")) for spec in specs) <= 1, f"batch {batch}: two profile_extra"
     assert all(spec.get("undo") for spec in specs if spec.get("commands")), f"batch {batch}: a command without undo"
 
@@ -127,7 +120,7 @@ def check_messages(run: SuiteRun, spec: Defect) -> list[str]:
 
 @pytest.mark.needs_docker
 @pytest.mark.slow
-@pytest.mark.parametrize("batch", BATCHES, ids=batch_ids())
+@pytest.mark.parametrize("batch", BATCHES, ids=batch_ids(GROUPS))
 def test_smoke_defects_fail_exactly_their_controls(defect_stack: TestStack, batch: int, tmp_path: Path) -> None:
     specs = batch_specs(batch)
     # shorter observation windows than production needs keep the matrix fast

@@ -4,11 +4,16 @@ the stack's backup or restore script, and the profile that points the suite at i
 A defect is an edit of a copy of the real script (`old` must occur exactly once, so a change of
 the real script cannot silently void a defect); the profile's `[backup] command` or
 `restore_command` names the copy. The real scripts carry no switch.
+
+Defects that fail disjoint controls and edit different lines share one suite run (`batch`): one
+copy of each script carries all their edits, and the run must fail exactly the union of their
+controls, each naming its own defect.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,27 +34,42 @@ def spec_of(case: Path) -> Defect:
     return defect_spec.load(case, "backup")
 
 
-def edited_scripts(spec: Defect, name: str = "defect") -> dict[str, str]:
-    """file name -> text of the real script with the defect's edits applied."""
+def batches() -> dict[int, list[Defect]]:
+    """The defects that fail controls, by the batch whose one suite run judges them (the contract
+    defects, which error every control, each run alone)."""
+    return defect_spec.batches(spec for spec in map(spec_of, cases()) if not spec.get("errors"))
+
+
+def edited_scripts(specs: Sequence[Defect]) -> dict[str, str]:
+    """file name -> text of the real script with every edit of `specs` applied in turn. Each `old`
+    must occur exactly once in the text as the earlier edits left it: so a change of the real
+    script cannot silently void a defect, nor one defect of a batch another's edit."""
     texts: dict[str, str] = {}
-    for edit in spec.get("edit", []):
-        file = edit["file"]
-        text = texts.get(file) or (SCRIPTS / file).read_text()
-        found = text.count(edit["old"])
-        if found != 1:
-            raise AssertionError(f"{name}: {edit['old']!r} occurs {found} times in stack/scripts/{file}, "
-                                 "not once: the real script changed, update the defect")
-        texts[file] = text.replace(edit["old"], edit["new"])
+    for spec in specs:
+        for edit in spec.get("edit", []):
+            file = edit["file"]
+            text = texts.get(file) or (SCRIPTS / file).read_text()
+            found = text.count(edit["old"])
+            if found != 1:
+                raise AssertionError(f"{spec.name}: {edit['old']!r} occurs {found} times in stack/scripts/{file} "
+                                     "(after its batch's earlier edits), not once: the real script changed (update "
+                                     "the defect), or two defects of one batch edit one text (give one another batch)")
+            texts[file] = text.replace(edit["old"], edit["new"])
     return texts
 
 
-def build(case: Path, into: Path) -> dict[str, Any]:
+def build(specs: Sequence[Defect], into: Path) -> dict[str, Any]:
     """Write the defective scripts under `into` (same layout as the repository) and return the
-    [backup] keys that point the suite at them, plus the case's own [backup] keys."""
-    spec = spec_of(case)
-    keys: dict[str, Any] = dict(spec.get("profile", {}))
+    [backup] keys that point the suite at them, plus the defects' own [backup] keys (two defects
+    of one batch may not both set one)."""
+    keys: dict[str, Any] = {}
+    for spec in specs:
+        for key, value in spec.get("profile", {}).items():
+            if key in keys:
+                raise AssertionError(f"{spec.name}: [backup] {key} is set by another defect of its batch too")
+            keys[key] = value
     defaults = BackupSection()
-    for file, text in edited_scripts(spec, case.name).items():
+    for file, text in edited_scripts(specs).items():
         path = into / "stack" / "scripts" / file
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)

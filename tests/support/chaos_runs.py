@@ -23,7 +23,7 @@ import pytest
 from stackprobe.faults import RecordStore, UndoRecord
 from stackprobe.faults.kinds import QDISC_HANDLE
 from support import backend_patch
-from support.defect_spec import Defect, cases, load, messages_problems
+from support.defect_spec import Defect, batch_ids, batch_owners, batches, cases, load, messages_problems
 from support.stacks import REFERENCE_PROFILE, REPO, SUITES, TestStack, started_stack
 
 CONTROLS = {f"CHS-0{n}" for n in range(1, 9)}
@@ -108,22 +108,19 @@ def spec_of(defect: Path) -> Defect:
 # Defects that break disjoint controls (and services) share one suite run: the run must fail
 # exactly the union of their controls, and every failed check must carry the message of the
 # defect whose control it is, so no defect hides behind another's failure.
-BATCHES = sorted({spec_of(d)["batch"] for d in DEFECTS})
+GROUPS = batches(spec_of(d) for d in DEFECTS)
+BATCHES = list(GROUPS)
 
 
 # two shards of about the same length: the batches are numbered so that alternate ones add up alike
 SHARDS = (BATCHES[0::2], BATCHES[1::2])
 
 
-def batch_ids(batches: list[int]) -> list[str]:
-    return ["+".join(d.name for d in DEFECTS if spec_of(d)["batch"] == b) for b in batches]
-
-
 def shard_test(shard: int) -> Callable[[TestStack, int, Path], None]:
     """The defects test over SHARDS[shard], for the module that runs that shard on its copy."""
     @pytest.mark.needs_docker
     @pytest.mark.slow
-    @pytest.mark.parametrize("batch", SHARDS[shard], ids=batch_ids(SHARDS[shard]))
+    @pytest.mark.parametrize("batch", SHARDS[shard], ids=batch_ids({b: GROUPS[b] for b in SHARDS[shard]}))
     def test_chaos_defects_fail_exactly_their_controls(chaos_stack: TestStack, batch: int, tmp_path: Path) -> None:
         check_batch(chaos_stack, batch, tmp_path)
     return test_chaos_defects_fail_exactly_their_controls
@@ -132,10 +129,8 @@ def shard_test(shard: int) -> Callable[[TestStack, int, Path], None]:
 def check_batch(chaos_stack: TestStack, batch: int, tmp_path: Path) -> None:
     """One batch of defects in place, the chaos suite run: exactly their controls fail, each
     naming its own defect, and the copy is steady afterwards."""
-    defects = [d for d in DEFECTS if spec_of(d)["batch"] == batch]
-    specs = {d.name: spec_of(d) for d in defects}
-    owners = {c: name for name, spec in specs.items() for c in spec.fails}
-    assert len(owners) == sum(len(s.fails) for s in specs.values()), f"batch {batch}: controls overlap"
+    specs = {spec.name: spec for spec in GROUPS[batch]}
+    owners = batch_owners(GROUPS[batch])
     patched = backend_patch.patches(list(specs.values()))
     # each other defect recreates its services with its own override: no two may share one
     own = backend_patch.own_overrides(list(specs.values()))

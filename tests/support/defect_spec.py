@@ -43,7 +43,7 @@ SUITE_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     # [[edit]] file/old/new of a copy of stack/scripts/<file>; [profile] = [backup] keys; `errors`:
     # controls every check of which must ERROR (the command breaks what every check relies on),
     # `messages` then naming the defect in those errors
-    "backup": {"edit": list, "profile": dict, "errors": list},
+    "backup": {"edit": list, "profile": dict, "errors": list, "batch": int},
     # an override recreating `services`, in batches of defects that share a stack; [profile] =
     # [chaos] keys the batch's run sets on top of the test's own
     "chaos": {"services": list, "override": str, "batch": int, "profile": dict},
@@ -161,6 +161,32 @@ def load_suite(suite: str) -> list[Defect]:
 
 def load_all() -> list[Defect]:
     return [defect for suite in SUITE_KEYS for defect in load_suite(suite)]
+
+
+def batches(specs: Iterable[Defect]) -> dict[int, list[Defect]]:
+    """Defects that share one suite run, by their `batch` number in order. Sharing a run needs
+    each control to be one defect's (batch_owners), so a failure says whose defect it is."""
+    grouped: dict[int, list[Defect]] = {}
+    for spec in specs:
+        grouped.setdefault(spec["batch"], []).append(spec)
+    return dict(sorted(grouped.items()))
+
+
+def batch_ids(grouped: Mapping[int, Sequence[Defect]]) -> list[str]:
+    return ["+".join(spec.name for spec in specs) for specs in grouped.values()]
+
+
+def batch_owners(specs: Sequence[Defect], *more: str) -> dict[str, str]:
+    """control -> the one defect of a batch that fails it (or, with `more`, claims it under those
+    keys too); AssertionError naming a control two defects claim: one run could not tell them apart."""
+    owners: dict[str, str] = {}
+    for spec in specs:
+        for control in (*spec.fails, *(c for key in more for c in spec.get(key, []))):
+            if control in owners:
+                raise AssertionError(f"{control} is both {owners[control]}'s and {spec.name}'s: "
+                                     "give one of them another batch")
+            owners[control] = spec.name
+    return owners
 
 
 def messages_problems(defect: Defect, failing: Iterable[str]) -> list[str]:

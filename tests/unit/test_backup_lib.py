@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from support import backup_defects
+from support.defect_spec import batch_ids, batch_owners
 
 from stackprobe import keyed
 from stackprobe.backup import archives, checksums, dataset, retention, transfers
@@ -441,12 +442,41 @@ def test_digest_differences_say_each_kind_once_with_counts() -> None:
 
 
 # --- the seeded defects ----------------------------------------------------------------------------------
+BATCHES = backup_defects.batches()
+
+
 @pytest.mark.parametrize("case", backup_defects.cases(), ids=[c.name for c in backup_defects.cases()])
 def test_every_defect_edits_the_real_script_exactly_once(case: Path, tmp_path: Path) -> None:
     spec = backup_defects.spec_of(case)
     judged = [*spec.fails, *spec.get("errors", [])]  # failed, or errored by the contract probe
     assert judged and set(judged) <= {f"BKP-{n:02d}" for n in range(1, 11)}
-    keys = backup_defects.build(case, tmp_path)
+    # a contract defect runs alone, every other one in a batch
+    assert bool(spec.get("errors")) != (spec.get("batch") is not None), spec.name
+    _assert_runnable(backup_defects.build([spec], tmp_path))
+
+
+@pytest.mark.parametrize("batch", list(BATCHES), ids=batch_ids(BATCHES))
+def test_a_batchs_defects_share_one_copy_of_the_scripts(batch: int, tmp_path: Path) -> None:
+    """Disjoint controls, every edit applied once on top of the batch's others, no [backup] key set twice."""
+    specs = BATCHES[batch]
+    batch_owners(specs)
+    keys = backup_defects.build(specs, tmp_path)
+    _assert_runnable(keys)
+    for spec in specs:
+        for edit in spec.get("edit", []):
+            assert edit["new"] in Path(keys[backup_defects.COMMAND_KEYS[edit["file"]]][0]).read_text(), spec.name
+        assert spec.get("profile", {}).items() <= keys.items(), spec.name
+
+
+def test_a_batch_refuses_two_defects_that_edit_one_text(tmp_path: Path) -> None:
+    """Two defects whose edits take the same line cannot share a copy: building says so, naming the second."""
+    first, second = (backup_defects.spec_of(backup_defects.cases()[0].parent / name)
+                     for name in ("dump_skip_lock_tables", "dump_without_single_transaction"))
+    with pytest.raises(AssertionError, match=r"dump_without_single_transaction: .* occurs 0 times .*another batch"):
+        backup_defects.build([first, second], tmp_path)
+
+
+def _assert_runnable(keys: dict[str, Any]) -> None:
     for key in ("command", "restore_command"):
         if key in keys:
             script = Path(keys[key][0])
